@@ -1,0 +1,73 @@
+"""One typed settings object, read from `COPLINE_*` environment variables and `.env`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/copline.db"
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs people paste (`postgresql://…`, `sqlite:///…`) and pick the async driver."""
+    for plain, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgresql+psycopg://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="COPLINE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Environment = Environment.development
+    database_url: str = DEFAULT_DATABASE_URL
+    database_pool_size: int = Field(default=10, ge=1)
+    database_connect_timeout_s: float = Field(default=5.0, gt=0)
+
+    # Africa's Talking. With no API key the service talks to the local simulator.
+    at_username: str = "sandbox"
+    at_api_key: SecretStr | None = None
+    at_base_url: str = "http://127.0.0.1:8790"
+    callback_token: SecretStr = SecretStr("dev-callback-token")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def uses_at_simulator(self) -> bool:
+        return self.at_api_key is None
+
+    def sqlite_path(self) -> Path | None:
+        """The file behind a SQLite URL, or None for PostgreSQL and in-memory SQLite."""
+        if not self.is_sqlite:
+            return None
+        _, _, rest = self.database_url.partition(":///")
+        if not rest or rest.startswith(":memory:"):
+            return None
+        return Path(rest.split("?", 1)[0])

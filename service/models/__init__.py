@@ -1,0 +1,35 @@
+"""Every table of the domain. Importing this package registers them on `metadata`."""
+
+from sqlmodel import SQLModel
+
+from service.models.access import ApiKey, AuditEntry
+from service.models.community import Community, CommunitySchool, Membership
+from service.models.meeting import Attendance, Meeting
+from service.models.messaging import Message
+from service.models.people import Person
+from service.models.programme import Programme, School, Term
+from service.models.survey import Answer, Question, Survey, SurveyResponse
+from service.models.ussd import UssdSession
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "Answer",
+    "ApiKey",
+    "Attendance",
+    "AuditEntry",
+    "Community",
+    "CommunitySchool",
+    "Meeting",
+    "Membership",
+    "Message",
+    "Person",
+    "Programme",
+    "Question",
+    "School",
+    "Survey",
+    "SurveyResponse",
+    "Term",
+    "UssdSession",
+    "metadata",
+]

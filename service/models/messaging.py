@@ -1,0 +1,47 @@
+"""One SMS, in or out, one row per recipient: the outbox and the inbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from service.models.base import enum_col, fk, id_field, stamp, text_col, when
+from service.models.enums import Direction, Encoding, Language, MessageStatus
+
+
+class Message(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("direction", "provider_id"),
+        sa.Index("ix_message_status_send_after", "status", "send_after"),
+        sa.Index("ix_message_programme_id_created_at", "programme_id", "created_at"),
+    )
+
+    id: int | None = id_field()
+    programme_id: int = fk("programme.id", index=False)
+    person_id: int | None = fk("person.id", nullable=True)
+    meeting_id: int | None = fk("meeting.id", nullable=True)
+    direction: Direction = enum_col(Direction, length=3)
+    kind: str = text_col(24)  # reminder, notice, reply, survey, broadcast, inbound…
+    phone: str = text_col(20)
+    body: str = Field(sa_type=sa.Text, nullable=False)
+    language: Language | None = enum_col(Language, nullable=True, length=2)
+    encoding: Encoding = enum_col(Encoding, Encoding.gsm7, length=8)
+    segments: int = Field(default=1, ge=0)
+    cost: Decimal | None = Field(default=None, sa_type=sa.Numeric(10, 4), nullable=True)
+    currency: str | None = text_col(3, nullable=True)
+    status: MessageStatus = enum_col(MessageStatus, MessageStatus.queued, length=12)
+    provider_id: str | None = text_col(80, nullable=True)
+    # Set on everything we send on our own initiative, so a retry or a second worker
+    # can never queue the same reminder twice.
+    dedupe_key: str | None = Field(default=None, max_length=160, unique=True, nullable=True)
+    attempts: int = Field(default=0, ge=0)
+    send_after: datetime | None = when()
+    lease_until: datetime | None = when()
+    last_error: str | None = text_col(300, nullable=True)
+    created_at: datetime = stamp()
+    updated_at: datetime = stamp()
+    sent_at: datetime | None = when()
+    delivered_at: datetime | None = when()

@@ -1,0 +1,36 @@
+"""A person: teacher, facilitator or staff, within one programme."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
+from service.models.base import enum_col, fk, id_field, json_list, stamp, text_col, when
+from service.models.enums import Channel, ConsentState, Gender, Language
+
+
+class Person(SQLModel, table=True):
+    # NULL phones (members without one) do not collide: both engines let NULLs repeat.
+    __table_args__ = (
+        sa.UniqueConstraint("programme_id", "phone"),
+        sa.Index("ix_person_programme_id_name", "programme_id", "name"),
+    )
+
+    id: int | None = id_field()
+    programme_id: int = fk("programme.id", index=False)
+    name: str = text_col(200)
+    phone: str | None = text_col(20, nullable=True, index=True)
+    language: Language = enum_col(Language, length=2)
+    school_id: int | None = fk("school.id", nullable=True)
+    roles: list[str] = json_list()
+    subjects: list[str] = json_list()
+    gender: Gender | None = enum_col(Gender, nullable=True, length=12)
+    consent: ConsentState = enum_col(ConsentState, ConsentState.unknown, length=12)
+    consent_at: datetime | None = when()
+    consent_channel: Channel | None = enum_col(Channel, nullable=True, length=12)
+    opted_out_at: datetime | None = when()
+    opted_out_channel: Channel | None = enum_col(Channel, nullable=True, length=12)
+    created_at: datetime = stamp()
+    updated_at: datetime = stamp()

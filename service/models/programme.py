@@ -1,0 +1,59 @@
+"""The tenant and what hangs directly off it: schools and terms."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from service.models.base import enum_col, fk, id_field, json_list, stamp, text_col
+from service.models.enums import Country, Language
+
+
+class Programme(SQLModel, table=True):
+    id: int | None = id_field()
+    slug: str = Field(max_length=40, unique=True, index=True)
+    name: str = text_col(200)
+    country: Country = enum_col(Country, length=2)
+    timezone: str = text_col(64)
+    default_language: Language = enum_col(Language, length=2)
+    languages: list[str] = json_list()
+    phone_region: str = text_col(2)
+    service_code: str = Field(max_length=32, unique=True)
+    sender_id: str | None = text_col(11, nullable=True)
+    reminder_offsets_h: list[int] = json_list()
+    quiet_hours_start: time = Field(default=time(19, 0), nullable=False)
+    quiet_hours_end: time = Field(default=time(7, 0), nullable=False)
+    currency: str = text_col(3)
+    sms_price: Decimal = Field(default=Decimal("0"), sa_type=sa.Numeric(10, 4), nullable=False)
+    created_at: datetime = stamp()
+    updated_at: datetime = stamp()
+
+
+class School(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("programme_id", "code"),)
+
+    id: int | None = id_field()
+    programme_id: int = fk("programme.id")
+    code: str = text_col(32)
+    name: str = text_col(200)
+    district: str | None = text_col(100, nullable=True)
+    sector: str | None = text_col(100, nullable=True)
+    created_at: datetime = stamp()
+    updated_at: datetime = stamp()
+
+
+class Term(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("programme_id", "name"),
+        sa.CheckConstraint("ends_on >= starts_on", name="dates_ordered"),
+    )
+
+    id: int | None = id_field()
+    programme_id: int = fk("programme.id")
+    name: str = text_col(60)
+    starts_on: date
+    ends_on: date
+    created_at: datetime = stamp()

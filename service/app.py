@@ -1,0 +1,84 @@
+"""`create_app(settings)`: the one place that composes storage, channels and the API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from service import db
+from service.config import Settings
+from service.db import SessionFactory
+
+log = structlog.get_logger(__name__)
+
+READY_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Services:
+    """What a request handler may reach: built once per app, stored on `app.state`."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: SessionFactory
+
+
+async def healthz(_: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    try:
+        await asyncio.wait_for(db.ping(services.engine), timeout=READY_TIMEOUT_S)
+    except Exception as exc:  # any failure means "not ready"; the reason is logged, not shown
+        log.warning("readyz.database_unreachable", error=type(exc).__name__)
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+async def metrics(_: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(settings: Settings) -> Starlette:
+    engine = db.build_engine(settings)
+    services = Services(settings=settings, engine=engine, sessions=db.build_session_factory(engine))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        log.info("app.start", environment=settings.environment, sqlite=settings.is_sqlite)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory` and multi-worker serving: settings from the environment."""
+    from service.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)

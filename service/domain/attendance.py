@@ -1,0 +1,155 @@
+"""Who said they would come and who came: RSVP and presence, each with channel and actor."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.domain import audit
+from service.domain.actor import Actor
+from service.domain.communities import get_membership, is_facilitator
+from service.domain.errors import (
+    MeetingCancelled,
+    MeetingClosed,
+    MeetingNotStarted,
+    NotAllowed,
+    NotAMember,
+    ValidationError,
+)
+from service.domain.lookup import get_owned
+from service.models import Attendance, Meeting, Person
+from service.models.enums import MeetingStatus, MembershipStatus, Modality, Presence, Rsvp
+from service.models.types import utcnow
+
+# Teachers arrive early; check-in opens this long before the start.
+CHECK_IN_OPENS = timedelta(hours=1)
+MAX_REASON = 40
+
+
+async def _ensure_member(session: AsyncSession, meeting: Meeting, person_id: int) -> None:
+    membership = await get_membership(session, meeting.community_id, person_id)
+    if membership is None or membership.status is not MembershipStatus.active:
+        raise NotAMember(
+            "this person is not a member of the meeting's community",
+            person_id=person_id,
+            meeting_id=meeting.id,
+        )
+
+
+async def _ensure_may_act_for(
+    session: AsyncSession, meeting: Meeting, person_id: int, actor: Actor
+) -> None:
+    """A person may answer for themselves; only a facilitator may answer for others."""
+    if actor.kind != "person" or actor.id == person_id:
+        return
+    assert actor.id is not None
+    if not await is_facilitator(session, meeting.community_id, actor.id):
+        raise NotAllowed("only a facilitator of this community can record this for others")
+
+
+async def _row(session: AsyncSession, meeting_id: int, person_id: int) -> Attendance:
+    stmt = select(Attendance).where(
+        Attendance.meeting_id == meeting_id, Attendance.person_id == person_id
+    )
+    row = (await session.exec(stmt)).first()
+    if row is None:
+        row = Attendance(meeting_id=meeting_id, person_id=person_id)
+        session.add(row)
+    return row
+
+
+async def record_rsvp(
+    programme_id: int,
+    meeting_id: int,
+    person_id: int,
+    answer: Rsvp,
+    reason: str | None = None,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Attendance:
+    now = now or utcnow()
+    if answer is Rsvp.none:
+        raise ValidationError("an RSVP is yes or no", field="rsvp")
+    meeting = await get_owned(session, Meeting, meeting_id, programme_id)
+    await get_owned(session, Person, person_id, programme_id)
+    if meeting.status is MeetingStatus.cancelled:
+        raise MeetingCancelled("the meeting was cancelled", meeting_id=meeting.id)
+    if meeting.status is MeetingStatus.held or meeting.ends_at <= now:
+        raise MeetingClosed("the meeting is over", meeting_id=meeting.id)
+    await _ensure_member(session, meeting, person_id)
+    await _ensure_may_act_for(session, meeting, person_id, actor)
+    reason = ((reason or "").strip()[:MAX_REASON] or None) if answer is Rsvp.no else None
+    row = await _row(session, meeting_id, person_id)
+    if row.rsvp is answer and row.rsvp_reason == reason:
+        return row  # a repeated YES changes nothing, not even the time it was said
+    old = (row.rsvp, row.rsvp_reason)
+    row.rsvp, row.rsvp_reason = answer, reason
+    row.rsvp_channel, row.rsvp_actor, row.rsvp_at = actor.channel, actor.label, now
+    await session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="attendance.rsvp",
+        object_type="attendance",
+        object_id=row.id,
+        programme_id=programme_id,
+        at=now,
+        changes={
+            "rsvp": [old[0], answer],
+            "reason": [old[1], reason],
+            "meeting_id": meeting_id,
+            "person_id": person_id,
+        },
+    )
+    return row
+
+
+async def record_presence(
+    programme_id: int,
+    meeting_id: int,
+    person_id: int,
+    presence: Presence,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Attendance:
+    now = now or utcnow()
+    meeting = await get_owned(session, Meeting, meeting_id, programme_id)
+    await get_owned(session, Person, person_id, programme_id)
+    if meeting.status is MeetingStatus.cancelled:
+        raise MeetingCancelled("the meeting was cancelled", meeting_id=meeting.id)
+    if now < meeting.starts_at - CHECK_IN_OPENS:
+        raise MeetingNotStarted(
+            "check-in opens an hour before the meeting starts",
+            meeting_id=meeting.id,
+            starts_at=meeting.starts_at,
+        )
+    if presence is Presence.remote and meeting.modality is Modality.in_person:
+        raise ValidationError(
+            "this meeting is in person only; remote attendance is not possible", field="presence"
+        )
+    await _ensure_member(session, meeting, person_id)
+    await _ensure_may_act_for(session, meeting, person_id, actor)
+    row = await _row(session, meeting_id, person_id)
+    if row.presence is presence:
+        return row
+    old = row.presence
+    row.presence = presence
+    row.presence_channel, row.presence_actor, row.presence_at = actor.channel, actor.label, now
+    await session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="attendance.presence",
+        object_type="attendance",
+        object_id=row.id,
+        programme_id=programme_id,
+        at=now,
+        changes={"presence": [old, presence], "meeting_id": meeting_id, "person_id": person_id},
+    )
+    return row

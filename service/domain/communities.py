@@ -1,0 +1,323 @@
+"""Communities of Practice and their memberships (members and facilitators)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.domain import audit
+from service.domain.actor import Actor
+from service.domain.errors import Conflict, NotAllowed, NotFound, ValidationError
+from service.domain.lookup import get_owned
+from service.domain.outcome import Outcome
+from service.models import Community, CommunitySchool, Membership, Person, Programme, School
+from service.models.enums import CommunityKind, MembershipRole, MembershipStatus
+from service.models.types import utcnow
+
+
+class CommunityInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    name: str = Field(min_length=2, max_length=200)
+    kind: CommunityKind
+    subjects: list[str] = Field(default_factory=list, max_length=10)
+    school_ids: list[int] = Field(default_factory=list, max_length=50)
+    meetings_per_term: int = Field(default=3, ge=0, le=60)
+    reminder_offsets_h: list[int] | None = Field(default=None, max_length=5)
+
+    @field_validator("subjects")
+    @classmethod
+    def _subjects(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(s.strip() for s in value if s.strip()))
+
+    @field_validator("reminder_offsets_h")
+    @classmethod
+    def _offsets(cls, value: list[int] | None) -> list[int] | None:
+        if value is None:
+            return None
+        if any(h < 0 or h > 24 * 14 for h in value):
+            raise ValueError("reminder offsets are hours before the meeting, 0 to 336")
+        return sorted(set(value), reverse=True)
+
+
+async def find_community(session: AsyncSession, programme_id: int, code: str) -> Community | None:
+    stmt = select(Community).where(Community.programme_id == programme_id, Community.code == code)
+    return (await session.exec(stmt)).first()
+
+
+async def school_ids_of(session: AsyncSession, community_id: int) -> list[int]:
+    stmt = select(CommunitySchool.school_id).where(CommunitySchool.community_id == community_id)
+    return sorted((await session.exec(stmt)).all())
+
+
+async def _new_join_code(session: AsyncSession, programme_id: int) -> str:
+    taken = set(
+        (
+            await session.exec(
+                select(Community.join_code).where(Community.programme_id == programme_id)
+            )
+        ).all()
+    )
+    while True:
+        code = str(100000 + secrets.randbelow(900000))
+        if code not in taken:
+            return code
+
+
+async def _validate(programme: Programme, data: CommunityInput, session: AsyncSession) -> None:
+    assert programme.id is not None
+    for school_id in data.school_ids:
+        await get_owned(session, School, school_id, programme.id)
+    if data.kind is CommunityKind.school and len(set(data.school_ids)) > 1:
+        raise ValidationError(
+            "a school-based community belongs to exactly one school", field="school_ids"
+        )
+
+
+async def _set_schools(session: AsyncSession, community_id: int, school_ids: list[int]) -> None:
+    await session.exec(
+        delete(CommunitySchool).where(col(CommunitySchool.community_id) == community_id)
+    )
+    for school_id in sorted(set(school_ids)):
+        session.add(CommunitySchool(community_id=community_id, school_id=school_id))
+
+
+async def upsert_community(
+    programme: Programme, data: CommunityInput, *, session: AsyncSession, actor: Actor
+) -> tuple[Community, Outcome]:
+    assert programme.id is not None
+    await _validate(programme, data, session)
+    values: dict[str, Any] = data.model_dump(exclude={"school_ids", "code"})
+    community = await find_community(session, programme.id, data.code)
+    if community is None:
+        community = Community(
+            programme_id=programme.id,
+            code=data.code,
+            join_code=await _new_join_code(session, programme.id),
+            **values,
+        )
+        session.add(community)
+        await session.flush()
+        assert community.id is not None
+        await _set_schools(session, community.id, data.school_ids)
+        audit.record(
+            session,
+            actor=actor,
+            action="community.create",
+            object_type="community",
+            object_id=community.id,
+            programme_id=programme.id,
+            changes=data.model_dump(),
+        )
+        await session.flush()
+        return community, Outcome.created
+    assert community.id is not None
+    changes = audit.apply_changes(community, values)
+    old_schools = await school_ids_of(session, community.id)
+    if old_schools != sorted(set(data.school_ids)):
+        await _set_schools(session, community.id, data.school_ids)
+        changes["school_ids"] = [old_schools, sorted(set(data.school_ids))]
+    if not changes:
+        return community, Outcome.unchanged
+    community.updated_at = utcnow()
+    audit.record(
+        session,
+        actor=actor,
+        action="community.update",
+        object_type="community",
+        object_id=community.id,
+        programme_id=programme.id,
+        changes=changes,
+    )
+    await session.flush()
+    return community, Outcome.updated
+
+
+async def create_community(
+    programme: Programme, data: CommunityInput, *, session: AsyncSession, actor: Actor
+) -> Community:
+    assert programme.id is not None
+    if await find_community(session, programme.id, data.code) is not None:
+        raise Conflict(f"a community with code {data.code!r} already exists", field="code")
+    community, _ = await upsert_community(programme, data, session=session, actor=actor)
+    return community
+
+
+async def get_membership(
+    session: AsyncSession, community_id: int, person_id: int
+) -> Membership | None:
+    stmt = select(Membership).where(
+        Membership.community_id == community_id, Membership.person_id == person_id
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def add_member(
+    programme_id: int,
+    community_id: int,
+    person_id: int,
+    *,
+    role: MembershipRole = MembershipRole.member,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+) -> tuple[Membership, Outcome]:
+    """Make a person an active member (or facilitator). Re-adding someone who left rejoins them."""
+    now = now or utcnow()
+    await get_owned(session, Community, community_id, programme_id)
+    await get_owned(session, Person, person_id, programme_id)
+    membership = await get_membership(session, community_id, person_id)
+    if membership is None:
+        membership = Membership(
+            community_id=community_id,
+            person_id=person_id,
+            role=role,
+            status=MembershipStatus.active,
+            requested_at=now,
+            joined_at=now,
+        )
+        session.add(membership)
+        outcome = Outcome.created
+        changes: dict[str, Any] = {"person_id": person_id, "role": role}
+    else:
+        values: dict[str, Any] = {"role": role, "status": MembershipStatus.active}
+        if membership.status is not MembershipStatus.active:
+            values |= {"joined_at": now, "left_at": None}
+        changes = audit.apply_changes(membership, values)
+        outcome = Outcome.updated if changes else Outcome.unchanged
+    await session.flush()
+    if outcome is not Outcome.unchanged:
+        audit.record(
+            session,
+            actor=actor,
+            action="membership.add",
+            object_type="membership",
+            object_id=membership.id,
+            programme_id=programme_id,
+            changes=changes,
+            at=now,
+        )
+    return membership, outcome
+
+
+async def remove_member(
+    programme_id: int,
+    community_id: int,
+    person_id: int,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Membership:
+    """Mark the membership left: history (attendance, answers) stays, messages stop."""
+    now = now or utcnow()
+    await get_owned(session, Community, community_id, programme_id)
+    membership = await get_membership(session, community_id, person_id)
+    if membership is None or membership.status is MembershipStatus.left:
+        raise NotFound(f"person {person_id} is not a member of community {community_id}")
+    membership.status = MembershipStatus.left
+    membership.left_at = now
+    audit.record(
+        session,
+        actor=actor,
+        action="membership.remove",
+        object_type="membership",
+        object_id=membership.id,
+        programme_id=programme_id,
+        changes={"status": "left"},
+        at=now,
+    )
+    await session.flush()
+    return membership
+
+
+async def request_to_join(
+    programme_id: int, join_code: str, person_id: int, *, session: AsyncSession, actor: Actor
+) -> Membership:
+    """A caller asks to join with a join code; a facilitator approves it."""
+    stmt = select(Community).where(
+        Community.programme_id == programme_id, Community.join_code == join_code.strip()
+    )
+    community = (await session.exec(stmt)).first()
+    if community is None or community.id is None:
+        raise NotFound("no community has that join code", join_code=join_code)
+    await get_owned(session, Person, person_id, programme_id)
+    membership = await get_membership(session, community.id, person_id)
+    if membership is not None and membership.status is not MembershipStatus.left:
+        return membership
+    if membership is None:
+        membership = Membership(
+            community_id=community.id, person_id=person_id, status=MembershipStatus.pending
+        )
+        session.add(membership)
+    else:
+        membership.status = MembershipStatus.pending
+        membership.requested_at = utcnow()
+        membership.left_at = None
+    await session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="membership.request",
+        object_type="membership",
+        object_id=membership.id,
+        programme_id=programme_id,
+        changes={"community_id": community.id},
+    )
+    return membership
+
+
+async def is_facilitator(session: AsyncSession, community_id: int, person_id: int) -> bool:
+    membership = await get_membership(session, community_id, person_id)
+    return (
+        membership is not None
+        and membership.role is MembershipRole.facilitator
+        and membership.status is MembershipStatus.active
+    )
+
+
+async def approve_membership(
+    programme_id: int,
+    membership_id: int,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    approver_id: int | None = None,
+) -> Membership:
+    """Approve a pending request. A person approving must facilitate that community."""
+    membership = await session.get(Membership, membership_id)
+    if membership is None:
+        raise NotFound(f"membership {membership_id} not found")
+    await get_owned(session, Community, membership.community_id, programme_id)
+    if approver_id is not None and not await is_facilitator(
+        session, membership.community_id, approver_id
+    ):
+        raise NotAllowed("only a facilitator of this community can approve members")
+    if membership.status is not MembershipStatus.pending:
+        raise Conflict(f"membership is {membership.status}, not pending")
+    membership.status = MembershipStatus.active
+    membership.joined_at = utcnow()
+    audit.record(
+        session,
+        actor=actor,
+        action="membership.approve",
+        object_type="membership",
+        object_id=membership.id,
+        programme_id=programme_id,
+        changes={"status": "active"},
+    )
+    await session.flush()
+    return membership
+
+
+async def active_member_ids(session: AsyncSession, community_id: int) -> list[int]:
+    stmt = select(Membership.person_id).where(
+        Membership.community_id == community_id, Membership.status == MembershipStatus.active
+    )
+    return list((await session.exec(stmt)).all())

@@ -1,0 +1,32 @@
+"""Fetching an object *within a programme*: the one place tenancy is enforced on ids."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.domain.errors import NotFound
+
+T = TypeVar("T", bound=SQLModel)
+
+
+async def get_owned(
+    session: AsyncSession,
+    model: type[T],
+    object_id: int,
+    programme_id: int,
+    *,
+    for_update: bool = False,
+) -> T:
+    """The object with this id if it belongs to the programme, else NotFound.
+
+    Another programme's object is reported exactly like a missing one, so ids
+    reveal nothing across tenants.
+    """
+    obj = await session.get(model, object_id, with_for_update=for_update or None)
+    owner: Any = getattr(obj, "programme_id", None)
+    if obj is None or owner != programme_id:
+        raise NotFound(f"{model.__name__.lower()} {object_id} not found", id=object_id)
+    return obj

@@ -1,0 +1,343 @@
+"""Scheduling meetings: one at a time or a term's series, moving and cancelling them."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.domain import audit
+from service.domain.actor import Actor
+from service.domain.errors import (
+    MeetingCancelled,
+    MeetingClash,
+    MeetingClosed,
+    MeetingInPast,
+    MeetingNotStarted,
+    NotEnoughDates,
+    ValidationError,
+)
+from service.domain.lookup import get_owned
+from service.domain.terms import term_on
+from service.models import Community, Meeting, Programme, Term
+from service.models.enums import MeetingStatus, Modality
+from service.models.types import utcnow
+
+MAX_DURATION = timedelta(hours=12)
+
+
+class MeetingDetails(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    modality: Modality = Modality.in_person
+    venue: str | None = Field(default=None, max_length=200)
+    agenda: str | None = Field(default=None, max_length=500)
+
+
+class MeetingInput(MeetingDetails):
+    community_id: int
+    starts_at: datetime
+    ends_at: datetime | None = None  # default: starts_at + duration_minutes
+    duration_minutes: int = Field(default=90, ge=15, le=12 * 60)
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError("give the time with its offset or time zone")
+        return value.astimezone(UTC) if value is not None else None
+
+    @model_validator(mode="after")
+    def _end(self) -> MeetingInput:
+        if self.ends_at is None:
+            self.ends_at = self.starts_at + timedelta(minutes=self.duration_minutes)
+        return self
+
+
+class SeriesInput(MeetingDetails):
+    community_id: int
+    term_id: int
+    weekday: int = Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")
+    local_time: time
+    count: int = Field(ge=1, le=30)
+    duration_minutes: int = Field(default=90, ge=15, le=12 * 60)
+
+
+def _check_times(starts_at: datetime, ends_at: datetime, now: datetime) -> None:
+    if starts_at <= now:
+        raise MeetingInPast("a meeting cannot be scheduled in the past", starts_at=starts_at)
+    if ends_at <= starts_at:
+        raise ValidationError("a meeting must end after it starts", field="ends_at")
+    if ends_at - starts_at > MAX_DURATION:
+        raise ValidationError("a meeting lasts at most 12 hours", field="ends_at")
+
+
+async def _open_codes(session: AsyncSession, programme_id: int) -> set[str]:
+    stmt = select(Meeting.code).where(
+        Meeting.programme_id == programme_id, Meeting.status == MeetingStatus.scheduled
+    )
+    return set((await session.exec(stmt)).all())
+
+
+def _new_code(taken: set[str]) -> str:
+    # Four digits while they are plenty; five once a programme has thousands open.
+    low, high = (1000, 9999) if len(taken) < 3000 else (10000, 99999)
+    while True:
+        code = str(low + secrets.randbelow(high - low + 1))
+        if code not in taken:
+            taken.add(code)
+            return code
+
+
+async def _ensure_no_clash(
+    session: AsyncSession,
+    community_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    exclude_id: int | None = None,
+) -> None:
+    stmt = (
+        select(func.count())
+        .select_from(Meeting)
+        .where(
+            Meeting.community_id == community_id,
+            Meeting.status == MeetingStatus.scheduled,
+            col(Meeting.starts_at) < ends_at,
+            col(Meeting.ends_at) > starts_at,
+        )
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(Meeting.id != exclude_id)
+    if (await session.exec(stmt)).one():
+        raise MeetingClash("the community already has a meeting at that time", starts_at=starts_at)
+
+
+def local_date(moment: datetime, timezone: str) -> date:
+    return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+async def schedule_meeting(
+    programme: Programme,
+    data: MeetingInput,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Meeting:
+    assert programme.id is not None and data.ends_at is not None
+    now = now or utcnow()
+    await get_owned(session, Community, data.community_id, programme.id)
+    _check_times(data.starts_at, data.ends_at, now)
+    await _ensure_no_clash(session, data.community_id, data.starts_at, data.ends_at)
+    term = await term_on(session, programme.id, local_date(data.starts_at, programme.timezone))
+    meeting = Meeting(
+        programme_id=programme.id,
+        community_id=data.community_id,
+        term_id=term.id if term else None,
+        starts_at=data.starts_at,
+        ends_at=data.ends_at,
+        modality=data.modality,
+        venue=data.venue,
+        agenda=data.agenda,
+        code=_new_code(await _open_codes(session, programme.id)),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(meeting)
+    await session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="meeting.schedule",
+        object_type="meeting",
+        object_id=meeting.id,
+        programme_id=programme.id,
+        at=now,
+        changes=data.model_dump(exclude_none=True) | {"code": meeting.code},
+    )
+    return meeting
+
+
+def spread_dates(candidates: list[date], count: int) -> list[date]:
+    """`count` dates spread over the term: the middle week of each equal share.
+
+    Three meetings in a twelve-week term fall in weeks 2, 6 and 10, away from
+    the first week of term and from the exam weeks at its end.
+    """
+    n = len(candidates)
+    if n < count:
+        raise NotEnoughDates(
+            f"only {n} suitable day(s) left in the term for {count} meeting(s)",
+            available=n,
+            requested=count,
+        )
+    return [candidates[(2 * i + 1) * n // (2 * count)] for i in range(count)]
+
+
+async def schedule_term_meetings(
+    programme: Programme,
+    data: SeriesInput,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+) -> list[Meeting]:
+    """A term's series: e.g. 3 meetings on Tuesdays at 14:00 programme time."""
+    assert programme.id is not None
+    now = now or utcnow()
+    term = await get_owned(session, Term, data.term_id, programme.id)
+    zone = ZoneInfo(programme.timezone)
+    duration = timedelta(minutes=data.duration_minutes)
+    candidates: list[date] = []
+    day = term.starts_on
+    while day <= term.ends_on:
+        starts = datetime.combine(day, data.local_time, tzinfo=zone)
+        if day.weekday() == data.weekday and starts > now:
+            candidates.append(day)
+        day += timedelta(days=1)
+    meetings: list[Meeting] = []
+    for day in spread_dates(candidates, data.count):
+        starts_at = datetime.combine(day, data.local_time, tzinfo=zone).astimezone(UTC)
+        meeting = await schedule_meeting(
+            programme,
+            MeetingInput(
+                community_id=data.community_id,
+                starts_at=starts_at,
+                ends_at=starts_at + duration,
+                **data.model_dump(include={"modality", "venue", "agenda"}),
+            ),
+            session=session,
+            actor=actor,
+            now=now,
+        )
+        meetings.append(meeting)
+    return meetings
+
+
+def _ensure_open(meeting: Meeting) -> None:
+    if meeting.status is MeetingStatus.cancelled:
+        raise MeetingCancelled("the meeting was cancelled", meeting_id=meeting.id)
+    if meeting.status is MeetingStatus.held:
+        raise MeetingClosed("the meeting has already been held", meeting_id=meeting.id)
+
+
+async def reschedule_meeting(
+    programme: Programme,
+    meeting_id: int,
+    starts_at: datetime,
+    ends_at: datetime | None = None,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Meeting:
+    """Move a meeting, keeping its length unless a new end is given. The code stays."""
+    assert programme.id is not None
+    now = now or utcnow()
+    meeting = await get_owned(session, Meeting, meeting_id, programme.id, for_update=True)
+    _ensure_open(meeting)
+    if starts_at.utcoffset() is None or (ends_at is not None and ends_at.utcoffset() is None):
+        raise ValidationError("give the time with its offset or time zone", field="starts_at")
+    starts_at = starts_at.astimezone(UTC)
+    ends_at = (
+        ends_at.astimezone(UTC) if ends_at else starts_at + (meeting.ends_at - meeting.starts_at)
+    )
+    _check_times(starts_at, ends_at, now)
+    await _ensure_no_clash(session, meeting.community_id, starts_at, ends_at, exclude_id=meeting.id)
+    term = await term_on(session, programme.id, local_date(starts_at, programme.timezone))
+    changes = audit.apply_changes(
+        meeting, {"starts_at": starts_at, "ends_at": ends_at, "term_id": term.id if term else None}
+    )
+    if changes:
+        meeting.updated_at = now
+        audit.record(
+            session,
+            actor=actor,
+            action="meeting.reschedule",
+            object_type="meeting",
+            object_id=meeting.id,
+            programme_id=programme.id,
+            changes=changes,
+            at=now,
+        )
+    await session.flush()
+    return meeting
+
+
+async def cancel_meeting(
+    programme: Programme,
+    meeting_id: int,
+    reason: str | None = None,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Meeting:
+    assert programme.id is not None
+    now = now or utcnow()
+    meeting = await get_owned(session, Meeting, meeting_id, programme.id, for_update=True)
+    _ensure_open(meeting)
+    if meeting.ends_at <= now:
+        raise MeetingClosed("a meeting that is over cannot be cancelled", meeting_id=meeting.id)
+    meeting.status = MeetingStatus.cancelled
+    meeting.cancel_reason = (reason or "").strip()[:200] or None
+    meeting.updated_at = now
+    audit.record(
+        session,
+        actor=actor,
+        action="meeting.cancel",
+        object_type="meeting",
+        object_id=meeting.id,
+        programme_id=programme.id,
+        changes={"reason": meeting.cancel_reason},
+        at=now,
+    )
+    await session.flush()
+    return meeting
+
+
+async def mark_meeting_held(
+    programme: Programme,
+    meeting_id: int,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Meeting:
+    assert programme.id is not None
+    now = now or utcnow()
+    meeting = await get_owned(session, Meeting, meeting_id, programme.id, for_update=True)
+    if meeting.status is MeetingStatus.held:
+        return meeting
+    if meeting.status is MeetingStatus.cancelled:
+        raise MeetingCancelled("a cancelled meeting cannot be held", meeting_id=meeting.id)
+    if now < meeting.starts_at:
+        raise MeetingNotStarted("the meeting has not started yet", meeting_id=meeting.id)
+    meeting.status = MeetingStatus.held
+    meeting.updated_at = now
+    audit.record(
+        session,
+        actor=actor,
+        action="meeting.held",
+        object_type="meeting",
+        object_id=meeting.id,
+        programme_id=programme.id,
+        at=now,
+    )
+    await session.flush()
+    return meeting
+
+
+async def find_open_meeting_by_code(
+    session: AsyncSession, programme_id: int, code: str
+) -> Meeting | None:
+    stmt = select(Meeting).where(
+        Meeting.programme_id == programme_id,
+        Meeting.code == code.strip(),
+        Meeting.status == MeetingStatus.scheduled,
+    )
+    return (await session.exec(stmt)).first()

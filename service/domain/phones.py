@@ -1,0 +1,43 @@
+"""Phone numbers: one E.164 form per person, whatever way the roster wrote it."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+from service.domain.errors import InvalidPhone
+
+# Fixed lines cannot receive SMS or dial USSD, so only mobile-capable numbers are people's.
+_MOBILE = {
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+}
+
+
+def normalise_phone(raw: str, region: str) -> str:
+    """`0712 345 678`, `+254712345678` and `254712345678` are one Kenyan number."""
+    text = raw.strip()
+    if not text:
+        raise InvalidPhone("phone number is empty", field="phone")
+    try:
+        # phonenumbers also reads the programme's own country code written without `+`.
+        # A number from another country must be written with `+`: guessing would turn
+        # a mistyped local number into somebody abroad.
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if (
+        number is not None
+        and phonenumbers.is_valid_number(number)
+        and phonenumbers.number_type(number) in _MOBILE
+    ):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    raise InvalidPhone(f"{raw.strip()!r} is not a valid mobile number for {region}", field="phone")
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """`+250788123421` → `+25078•••••21`: enough to recognise, not enough to call."""
+    if phone is None:
+        return None
+    if len(phone) <= 7:
+        return "•" * len(phone)
+    return phone[:6] + "•" * (len(phone) - 8) + phone[-2:]

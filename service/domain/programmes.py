@@ -1,0 +1,204 @@
+"""Programmes: the tenants, each with its own time zone, languages, codes and SMS policy."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from decimal import Decimal
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.domain import audit
+from service.domain.actor import Actor
+from service.domain.errors import Conflict, NotFound, ValidationError
+from service.models import Programme
+from service.models.enums import Country, Language
+from service.models.types import utcnow
+
+CURRENCY = {
+    Country.KE: "KES",
+    Country.RW: "RWF",
+    Country.TZ: "TZS",
+    Country.MW: "MWK",
+    Country.SL: "SLE",
+}
+
+# USSD service codes look like *384*123# or *483#.
+SERVICE_CODE = re.compile(r"^\*\d{2,4}(\*\d{1,6})*#$")
+# Alphanumeric sender ids: at most 11 characters, letters, digits and spaces.
+SENDER_ID = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
+
+Hours = Annotated[int, Field(ge=0, le=24 * 14)]
+
+
+class ProgrammeSettings(BaseModel):
+    """What an admin may change after creation."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=2, max_length=200)
+    timezone: str | None = None
+    default_language: Language | None = None
+    languages: list[Language] | None = Field(default=None, min_length=1)
+    service_code: str | None = None
+    sender_id: str | None = None
+    reminder_offsets_h: list[Hours] | None = Field(default=None, max_length=5)
+    quiet_hours_start: time | None = None
+    quiet_hours_end: time | None = None
+    sms_price: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=4)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Africa/Nairobi)") from None
+        return value
+
+    @field_validator("service_code")
+    @classmethod
+    def _service_code(cls, value: str | None) -> str | None:
+        if value is not None and not SERVICE_CODE.match(value):
+            raise ValueError(f"service code {value!r} must look like *384*123#")
+        return value
+
+    @field_validator("sender_id")
+    @classmethod
+    def _sender_id(cls, value: str | None) -> str | None:
+        if value is not None and not SENDER_ID.match(value):
+            raise ValueError("sender id must be 1-11 letters, digits or spaces")
+        return value
+
+    @field_validator("reminder_offsets_h")
+    @classmethod
+    def _offsets(cls, value: list[int] | None) -> list[int] | None:
+        return None if value is None else sorted(set(value), reverse=True)
+
+
+class ProgrammeCreate(ProgrammeSettings):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")
+    name: str = Field(min_length=2, max_length=200)
+    country: Country
+    timezone: str
+    default_language: Language
+    service_code: str
+
+    @model_validator(mode="after")
+    def _default_language_offered(self) -> ProgrammeCreate:
+        langs = self.languages or [self.default_language, Language.en]
+        if self.default_language not in langs:
+            langs = [self.default_language, *langs]
+        self.languages = list(dict.fromkeys(langs))
+        return self
+
+
+def _check_languages(programme: Programme) -> None:
+    if programme.default_language not in programme.languages:
+        raise ValidationError(
+            f"default language {programme.default_language} must be one of the programme's "
+            f"languages {programme.languages}",
+            field="default_language",
+        )
+
+
+async def _ensure_free(
+    session: AsyncSession,
+    *,
+    slug: str | None,
+    service_code: str | None,
+    exclude_id: int | None = None,
+) -> None:
+    if slug is not None:
+        found = (await session.exec(select(Programme.id).where(Programme.slug == slug))).first()
+        if found is not None and found != exclude_id:
+            raise Conflict(f"a programme with slug {slug!r} already exists", field="slug")
+    if service_code is not None:
+        stmt = select(Programme.id).where(Programme.service_code == service_code)
+        found = (await session.exec(stmt)).first()
+        if found is not None and found != exclude_id:
+            raise Conflict(
+                f"service code {service_code} is already used by another programme",
+                field="service_code",
+            )
+
+
+async def create_programme(
+    data: ProgrammeCreate, *, session: AsyncSession, actor: Actor
+) -> Programme:
+    await _ensure_free(session, slug=data.slug, service_code=data.service_code)
+    programme = Programme(
+        slug=data.slug,
+        name=data.name,
+        country=data.country,
+        timezone=data.timezone,
+        default_language=data.default_language,
+        languages=[str(lang) for lang in data.languages or []],
+        phone_region=data.country.value,
+        service_code=data.service_code,
+        sender_id=data.sender_id,
+        reminder_offsets_h=data.reminder_offsets_h or [48, 2],
+        quiet_hours_start=data.quiet_hours_start or time(19, 0),
+        quiet_hours_end=data.quiet_hours_end or time(7, 0),
+        currency=CURRENCY[data.country],
+        sms_price=data.sms_price if data.sms_price is not None else Decimal("0"),
+    )
+    _check_languages(programme)
+    session.add(programme)
+    await session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="programme.create",
+        object_type="programme",
+        object_id=programme.id,
+        programme_id=programme.id,
+        changes=data.model_dump(exclude_none=True),
+    )
+    return programme
+
+
+async def update_programme(
+    programme_id: int, data: ProgrammeSettings, *, session: AsyncSession, actor: Actor
+) -> Programme:
+    programme = await session.get(Programme, programme_id, with_for_update=True)
+    if programme is None:
+        raise NotFound(f"programme {programme_id} not found", id=programme_id)
+    values = data.model_dump(exclude_unset=True, exclude_none=True)
+    if "languages" in values:
+        values["languages"] = [str(lang) for lang in values["languages"]]
+    await _ensure_free(
+        session, slug=None, service_code=values.get("service_code"), exclude_id=programme_id
+    )
+    changes = audit.apply_changes(programme, values)
+    _check_languages(programme)
+    if changes:
+        programme.updated_at = utcnow()
+        audit.record(
+            session,
+            actor=actor,
+            action="programme.update",
+            object_type="programme",
+            object_id=programme.id,
+            programme_id=programme.id,
+            changes=changes,
+        )
+    await session.flush()
+    return programme
+
+
+async def get_programme(session: AsyncSession, slug: str) -> Programme:
+    programme = (await session.exec(select(Programme).where(Programme.slug == slug))).first()
+    if programme is None:
+        raise NotFound(f"no programme with slug {slug!r}", slug=slug)
+    return programme
+
+
+async def list_programmes(session: AsyncSession) -> list[Programme]:
+    return list((await session.exec(select(Programme).order_by(col(Programme.slug)))).all())

@@ -1,0 +1,59 @@
+"""Every storage test runs twice: on SQLite and on PostgreSQL, both built by Alembic."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import migrate
+from service.config import Settings
+from service.db import SessionFactory, build_engine, build_session_factory
+from tests.databases import empty_all_tables, fresh_postgres_database, sqlite_url
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest_asyncio.fixture(scope="session", params=BACKENDS)
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path_factory.mktemp("sqlite"), "copline")
+    return await fresh_postgres_database("copline_test")
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, _env_file=None)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = build_engine(settings)
+    await migrate.upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def sessions(engine: AsyncEngine) -> AsyncIterator[SessionFactory]:
+    yield build_session_factory(engine)
+    await empty_all_tables(engine)
+
+
+@pytest_asyncio.fixture
+async def session(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
+    async with sessions() as session:
+        yield session
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in an empty folder so no developer `.env` or `./var` leaks into a test."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -1,0 +1,1 @@
+"""The `copline` command line: operators' and developers' entry point."""

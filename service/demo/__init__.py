@@ -1,0 +1,251 @@
+"""`copline seed-demo`: two believable programmes, built through the same paths as real data.
+
+Rosters come from the CSV files beside this module through the roster importer, and
+meetings through the domain with an explicit clock, so the demo obeys every rule a
+real programme does. The term and its meetings are placed around the day the seed
+runs, so there are always meetings held (with attendance) and meetings to come.
+Every step is an upsert or skips what exists: running it twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.domain.actor import Actor
+from service.domain.attendance import record_presence, record_rsvp
+from service.domain.communities import active_member_ids
+from service.domain.errors import NotFound
+from service.domain.meetings import MeetingInput, mark_meeting_held, schedule_meeting
+from service.domain.programmes import ProgrammeCreate, create_programme, get_programme
+from service.domain.terms import TermInput, create_term, find_term
+from service.models import Community, Meeting, Membership, Person, Programme
+from service.models.enums import Channel, MembershipRole, Modality, Presence, Rsvp
+from service.roster import ImportKind, import_csv, read_csv
+
+HERE = Path(__file__).parent
+SEED_ACTOR = Actor.cli("seed-demo", channel=Channel.import_)
+TERM_NAME = "Demo term"
+
+
+@dataclass(frozen=True)
+class DemoProgramme:
+    settings: ProgrammeCreate
+    meeting_time: time  # local time CoPs meet
+    modality: Modality
+    venue: str
+
+
+PROGRAMMES = [
+    DemoProgramme(
+        ProgrammeCreate(
+            slug="rw-sbi",
+            name="Rwanda School-Based Mentoring CoPs",
+            country="RW",
+            timezone="Africa/Kigali",
+            default_language="rw",
+            languages=["rw", "en"],
+            service_code="*384*2501#",
+            sender_id="CoPRwanda",
+            sms_price=Decimal("15"),
+        ),
+        meeting_time=time(14, 30),
+        modality=Modality.in_person,
+        venue="Staff room",
+    ),
+    DemoProgramme(
+        ProgrammeCreate(
+            slug="ke-clusters",
+            name="Kenya Cluster Communities of Practice",
+            country="KE",
+            timezone="Africa/Nairobi",
+            default_language="sw",
+            languages=["sw", "en"],
+            service_code="*384*2541#",
+            sender_id="CoPKenya",
+            sms_price=Decimal("0.8"),
+        ),
+        meeting_time=time(14, 0),
+        modality=Modality.hybrid,
+        venue="Cluster resource centre",
+    ),
+]
+
+
+def _weekday_on_or_after(day: date) -> date:
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+async def _programme(session: AsyncSession, demo: DemoProgramme) -> Programme:
+    try:
+        return await get_programme(session, demo.settings.slug)
+    except NotFound:
+        programme = await create_programme(demo.settings, session=session, actor=SEED_ACTOR)
+        await session.commit()
+        return programme
+
+
+async def _term(session: AsyncSession, programme: Programme, today: date) -> int:
+    assert programme.id is not None
+    term = await find_term(session, programme.id, TERM_NAME)
+    if term is None:
+        monday = today - timedelta(days=today.weekday())
+        term = await create_term(
+            programme,
+            TermInput(name=TERM_NAME, starts_on=monday - timedelta(weeks=6),
+                      ends_on=monday + timedelta(weeks=7, days=4)),
+            session=session, actor=SEED_ACTOR,
+        )  # fmt: skip
+        await session.commit()
+    assert term.id is not None
+    return term.id
+
+
+async def _meetings(
+    session: AsyncSession, programme: Programme, demo: DemoProgramme, term_id: int, now: datetime
+) -> int:
+    """Per community: one held four weeks ago, one in the coming days, one next month.
+
+    The first community of each programme also meets in 45 minutes, so check-in by
+    code can be tried straight away.
+    """
+    assert programme.id is not None
+    zone = ZoneInfo(programme.timezone)
+    today = now.astimezone(zone).date()
+    stmt = (
+        select(Community)
+        .where(Community.programme_id == programme.id)
+        .order_by(col(Community.code))
+    )
+    communities = list((await session.exec(stmt)).all())
+    created = 0
+    for index, community in enumerate(communities):
+        assert community.id is not None
+        count = (
+            select(func.count())
+            .select_from(Meeting)
+            .where(Meeting.community_id == community.id, Meeting.term_id == term_id)
+        )
+        if (await session.exec(count)).one():
+            continue  # this community's demo term is already planned
+        rng = random.Random(community.code)
+        members = sorted(await active_member_ids(session, community.id))
+        facilitator = await _facilitator(session, community.id)
+        starts = [
+            datetime.combine(_weekday_on_or_after(today - timedelta(days=28 + index)),
+                             demo.meeting_time, tzinfo=zone),
+            datetime.combine(_weekday_on_or_after(today + timedelta(days=2 + index % 4)),
+                             demo.meeting_time, tzinfo=zone),
+            datetime.combine(_weekday_on_or_after(today + timedelta(days=30 + index)),
+                             demo.meeting_time, tzinfo=zone),
+        ]  # fmt: skip
+        if index == 0:
+            starts.append((now + timedelta(minutes=45)).replace(second=0, microsecond=0))
+        for number, start in enumerate(starts):
+            held = start < now
+            meeting = await schedule_meeting(
+                programme,
+                MeetingInput(
+                    community_id=community.id, starts_at=start, modality=demo.modality,
+                    venue=demo.venue, agenda=_AGENDA[number % len(_AGENDA)], duration_minutes=90,
+                ),
+                session=session, actor=SEED_ACTOR,
+                now=start - timedelta(days=14) if held else now,
+            )  # fmt: skip
+            assert meeting.id is not None
+            await _attendance(
+                session, programme, meeting, members, facilitator, rng, held=held, now=now
+            )
+            created += 1
+        await session.commit()
+    return created
+
+
+_AGENDA = [
+    "Catch-up: learners who fell behind",
+    "Inclusive teaching: group work for all learners",
+    "Lesson study: share a lesson plan",
+    "Check-in: what we tried since last time",
+]
+_NO_REASONS = ["Sick", "Family duty", "Travel", "Exam duty"]
+
+
+async def _facilitator(session: AsyncSession, community_id: int) -> int | None:
+    stmt = select(Membership.person_id).where(
+        Membership.community_id == community_id, Membership.role == MembershipRole.facilitator
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def _attendance(
+    session: AsyncSession, programme: Programme, meeting: Meeting, members: list[int],
+    facilitator: int | None, rng: random.Random, *, held: bool, now: datetime,
+) -> None:  # fmt: skip
+    """Most members answer the day before; after a held meeting the facilitator marks everyone."""
+    assert programme.id is not None and meeting.id is not None
+    answered_at = min(meeting.starts_at - timedelta(days=1), now)
+    for person_id in members:
+        roll = rng.random()
+        answer = Rsvp.yes if roll < 0.7 else Rsvp.no if roll < 0.85 else None
+        if answer is not None:
+            channel = rng.choice([Channel.ussd, Channel.sms])
+            reason = rng.choice(_NO_REASONS) if answer is Rsvp.no else None
+            await record_rsvp(
+                programme.id, meeting.id, person_id, answer, reason, session=session,
+                actor=Actor.person(person_id, channel), now=answered_at,
+            )  # fmt: skip
+        if not held:
+            continue
+        likely = 0.9 if answer is Rsvp.yes else 0.4 if answer is None else 0.05
+        presence = Presence.present if rng.random() < likely else Presence.absent
+        if presence is Presence.present and meeting.modality is Modality.hybrid:
+            presence = Presence.remote if rng.random() < 0.3 else presence
+        marker = Actor.person(facilitator, Channel.ussd) if facilitator else SEED_ACTOR
+        await record_presence(
+            programme.id, meeting.id, person_id, presence, session=session,
+            actor=marker, now=meeting.starts_at + timedelta(minutes=20),
+        )  # fmt: skip
+    if held:
+        await mark_meeting_held(
+            programme, meeting.id, session=session, actor=SEED_ACTOR, now=meeting.ends_at
+        )
+
+
+async def seed(session: AsyncSession, *, now: datetime | None = None) -> list[str]:
+    now = now or datetime.now(UTC)
+    summary: list[str] = []
+    for demo in PROGRAMMES:
+        programme = await _programme(session, demo)
+        folder = HERE / programme.slug
+        changed = 0
+        for kind in (ImportKind.schools, ImportKind.communities, ImportKind.people):
+            rows = read_csv(folder / f"{kind}.csv", kind)
+            report = await import_csv(kind, rows, programme, session=session, actor=SEED_ACTOR)
+            if not report.applied:
+                raise RuntimeError(
+                    f"demo roster {kind} of {programme.slug} is invalid: {report.errors}"
+                )
+            changed += report.changed
+        term_id = await _term(
+            session, programme, now.astimezone(ZoneInfo(programme.timezone)).date()
+        )
+        meetings = await _meetings(session, programme, demo, term_id, now)
+        people = (
+            await session.exec(
+                select(func.count()).select_from(Person).where(Person.programme_id == programme.id)
+            )
+        ).one()
+        summary.append(
+            f"{programme.slug}: {people} people, {changed} roster row(s) changed, "
+            f"{meetings} meeting(s) added — USSD {programme.service_code}"
+        )
+    return summary

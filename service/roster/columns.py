@@ -1,0 +1,84 @@
+"""The CSV columns of each roster file and how a cell becomes a domain value.
+
+Lists inside a cell are separated by `;` (`teacher;subject_lead`). Headers are
+case-insensitive. The README documents the same columns for programme staff.
+"""
+
+from __future__ import annotations
+
+from service.models.enums import CommunityKind, Gender, Language, Role
+
+SCHOOL_COLUMNS = {"code": True, "name": True, "district": False, "sector": False}
+COMMUNITY_COLUMNS = {
+    "code": True,
+    "name": True,
+    "kind": True,
+    "subjects": False,
+    "schools": False,
+    "meetings_per_term": False,
+}
+PEOPLE_COLUMNS = {
+    "name": True,
+    "phone": False,
+    "language": False,
+    "school": False,
+    "roles": False,
+    "subjects": False,
+    "gender": False,
+    "communities": False,
+    "facilitates": False,
+}
+
+_LANGUAGES = {
+    "en": Language.en, "english": Language.en, "anglais": Language.en, "kiingereza": Language.en,
+    "sw": Language.sw, "kiswahili": Language.sw, "swahili": Language.sw,
+    "rw": Language.rw, "kinyarwanda": Language.rw, "ikinyarwanda": Language.rw,
+    "fr": Language.fr, "french": Language.fr, "français": Language.fr, "francais": Language.fr,
+}  # fmt: skip
+_GENDERS = {
+    "f": Gender.female, "female": Gender.female, "woman": Gender.female,
+    "m": Gender.male, "male": Gender.male, "man": Gender.male,
+    "other": Gender.other, "x": Gender.other,
+    "undisclosed": Gender.undisclosed, "prefer not to say": Gender.undisclosed,
+}  # fmt: skip
+
+
+def split_list(cell: str) -> list[str]:
+    return [part.strip() for part in cell.split(";") if part.strip()]
+
+
+def parse_language(cell: str) -> Language | None:
+    if not cell.strip():
+        return None
+    try:
+        return _LANGUAGES[cell.strip().lower()]
+    except KeyError:
+        raise ValueError(f"unknown language {cell.strip()!r} (use en, sw, rw or fr)") from None
+
+
+def parse_gender(cell: str) -> Gender | None:
+    if not cell.strip():
+        return None
+    try:
+        return _GENDERS[cell.strip().lower()]
+    except KeyError:
+        raise ValueError(f"unknown gender {cell.strip()!r} (use female, male or other)") from None
+
+
+def parse_roles(cell: str) -> list[Role]:
+    roles = []
+    for part in split_list(cell):
+        key = part.lower().replace(" ", "_").replace("-", "_")
+        try:
+            roles.append(Role(key))
+        except ValueError:
+            known = ", ".join(r.value for r in Role)
+            raise ValueError(f"unknown role {part!r} (known: {known})") from None
+    return roles
+
+
+def parse_kind(cell: str) -> CommunityKind:
+    try:
+        return CommunityKind(cell.strip().lower())
+    except ValueError:
+        raise ValueError(f"community kind must be 'school' or 'cluster', not {cell!r}") from None

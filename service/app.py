@@ -18,6 +18,7 @@ from starlette.routing import Route
 from service import db
 from service.config import Settings
 from service.db import SessionFactory
+from service.worker import Worker
 
 log = structlog.get_logger(__name__)
 
@@ -57,10 +58,22 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        log.info("app.start", environment=settings.environment, sqlite=settings.is_sqlite)
+        log.info(
+            "app.start",
+            environment=settings.environment,
+            sqlite=settings.is_sqlite,
+            worker_in_process=settings.runs_worker_in_process,
+        )
+        stop = asyncio.Event()
+        worker_task = None
+        if settings.runs_worker_in_process:
+            worker_task = asyncio.create_task(Worker(services.sessions).run(stop))
         try:
             yield
         finally:
+            stop.set()
+            if worker_task is not None:
+                await worker_task
             await engine.dispose()
 
     app = Starlette(

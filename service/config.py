@@ -45,10 +45,24 @@ class Settings(BaseSettings):
     at_base_url: str = "http://127.0.0.1:8790"
     callback_token: SecretStr = SecretStr("dev-callback-token")
 
+    # None: run the worker inside `copline serve` when the store is the embedded SQLite.
+    worker_in_process: bool | None = None
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
     log_json: bool = False
+
+    @field_validator("at_api_key", mode="before")
+    @classmethod
+    def _blank_key_is_unset(cls, value: object) -> object:
+        # docker-compose passes unset variables as empty strings.
+        return None if value == "" else value
+
+    @field_validator("at_base_url", mode="before")
+    @classmethod
+    def _blank_url_is_default(cls, value: object) -> object:
+        return "http://127.0.0.1:8790" if value in ("", None) else value
 
     @field_validator("database_url")
     @classmethod
@@ -58,6 +72,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def runs_worker_in_process(self) -> bool:
+        return self.is_sqlite if self.worker_in_process is None else self.worker_in_process
 
     @property
     def uses_at_simulator(self) -> bool:

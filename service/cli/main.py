@@ -76,6 +76,32 @@ def seed_demo() -> None:
 
 
 @app.command()
+def worker() -> None:
+    """Run the background jobs until stopped (SIGTERM or Ctrl-C)."""
+    import asyncio
+    import signal
+
+    from service.db import build_session_factory
+    from service.worker import Worker
+
+    config = settings()
+    configure_logging(config)
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        engine = build_engine(config)
+        try:
+            await Worker(build_session_factory(engine)).run(stop)
+        finally:
+            await engine.dispose()
+
+    run(work)
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from settings)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings)")] = None,

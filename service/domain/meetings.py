@@ -23,8 +23,8 @@ from service.domain.errors import (
 )
 from service.domain.lookup import get_owned
 from service.domain.terms import term_on
-from service.models import Community, Meeting, Programme, Term
-from service.models.enums import MeetingStatus, Modality
+from service.models import Attendance, Community, Meeting, Programme, Term
+from service.models.enums import MeetingStatus, Modality, Presence
 from service.models.types import utcnow
 
 MAX_DURATION = timedelta(hours=12)
@@ -341,3 +341,53 @@ async def find_open_meeting_by_code(
         Meeting.status == MeetingStatus.scheduled,
     )
     return (await session.exec(stmt)).first()
+
+
+# Facilitators often mark attendance after the meeting; wait before closing it for them.
+CLOSE_AFTER = timedelta(hours=2)
+
+
+async def close_finished_meetings(session: AsyncSession, *, now: datetime | None = None) -> int:
+    """Mark held every meeting that is over and at which someone was marked present.
+
+    Facilitators forget to close meetings; without this, reports would undercount
+    held meetings and the codes of past meetings would stay taken. A meeting with no
+    presence marked stays scheduled: nobody knows whether it happened.
+    """
+    now = now or utcnow()
+    marked = (
+        select(Attendance.id)
+        .where(
+            Attendance.meeting_id == Meeting.id,
+            col(Attendance.presence).in_([Presence.present, Presence.remote]),
+        )
+        .exists()
+    )
+    stmt = (
+        select(Meeting)
+        .where(
+            Meeting.status == MeetingStatus.scheduled,
+            col(Meeting.ends_at) <= now - CLOSE_AFTER,
+            marked,
+        )
+        .order_by(col(Meeting.id))
+        .limit(500)
+        .with_for_update(skip_locked=True)
+    )
+    meetings = list((await session.exec(stmt)).all())
+    system = Actor.system()
+    for meeting in meetings:
+        meeting.status = MeetingStatus.held
+        meeting.updated_at = now
+        audit.record(
+            session,
+            actor=system,
+            action="meeting.held",
+            object_type="meeting",
+            object_id=meeting.id,
+            programme_id=meeting.programme_id,
+            at=now,
+            changes={"reason": "over, with attendance marked"},
+        )
+    await session.flush()
+    return len(meetings)

@@ -86,16 +86,19 @@ def read_csv(path: Path, kind: ImportKind) -> list[Row]:
             parts.append(f"unknown column(s): {', '.join(unknown)}")
         raise FileError(f"{path.name}: {'; '.join(parts)}. Expected: {', '.join(wanted)}")
     rows: list[Row] = []
+    end = reader.line_num
     for cells in reader:
+        # A quoted cell may span lines: report the line where the record starts.
+        start, end = end + 1, reader.line_num
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) > len(header):
-            rows.append((reader.line_num, {"__error__": "more cells than columns"}))
+            rows.append((start, {"__error__": "more cells than columns"}))
             continue
         values = {
             name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(header)
         }
-        rows.append((reader.line_num, values))
+        rows.append((start, values))
     return rows
 
 

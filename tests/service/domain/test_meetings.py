@@ -249,3 +249,30 @@ def test_spread_dates_picks_the_middle_of_each_share() -> None:
     assert m.spread_dates(days, 3) == [days[2], days[6], days[10]]
     assert m.spread_dates(days, 1) == [days[6]]
     assert m.spread_dates(days, 12) == days
+
+
+async def test_a_finished_meeting_with_attendance_is_closed_as_held(session: AsyncSession) -> None:
+    from service.domain.attendance import record_presence
+    from service.models.enums import Presence
+
+    w = await f.world(session)
+    other = await f.meeting(session, w.programme, w.community, starts_in=timedelta(days=3))
+    member = w.members[0]
+    assert w.meeting.id is not None and member.id is not None
+    await record_presence(
+        w.pid,
+        w.meeting.id,
+        member.id,
+        Presence.present,
+        session=session,
+        actor=OP,
+        now=w.meeting.starts_at,
+    )
+    await session.commit()
+    just_over = w.meeting.ends_at + timedelta(minutes=30)
+    assert await m.close_finished_meetings(session, now=just_over) == 0  # facilitators get time
+    later = other.ends_at + m.CLOSE_AFTER
+    assert await m.close_finished_meetings(session, now=later) == 1
+    await session.commit()
+    assert w.meeting.status is MeetingStatus.held
+    assert other.status is MeetingStatus.scheduled  # nobody marked: unknown whether it happened

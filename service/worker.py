@@ -1,0 +1,88 @@
+"""The worker loop: periodic jobs, each in its own unit of work.
+
+`copline worker` runs it on its own (many may run on many machines against
+PostgreSQL); in the embedded SQLite set-up `copline serve` runs it in-process.
+A failing job is logged and tried again at its next turn: a database outage
+must not stop the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.db import SessionFactory
+from service.domain.meetings import close_finished_meetings
+from service.models.types import utcnow
+
+log = structlog.get_logger(__name__)
+
+JobRun = Callable[[AsyncSession, datetime], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every: timedelta
+    run: JobRun  # returns how many things it did
+
+
+async def _close_finished_meetings(session: AsyncSession, now: datetime) -> int:
+    return await close_finished_meetings(session, now=now)
+
+
+DEFAULT_JOBS: tuple[Job, ...] = (
+    Job("close_finished_meetings", timedelta(minutes=1), _close_finished_meetings),
+)
+
+
+class Worker:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        jobs: Sequence[Job] = DEFAULT_JOBS,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.jobs = list(jobs)
+        self.clock = clock
+        self.failures: dict[str, int] = {}
+
+    async def run_job(self, job: Job) -> int:
+        async with self.sessions() as session:
+            done = await job.run(session, self.clock())
+            await session.commit()
+        return done
+
+    async def tick(self, due: dict[str, datetime]) -> None:
+        """Run every job that is due and set when each runs next."""
+        for job in self.jobs:
+            now = self.clock()
+            if due.get(job.name, now) > now:
+                continue
+            try:
+                done = await self.run_job(job)
+            except Exception as exc:  # the loop must outlive any one failure
+                self.failures[job.name] = self.failures.get(job.name, 0) + 1
+                log.error("worker.job_failed", job=job.name, error=repr(exc)[:300])
+            else:
+                self.failures.pop(job.name, None)
+                if done:
+                    log.info("worker.job_done", job=job.name, count=done)
+            due[job.name] = self.clock() + job.every
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("worker.start", jobs=[job.name for job in self.jobs])
+        due: dict[str, datetime] = {}
+        while not stop.is_set():
+            await self.tick(due)
+            wait = min((at - self.clock() for at in due.values()), default=timedelta(seconds=1))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=max(wait.total_seconds(), 0.05))
+        log.info("worker.stop")

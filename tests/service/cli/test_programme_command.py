@@ -1,0 +1,46 @@
+"""`copline programme create|list` as an operator types them."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from service.cli.main import app
+
+CREATE = [
+    "programme", "create", "--slug", "ke-clusters", "--name", "Kenya clusters", "--country", "KE",
+    "--timezone", "Africa/Nairobi", "--language", "sw", "--service-code", "*384*77#",
+    "--sender-id", "CoPKenya",
+]  # fmt: skip
+
+
+def test_an_operator_creates_a_programme_and_sees_it_listed(cli: CliRunner) -> None:
+    created = cli.invoke(app, CREATE)
+    assert created.exit_code == 0, created.output
+    assert "Created programme ke-clusters" in created.stdout
+    listed = cli.invoke(app, ["programme", "list"])
+    assert listed.exit_code == 0
+    assert listed.stdout.split("\n")[0].split("\t") == [
+        "ke-clusters", "Kenya clusters", "KE", "Africa/Nairobi", "sw,en", "*384*77#", "CoPKenya",
+    ]  # fmt: skip
+
+
+def test_a_second_programme_with_the_same_slug_is_refused_clearly(cli: CliRunner) -> None:
+    assert cli.invoke(app, CREATE).exit_code == 0
+    again = cli.invoke(app, CREATE)
+    assert again.exit_code == 1
+    assert "a programme with slug 'ke-clusters' already exists" in again.stderr
+
+
+def test_an_unknown_time_zone_is_named_in_the_error(cli: CliRunner) -> None:
+    args = [a if a != "Africa/Nairobi" else "Africa/Narobi" for a in CREATE]
+    result = cli.invoke(app, args)
+    assert result.exit_code == 1
+    assert "--timezone" in result.stderr and "Africa/Narobi" in result.stderr
+
+
+def test_an_unsupported_country_is_refused_before_anything_is_written(cli: CliRunner) -> None:
+    args = [a if a != "KE" else "UG" for a in CREATE]
+    result = cli.invoke(app, args)
+    assert result.exit_code == 2
+    listed = cli.invoke(app, ["programme", "list"])
+    assert "No programmes yet" in listed.stdout

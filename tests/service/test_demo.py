@@ -1,0 +1,104 @@
+"""The demo: believable, always with meetings to come, and idempotent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.demo import seed
+from service.models import Attendance, Meeting, Membership, Person, Programme, metadata
+from service.models.enums import MeetingStatus, MembershipRole, Presence
+from tests.factories import now
+
+
+async def _counts(session: AsyncSession) -> dict[str, int]:
+    counts = {}
+    for table in metadata.sorted_tables:
+        counts[table.name] = (await session.exec(select(func.count()).select_from(table))).one()
+    return counts
+
+
+async def test_seeding_twice_gives_the_same_row_counts(session: AsyncSession) -> None:
+    await seed(session)
+    first = await _counts(session)
+    await seed(session)
+    assert await _counts(session) == first
+    assert first["programme"] == 2
+    teachers = [p for p in (await session.exec(select(Person))).all() if "teacher" in p.roles]
+    assert 55 <= len(teachers) <= 70
+
+
+async def test_each_demo_programme_has_held_meetings_with_attendance_and_upcoming_ones(
+    session: AsyncSession,
+) -> None:
+    await seed(session)
+    for programme in (await session.exec(select(Programme))).all():
+        meetings = (
+            await session.exec(select(Meeting).where(Meeting.programme_id == programme.id))
+        ).all()
+        upcoming = [
+            m for m in meetings if m.status is MeetingStatus.scheduled and m.starts_at > now()
+        ]
+        held = [m for m in meetings if m.status is MeetingStatus.held]
+        assert len(upcoming) >= 3, programme.slug
+        assert held, programme.slug
+        present = (
+            await session.exec(
+                select(func.count())
+                .select_from(Attendance)
+                .where(
+                    col(Attendance.meeting_id).in_([m.id for m in held]),
+                    Attendance.presence == Presence.present,
+                )
+            )
+        ).one()
+        assert present > 0, programme.slug
+
+
+def _readme_demo_phones() -> list[tuple[str, str, str]]:
+    """(programme, who, phone) rows of the README's "Demo phones to try" table."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = text.split("Demo phones to try:", 1)[1].split("\n\n", 2)[1]
+    rows = []
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows.append((cells[0], cells[1], cells[2]))
+    return rows
+
+
+async def test_the_readme_demo_phones_are_a_teacher_and_facilitator_who_meet_soon(
+    session: AsyncSession,
+) -> None:
+    await seed(session)
+    rows = _readme_demo_phones()
+    assert {(slug, who) for slug, who, _ in rows} == {
+        (slug, who) for slug in ("rw-sbi", "ke-clusters") for who in ("teacher", "facilitator")
+    }
+    soon = now() + timedelta(hours=1)
+    for slug, who, phone in rows:
+        programme = (await session.exec(select(Programme).where(Programme.slug == slug))).one()
+        person = (
+            await session.exec(
+                select(Person).where(Person.programme_id == programme.id, Person.phone == phone)
+            )
+        ).one()
+        memberships = (
+            await session.exec(select(Membership).where(Membership.person_id == person.id))
+        ).all()
+        wanted = MembershipRole.facilitator if who == "facilitator" else MembershipRole.member
+        communities = [m.community_id for m in memberships if m.role is wanted]
+        assert communities, f"{phone} is not a {who}"
+        starting = (
+            await session.exec(
+                select(Meeting).where(
+                    col(Meeting.community_id).in_(communities),
+                    Meeting.status == MeetingStatus.scheduled,
+                    col(Meeting.starts_at) > now(),
+                    col(Meeting.starts_at) < soon,
+                )
+            )
+        ).all()
+        assert starting, f"{phone}'s community has no meeting within the hour"

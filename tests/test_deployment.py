@@ -1,0 +1,54 @@
+"""docker-compose.yml cannot run here (no Docker), so its promises are checked instead."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from typer.main import get_command
+
+from service.cli.main import app
+from service.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_has_postgresql_web_and_worker() -> None:
+    assert {"db", "web", "worker", "migrate"} <= set(COMPOSE["services"])
+    assert COMPOSE["services"]["db"]["image"].startswith("postgres:")
+
+
+def test_every_service_runs_a_real_copline_command_with_real_options() -> None:
+    cli = get_command(app)
+    for name, service in COMPOSE["services"].items():
+        command = service.get("command")
+        if not command:
+            continue
+        assert command[0] == "copline", name
+        sub = cli.commands[command[1]]  # type: ignore[attr-defined]
+        options = {opt for param in sub.params for opt in param.opts + param.secondary_opts}
+        for word in command[2:]:
+            if word.startswith("--"):
+                assert word in options, f"{name}: {word} is not an option of copline {command[1]}"
+
+
+def test_every_copline_variable_in_compose_is_a_setting() -> None:
+    fields = {f"COPLINE_{name.upper()}" for name in Settings.model_fields}
+    for name, service in COMPOSE["services"].items():
+        for variable in service.get("environment", {}):
+            if variable.startswith("COPLINE_"):
+                assert variable in fields, f"{name}: {variable} is not a copline setting"
+
+
+def test_blank_variables_from_compose_mean_unset() -> None:
+    settings = Settings(at_api_key="", at_base_url="", _env_file=None)
+    assert settings.at_api_key is None and settings.uses_at_simulator
+    assert settings.at_base_url == "http://127.0.0.1:8790"
+
+
+def test_the_compose_database_url_gets_the_async_driver() -> None:
+    url = COMPOSE["x-copline-env"]["COPLINE_DATABASE_URL"]
+    assert Settings(database_url=url, _env_file=None).database_url.startswith(
+        "postgresql+asyncpg://"
+    )

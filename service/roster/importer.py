@@ -18,7 +18,7 @@ from service.domain.outcome import Outcome
 from service.domain.people import PersonInput, upsert_person
 from service.domain.phones import normalise_phone
 from service.domain.schools import SchoolInput, find_school, upsert_school
-from service.models import Programme
+from service.models import Community, Programme, School
 from service.models.enums import MembershipRole
 from service.roster import columns as c
 
@@ -120,6 +120,11 @@ class _Importer:
         self.session = session
         self.actor = actor
         self.seen: dict[str, int] = {}  # row key -> first line, to catch duplicates in the file
+        # Schools and communities do not change while people are imported: look each up once.
+        # Holding the objects (not just ids) also keeps them in the session's identity map,
+        # which is weak, so the domain's ownership checks find them without a query.
+        self.schools: dict[str, School] = {}
+        self.communities: dict[str, Community] = {}
 
     def _once(self, key: str, line: int, what: str) -> None:
         first = self.seen.setdefault(key, line)
@@ -138,10 +143,24 @@ class _Importer:
         return outcome
 
     async def _school_id(self, code: str) -> int:
-        school = await find_school(self.session, self.pid, code)
-        if school is None or school.id is None:
-            raise ValueError(f"unknown school {code!r}; import schools first")
-        return school.id
+        if code not in self.schools:
+            school = await find_school(self.session, self.pid, code)
+            if school is None:
+                raise ValueError(f"unknown school {code!r}; import schools first")
+            self.schools[code] = school
+        school_id = self.schools[code].id
+        assert school_id is not None
+        return school_id
+
+    async def _community_id(self, code: str) -> int:
+        if code not in self.communities:
+            community = await find_community(self.session, self.pid, code)
+            if community is None:
+                raise ValueError(f"unknown community {code!r}; import communities first")
+            self.communities[code] = community
+        community_id = self.communities[code].id
+        assert community_id is not None
+        return community_id
 
     async def community(self, line: int, row: dict[str, str]) -> Outcome:
         self._once(row.get("code", "").lower(), line, f"community code {row.get('code')!r}")
@@ -185,11 +204,9 @@ class _Importer:
             (code, MembershipRole.facilitator) for code in c.split_list(row.get("facilitates", ""))
         ]
         for code, role in groups:
-            community = await find_community(self.session, self.pid, code)
-            if community is None or community.id is None:
-                raise ValueError(f"unknown community {code!r}; import communities first")
+            community_id = await self._community_id(code)
             _, joined = await add_member(
-                self.pid, community.id, person.id, role=role, session=self.session, actor=self.actor
+                self.pid, community_id, person.id, role=role, session=self.session, actor=self.actor
             )
             if joined is not Outcome.unchanged and outcome is Outcome.unchanged:
                 outcome = Outcome.updated

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service import db
 from service.config import Settings
 from service.domain.actor import Actor
-from service.domain.errors import DomainError
+from service.domain.errors import DomainError, field_messages
 
 T = TypeVar("T")
 
@@ -59,10 +59,7 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
     except DomainError as exc:
         raise fail(exc.message) from None
     except pydantic.ValidationError as exc:
-        lines = [
-            f"--{'.'.join(str(p) for p in err['loc']).replace('_', '-')}: {err['msg']}"
-            for err in exc.errors()
-        ]
+        lines = [f"--{where.replace('_', '-')}: {msg}" for where, msg in field_messages(exc)]
         raise fail("; ".join(lines)) from None
     except OSError as exc:
         raise fail(f"cannot reach the database: {exc}") from None

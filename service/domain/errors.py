@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import pydantic
+
 
 class DomainError(Exception):
     """A rule said no. `code` is stable for channels and clients; `message` is English."""
@@ -75,3 +77,13 @@ class NotEnoughDates(DomainError):
 
 class MeetingClash(Conflict):
     code = "meeting_clash"
+
+
+def field_messages(exc: pydantic.ValidationError) -> list[tuple[str, str]]:
+    """(field path, message) for each problem, worded for a person rather than a developer."""
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        problems.append((where, message))
+    return problems

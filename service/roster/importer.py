@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain.actor import Actor
 from service.domain.communities import CommunityInput, add_member, find_community, upsert_community
-from service.domain.errors import DomainError
+from service.domain.errors import DomainError, field_messages
 from service.domain.outcome import Outcome
 from service.domain.people import PersonInput, upsert_person
 from service.domain.phones import normalise_phone
@@ -104,11 +104,7 @@ def read_csv(path: Path, kind: ImportKind) -> list[Row]:
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, pydantic.ValidationError):
-        parts = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"])
-            parts.append(f"{where}: {err['msg']}" if where else err["msg"])
-        return "; ".join(parts)
+        return "; ".join(f"{where}: {msg}" if where else msg for where, msg in field_messages(exc))
     return str(exc)
 
 

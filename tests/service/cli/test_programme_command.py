@@ -44,3 +44,12 @@ def test_an_unsupported_country_is_refused_before_anything_is_written(cli: CliRu
     assert result.exit_code == 2
     listed = cli.invoke(app, ["programme", "list"])
     assert "No programmes yet" in listed.stdout
+
+
+def test_every_bad_option_is_named_in_one_error_line(cli: CliRunner) -> None:
+    args = [a if a != "*384*77#" else "384" for a in CREATE]
+    args[args.index("--name") + 1] = "K"
+    result = cli.invoke(app, args)
+    assert result.exit_code == 1
+    assert "--name: String should have at least 2 characters" in result.stderr
+    assert "--service-code: service code '384' must look like *384*123#" in result.stderr

@@ -92,11 +92,9 @@ async def record_rsvp(
     await session.flush()
     audit.record(
         session,
-        actor=actor,
-        action="attendance.rsvp",
-        object_type="attendance",
-        object_id=row.id,
-        programme_id=programme_id,
+        actor,
+        "attendance.rsvp",
+        row,
         at=now,
         changes={
             "rsvp": [old[0], answer],
@@ -104,6 +102,7 @@ async def record_rsvp(
             "meeting_id": meeting_id,
             "person_id": person_id,
         },
+        programme_id=programme_id,
     )
     return row
 
@@ -144,12 +143,11 @@ async def record_presence(
     await session.flush()
     audit.record(
         session,
-        actor=actor,
-        action="attendance.presence",
-        object_type="attendance",
-        object_id=row.id,
-        programme_id=programme_id,
+        actor,
+        "attendance.presence",
+        row,
         at=now,
         changes={"presence": [old, presence], "meeting_id": meeting_id, "person_id": person_id},
+        programme_id=programme_id,
     )
     return row

@@ -7,10 +7,11 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain.actor import Actor
-from service.models import AuditEntry
+from service.models import AuditEntry, Programme
 from service.models.types import utcnow
 
 
@@ -30,22 +31,30 @@ def _jsonable(value: Any) -> Any:
 
 def record(
     session: AsyncSession,
-    *,
     actor: Actor,
     action: str,
-    object_type: str,
-    object_id: int | None,
-    programme_id: int | None,
+    obj: SQLModel,
+    *,
     changes: dict[str, Any] | None = None,
     at: datetime | None = None,
+    programme_id: int | None = None,
 ) -> AuditEntry:
+    """Audit `action` on `obj`; its table, id and programme are read from the object.
+
+    Objects that carry no programme (memberships, attendance) pass `programme_id`.
+    """
+    object_id = getattr(obj, "id", None)
+    if programme_id is None:
+        programme_id = (
+            object_id if isinstance(obj, Programme) else getattr(obj, "programme_id", None)
+        )
     entry = AuditEntry(
         programme_id=programme_id,
         at=at or utcnow(),
         actor=actor.label,
         channel=actor.channel,
         action=action,
-        object_type=object_type,
+        object_type=str(obj.__tablename__),
         object_id=object_id,
         changes=_jsonable(changes or {}),
     )

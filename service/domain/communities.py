@@ -106,15 +106,7 @@ async def upsert_community(
         await session.flush()
         assert community.id is not None
         await _set_schools(session, community.id, data.school_ids)
-        audit.record(
-            session,
-            actor=actor,
-            action="community.create",
-            object_type="community",
-            object_id=community.id,
-            programme_id=programme.id,
-            changes=data.model_dump(),
-        )
+        audit.record(session, actor, "community.create", community, changes=data.model_dump())
         await session.flush()
         return community, Outcome.created
     assert community.id is not None
@@ -126,15 +118,7 @@ async def upsert_community(
     if not changes:
         return community, Outcome.unchanged
     community.updated_at = utcnow()
-    audit.record(
-        session,
-        actor=actor,
-        action="community.update",
-        object_type="community",
-        object_id=community.id,
-        programme_id=programme.id,
-        changes=changes,
-    )
+    audit.record(session, actor, "community.update", community, changes=changes)
     await session.flush()
     return community, Outcome.updated
 
@@ -195,13 +179,12 @@ async def add_member(
     if outcome is not Outcome.unchanged:
         audit.record(
             session,
-            actor=actor,
-            action="membership.add",
-            object_type="membership",
-            object_id=membership.id,
-            programme_id=programme_id,
+            actor,
+            "membership.add",
+            membership,
             changes=changes,
             at=now,
+            programme_id=programme_id,
         )
     return membership, outcome
 
@@ -225,13 +208,12 @@ async def remove_member(
     membership.left_at = now
     audit.record(
         session,
-        actor=actor,
-        action="membership.remove",
-        object_type="membership",
-        object_id=membership.id,
-        programme_id=programme_id,
+        actor,
+        "membership.remove",
+        membership,
         changes={"status": "left"},
         at=now,
+        programme_id=programme_id,
     )
     await session.flush()
     return membership
@@ -263,12 +245,11 @@ async def request_to_join(
     await session.flush()
     audit.record(
         session,
-        actor=actor,
-        action="membership.request",
-        object_type="membership",
-        object_id=membership.id,
-        programme_id=programme_id,
+        actor,
+        "membership.request",
+        membership,
         changes={"community_id": community.id},
+        programme_id=programme_id,
     )
     return membership
 
@@ -305,12 +286,11 @@ async def approve_membership(
     membership.joined_at = utcnow()
     audit.record(
         session,
-        actor=actor,
-        action="membership.approve",
-        object_type="membership",
-        object_id=membership.id,
-        programme_id=programme_id,
+        actor,
+        "membership.approve",
+        membership,
         changes={"status": "active"},
+        programme_id=programme_id,
     )
     await session.flush()
     return membership

@@ -151,11 +151,9 @@ async def schedule_meeting(
     await session.flush()
     audit.record(
         session,
-        actor=actor,
-        action="meeting.schedule",
-        object_type="meeting",
-        object_id=meeting.id,
-        programme_id=programme.id,
+        actor,
+        "meeting.schedule",
+        meeting,
         at=now,
         changes=data.model_dump(exclude_none=True) | {"code": meeting.code},
     )
@@ -254,16 +252,7 @@ async def reschedule_meeting(
     )
     if changes:
         meeting.updated_at = now
-        audit.record(
-            session,
-            actor=actor,
-            action="meeting.reschedule",
-            object_type="meeting",
-            object_id=meeting.id,
-            programme_id=programme.id,
-            changes=changes,
-            at=now,
-        )
+        audit.record(session, actor, "meeting.reschedule", meeting, changes=changes, at=now)
     await session.flush()
     return meeting
 
@@ -287,14 +276,7 @@ async def cancel_meeting(
     meeting.cancel_reason = (reason or "").strip()[:200] or None
     meeting.updated_at = now
     audit.record(
-        session,
-        actor=actor,
-        action="meeting.cancel",
-        object_type="meeting",
-        object_id=meeting.id,
-        programme_id=programme.id,
-        changes={"reason": meeting.cancel_reason},
-        at=now,
+        session, actor, "meeting.cancel", meeting, changes={"reason": meeting.cancel_reason}, at=now
     )
     await session.flush()
     return meeting
@@ -319,15 +301,7 @@ async def mark_meeting_held(
         raise MeetingNotStarted("the meeting has not started yet", meeting_id=meeting.id)
     meeting.status = MeetingStatus.held
     meeting.updated_at = now
-    audit.record(
-        session,
-        actor=actor,
-        action="meeting.held",
-        object_type="meeting",
-        object_id=meeting.id,
-        programme_id=programme.id,
-        at=now,
-    )
+    audit.record(session, actor, "meeting.held", meeting, at=now)
     await session.flush()
     return meeting
 
@@ -381,11 +355,9 @@ async def close_finished_meetings(session: AsyncSession, *, now: datetime | None
         meeting.updated_at = now
         audit.record(
             session,
-            actor=system,
-            action="meeting.held",
-            object_type="meeting",
-            object_id=meeting.id,
-            programme_id=meeting.programme_id,
+            system,
+            "meeting.held",
+            meeting,
             at=now,
             changes={"reason": "over, with attendance marked"},
         )

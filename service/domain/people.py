@@ -88,19 +88,7 @@ async def create_person(
         raise DuplicatePhone(
             f"{values['phone']} already belongs to someone in this programme", field="phone"
         )
-    person = Person(programme_id=programme.id, **values)
-    session.add(person)
-    await session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="person.create",
-        object_type="person",
-        object_id=person.id,
-        programme_id=programme.id,
-        changes=values,
-    )
-    return person
+    return await _insert(programme, values, session=session, actor=actor)
 
 
 async def update_person(
@@ -119,6 +107,17 @@ async def update_person(
     return person
 
 
+async def _insert(
+    programme: Programme, values: dict[str, Any], *, session: AsyncSession, actor: Actor
+) -> Person:
+    assert programme.id is not None
+    person = Person(programme_id=programme.id, **values)
+    session.add(person)
+    await session.flush()
+    audit.record(session, actor, "person.create", person, changes=values)
+    return person
+
+
 async def _save(
     person: Person, values: dict[str, Any], *, session: AsyncSession, actor: Actor
 ) -> tuple[Person, Outcome]:
@@ -126,15 +125,7 @@ async def _save(
     if not changes:
         return person, Outcome.unchanged
     person.updated_at = utcnow()
-    audit.record(
-        session,
-        actor=actor,
-        action="person.update",
-        object_type="person",
-        object_id=person.id,
-        programme_id=person.programme_id,
-        changes=changes,
-    )
+    audit.record(session, actor, "person.update", person, changes=changes)
     await session.flush()
     return person, Outcome.updated
 
@@ -156,19 +147,7 @@ async def upsert_person(
         )
         existing = (await session.exec(stmt)).first()
     if existing is None:
-        person = Person(programme_id=programme.id, **values)
-        session.add(person)
-        await session.flush()
-        audit.record(
-            session,
-            actor=actor,
-            action="person.create",
-            object_type="person",
-            object_id=person.id,
-            programme_id=programme.id,
-            changes=values,
-        )
-        return person, Outcome.created
+        return await _insert(programme, values, session=session, actor=actor), Outcome.created
     return await _save(existing, values, session=session, actor=actor)
 
 
@@ -181,11 +160,9 @@ def record_consent(
     person.consent_channel = channel
     audit.record(
         session,
-        actor=actor,
-        action="person.consent",
-        object_type="person",
-        object_id=person.id,
-        programme_id=person.programme_id,
+        actor,
+        "person.consent",
+        person,
         changes={"consent": person.consent, "channel": channel},
         at=now,
     )
@@ -198,16 +175,7 @@ def opt_out(person: Person, *, channel: Channel, session: AsyncSession, actor: A
     now = utcnow()
     person.opted_out_at = now
     person.opted_out_channel = channel
-    audit.record(
-        session,
-        actor=actor,
-        action="person.opt_out",
-        object_type="person",
-        object_id=person.id,
-        programme_id=person.programme_id,
-        changes={"channel": channel},
-        at=now,
-    )
+    audit.record(session, actor, "person.opt_out", person, changes={"channel": channel}, at=now)
     return True
 
 
@@ -216,13 +184,5 @@ def opt_in(person: Person, *, channel: Channel, session: AsyncSession, actor: Ac
         return False
     person.opted_out_at = None
     person.opted_out_channel = None
-    audit.record(
-        session,
-        actor=actor,
-        action="person.opt_in",
-        object_type="person",
-        object_id=person.id,
-        programme_id=person.programme_id,
-        changes={"channel": channel},
-    )
+    audit.record(session, actor, "person.opt_in", person, changes={"channel": channel})
     return True

@@ -153,13 +153,7 @@ async def create_programme(
     session.add(programme)
     await session.flush()
     audit.record(
-        session,
-        actor=actor,
-        action="programme.create",
-        object_type="programme",
-        object_id=programme.id,
-        programme_id=programme.id,
-        changes=data.model_dump(exclude_none=True),
+        session, actor, "programme.create", programme, changes=data.model_dump(exclude_none=True)
     )
     return programme
 
@@ -180,15 +174,7 @@ async def update_programme(
     _check_languages(programme)
     if changes:
         programme.updated_at = utcnow()
-        audit.record(
-            session,
-            actor=actor,
-            action="programme.update",
-            object_type="programme",
-            object_id=programme.id,
-            programme_id=programme.id,
-            changes=changes,
-        )
+        audit.record(session, actor, "programme.update", programme, changes=changes)
     await session.flush()
     return programme
 

@@ -38,29 +38,13 @@ async def upsert_school(
         school = School(programme_id=programme.id, **data.model_dump())
         session.add(school)
         await session.flush()
-        audit.record(
-            session,
-            actor=actor,
-            action="school.create",
-            object_type="school",
-            object_id=school.id,
-            programme_id=programme.id,
-            changes=data.model_dump(),
-        )
+        audit.record(session, actor, "school.create", school, changes=data.model_dump())
         return school, Outcome.created
     changes = audit.apply_changes(school, data.model_dump(exclude={"code"}))
     if not changes:
         return school, Outcome.unchanged
     school.updated_at = utcnow()
-    audit.record(
-        session,
-        actor=actor,
-        action="school.update",
-        object_type="school",
-        object_id=school.id,
-        programme_id=programme.id,
-        changes=changes,
-    )
+    audit.record(session, actor, "school.update", school, changes=changes)
     await session.flush()
     return school, Outcome.updated
 

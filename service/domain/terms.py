@@ -48,15 +48,7 @@ async def create_term(
     term = Term(programme_id=programme.id, **data.model_dump())
     session.add(term)
     await session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="term.create",
-        object_type="term",
-        object_id=term.id,
-        programme_id=programme.id,
-        changes=data.model_dump(),
-    )
+    audit.record(session, actor, "term.create", term, changes=data.model_dump())
     return term
 
 

@@ -5,33 +5,25 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from service import db
+from service.api.schema import build_schema
+from service.api.view import CoplineGraphQL
 from service.config import Settings
-from service.db import SessionFactory
+from service.events import AttendanceHub
+from service.services import Services
 from service.worker import Worker
 
 log = structlog.get_logger(__name__)
 
 READY_TIMEOUT_S = 2.0
-
-
-@dataclass(frozen=True)
-class Services:
-    """What a request handler may reach: built once per app, stored on `app.state`."""
-
-    settings: Settings
-    engine: AsyncEngine
-    sessions: SessionFactory
 
 
 async def healthz(_: Request) -> Response:
@@ -54,7 +46,18 @@ async def metrics(_: Request) -> Response:
 
 def create_app(settings: Settings) -> Starlette:
     engine = db.build_engine(settings)
-    services = Services(settings=settings, engine=engine, sessions=db.build_session_factory(engine))
+    hub = AttendanceHub()
+    services = Services(
+        settings=settings,
+        engine=engine,
+        sessions=db.build_session_factory(engine, attendance_hub=hub),
+        attendance_hub=hub,
+    )
+    graphql = CoplineGraphQL(
+        build_schema(settings),
+        services,
+        graphql_ide="graphiql" if settings.graphiql else None,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -81,6 +84,8 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
     )

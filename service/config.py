@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     at_base_url: str = "http://127.0.0.1:8790"
     callback_token: SecretStr = SecretStr("dev-callback-token")
 
+    # GraphQL conveniences for developers; turn both off for a public production API.
+    graphiql: bool = True
+    graphql_introspection: bool = True
+
     # None: run the worker inside `copline serve` when the store is the embedded SQLite.
     worker_in_process: bool | None = None
 

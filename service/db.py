@@ -11,9 +11,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import events
 from service.config import Settings
+from service.events import AttendanceHub
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -52,8 +55,16 @@ def build_engine(settings: Settings) -> AsyncEngine:
     return create_async_engine(settings.database_url, **kwargs)
 
 
-def build_session_factory(engine: AsyncEngine) -> SessionFactory:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+def build_session_factory(
+    engine: AsyncEngine, *, attendance_hub: AttendanceHub | None = None
+) -> SessionFactory:
+    # A session class of its own per factory, so event hooks stay with this app.
+    sync_class = type("CoplineSession", (Session,), {})
+    if attendance_hub is not None:
+        events.install(sync_class, attendance_hub)
+    return async_sessionmaker(
+        engine, class_=AsyncSession, sync_session_class=sync_class, expire_on_commit=False
+    )
 
 
 @asynccontextmanager

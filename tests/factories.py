@@ -151,8 +151,18 @@ class World:
         return self.programme.id
 
 
-async def world(session: AsyncSession, *, modality: Modality = Modality.in_person) -> World:
-    prog = await programme(session)
+async def world(
+    session: AsyncSession,
+    *,
+    modality: Modality = Modality.in_person,
+    slug: str = "ke-clusters",
+    country: Country = Country.KE,
+    timezone: str = "Africa/Nairobi",
+    language: Language = Language.sw,
+) -> World:
+    prog = await programme(
+        session, slug=slug, country=country, timezone=timezone, language=language
+    )
     sch = await school(session, prog)
     assert prog.id is not None and sch.id is not None
     comm = await community(session, prog, school_ids=[sch.id])

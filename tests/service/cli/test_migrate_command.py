@@ -20,9 +20,10 @@ async def test_migrate_builds_an_empty_database_and_check_agrees(
     backend: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = (
-        sqlite_url(workdir / "var", "empty") if backend == "sqlite"
+        sqlite_url(workdir / "var", "empty")
+        if backend == "sqlite"
         else await fresh_postgres_database("copline_cli_migrate")
-    )  # fmt: skip
+    )
     monkeypatch.setenv("COPLINE_DATABASE_URL", url)
     runner = CliRunner()
     # The CLI runs its own event loop, so it runs in a thread beside the test's loop.

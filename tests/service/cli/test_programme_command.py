@@ -7,10 +7,23 @@ from typer.testing import CliRunner
 from service.cli.main import app
 
 CREATE = [
-    "programme", "create", "--slug", "ke-clusters", "--name", "Kenya clusters", "--country", "KE",
-    "--timezone", "Africa/Nairobi", "--language", "sw", "--service-code", "*384*77#",
-    "--sender-id", "CoPKenya",
-]  # fmt: skip
+    "programme",
+    "create",
+    "--slug",
+    "ke-clusters",
+    "--name",
+    "Kenya clusters",
+    "--country",
+    "KE",
+    "--timezone",
+    "Africa/Nairobi",
+    "--language",
+    "sw",
+    "--service-code",
+    "*384*77#",
+    "--sender-id",
+    "CoPKenya",
+]
 
 
 def test_an_operator_creates_a_programme_and_sees_it_listed(cli: CliRunner) -> None:
@@ -20,8 +33,14 @@ def test_an_operator_creates_a_programme_and_sees_it_listed(cli: CliRunner) -> N
     listed = cli.invoke(app, ["programme", "list"])
     assert listed.exit_code == 0
     assert listed.stdout.split("\n")[0].split("\t") == [
-        "ke-clusters", "Kenya clusters", "KE", "Africa/Nairobi", "sw,en", "*384*77#", "CoPKenya",
-    ]  # fmt: skip
+        "ke-clusters",
+        "Kenya clusters",
+        "KE",
+        "Africa/Nairobi",
+        "sw,en",
+        "*384*77#",
+        "CoPKenya",
+    ]
 
 
 def test_a_second_programme_with_the_same_slug_is_refused_clearly(cli: CliRunner) -> None:

@@ -18,8 +18,15 @@ async def test_each_change_is_recorded_with_object_actor_channel_and_programme(
     w = await f.world(session)
     member = w.members[0]
     assert w.meeting.id is not None and member.id is not None
-    await record_rsvp(w.pid, w.meeting.id, member.id, Rsvp.no, "Sick", session=session,
-                      actor=Actor.person(member.id, Channel.sms))  # fmt: skip
+    await record_rsvp(
+        w.pid,
+        w.meeting.id,
+        member.id,
+        Rsvp.no,
+        "Sick",
+        session=session,
+        actor=Actor.person(member.id, Channel.sms),
+    )
     await session.commit()
     entries = (await session.exec(select(AuditEntry).order_by(col(AuditEntry.id)))).all()
     created = next(e for e in entries if e.action == "person.create" and e.object_id == member.id)
@@ -36,5 +43,7 @@ async def test_each_change_is_recorded_with_object_actor_channel_and_programme(
     assert rsvp.changes["rsvp"] == ["none", "no"] and rsvp.changes["reason"] == [None, "Sick"]
     programme = next(e for e in entries if e.action == "programme.create")
     assert (programme.object_type, programme.object_id, programme.programme_id) == (
-        "programme", w.pid, w.pid,
-    )  # fmt: skip
+        "programme",
+        w.pid,
+        w.pid,
+    )

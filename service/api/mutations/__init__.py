@@ -1,0 +1,16 @@
+"""Mutations, split by domain and merged into one root type."""
+
+from strawberry.tools import merge_types
+
+from service.api.mutations.access import AccessMutations
+from service.api.mutations.communities import CommunityMutations
+from service.api.mutations.meetings import MeetingMutations
+from service.api.mutations.people import PeopleMutations
+from service.api.mutations.programme import ProgrammeMutations
+
+Mutation = merge_types(
+    "Mutation",
+    (ProgrammeMutations, PeopleMutations, CommunityMutations, MeetingMutations, AccessMutations),
+)
+
+__all__ = ["Mutation"]

@@ -1,0 +1,68 @@
+"""The schema, its protections, and the SDL that partners code against."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+
+from service.api.mutations import Mutation
+from service.api.queries import Query
+from service.api.subscriptions import Subscription
+from service.api.types.access import ApiKeyNode, AuditEntryNode
+from service.api.types.communities import CommunityNode, MembershipNode
+from service.api.types.meetings import MeetingNode
+from service.api.types.messages import MessageNode
+from service.api.types.people import PersonNode
+from service.api.types.places import ProgrammeNode, SchoolNode, TermNode
+from service.api.types.surveys import SurveyNode
+from service.config import Environment, Settings
+
+MAX_DEPTH = 10
+MAX_ALIASES = 15
+MAX_TOKENS = 2000
+
+NODE_TYPES = [
+    ProgrammeNode, TermNode, SchoolNode, PersonNode, CommunityNode, MembershipNode, MeetingNode,
+    SurveyNode, MessageNode, ApiKeyNode, AuditEntryNode,
+]  # fmt: skip
+
+
+class ReleaseSession(SchemaExtension):
+    """One session per operation, returned to the pool as soon as the answer is built."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        yield
+        context = self.execution_context.context
+        if hasattr(context, "release"):
+            await context.release()
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The same SDL whatever the settings; only the protections around it differ."""
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        ReleaseSession,
+    ]
+    if settings is not None and settings.environment is Environment.production:
+        extensions.append(MaskErrors)
+    if settings is not None and not settings.graphql_introspection:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, subscription=Subscription, types=NODE_TYPES,
+        extensions=extensions,
+    )  # fmt: skip
+
+
+def sdl() -> str:
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,1 @@
+"""GraphQL types: thin wrappers over table rows; relationships resolve through loaders."""

@@ -1,0 +1,78 @@
+"""A person, as a partner app sees them: phone masked unless the key may read PII."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from service.api import ids
+from service.api.types.common import ConsentState, Gender, Info_, Language, Node, Role, phone_for
+from service.api.types.places import SchoolNode
+from service.models import Person
+
+if TYPE_CHECKING:
+    from service.api.types.communities import MembershipNode
+    from service.api.types.meetings import MeetingNode
+
+Membership_ = Annotated["MembershipNode", strawberry.lazy("service.api.types.communities")]
+Meeting_ = Annotated["MeetingNode", strawberry.lazy("service.api.types.meetings")]
+
+
+@strawberry.type(name="Person")
+class PersonNode(Node):
+    name: str
+    language: Language
+    roles: list[Role]
+    subjects: list[str]
+    gender: Gender | None
+    consent: ConsentState
+    opted_out: bool = strawberry.field(description="True after STOP: no SMS is sent to them.")
+    created_at: datetime
+    pk: strawberry.Private[int]
+    school_id: strawberry.Private[int | None]
+    raw_phone: strawberry.Private[str | None]
+
+    @classmethod
+    def from_row(cls, row: Person) -> PersonNode:
+        assert row.id is not None
+        return cls(
+            id=ids.encode("Person", row.id),
+            name=row.name,
+            language=row.language,
+            roles=[Role(r) for r in row.roles],
+            subjects=list(row.subjects),
+            gender=row.gender,
+            consent=row.consent,
+            opted_out=row.opted_out_at is not None,
+            created_at=row.created_at,
+            pk=row.id,
+            school_id=row.school_id,
+            raw_phone=row.phone,
+        )
+
+    @strawberry.field(description="E.164; masked (+25078•••••21) without the read:pii scope.")
+    def phone(self, info: Info_) -> str | None:
+        return phone_for(info, self.raw_phone)
+
+    @strawberry.field
+    async def school(self, info: Info_) -> SchoolNode | None:
+        if self.school_id is None:
+            return None
+        row = await info.context.loaders.school.load(self.school_id)
+        return SchoolNode.from_row(row) if row else None
+
+    @strawberry.field(description="Memberships in communities, including pending and left.")
+    async def memberships(self, info: Info_) -> list[Membership_]:
+        from service.api.types.communities import MembershipNode
+
+        rows = await info.context.loaders.memberships_of_person.load(self.pk)
+        return [MembershipNode.from_row(m) for m in rows]
+
+    @strawberry.field(description="Scheduled meetings of the communities they belong to.")
+    async def upcoming_meetings(self, info: Info_, first: int = 5) -> list[Meeting_]:
+        from service.api.types.meetings import MeetingNode
+
+        rows = await info.context.loaders.upcoming_of_person.load(self.pk)
+        return [MeetingNode.from_row(m) for m in rows[: max(0, min(first, 100))]]

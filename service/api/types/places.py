@@ -1,0 +1,79 @@
+"""The programme itself, its terms and its schools."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from decimal import Decimal
+
+import strawberry
+
+from service.api import ids
+from service.api.types.common import Country, Language, Node
+from service.models import Programme, School, Term
+
+
+@strawberry.type(name="Programme")
+class ProgrammeNode(Node):
+    slug: str
+    name: str
+    country: Country
+    timezone: str = strawberry.field(description="IANA time zone; meeting times are shown in it.")
+    default_language: Language
+    languages: list[Language]
+    phone_region: str
+    service_code: str = strawberry.field(description="The USSD code teachers dial.")
+    sender_id: str | None
+    reminder_offsets_hours: list[int] = strawberry.field(
+        description="Hours before a meeting that reminders go out."
+    )
+    quiet_hours_start: time
+    quiet_hours_end: time
+    currency: str
+    sms_price: Decimal = strawberry.field(description="Estimated price of one SMS segment.")
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Programme) -> ProgrammeNode:
+        return cls(
+            id=ids.encode("Programme", row.id),
+            slug=row.slug,
+            name=row.name,
+            country=row.country,
+            timezone=row.timezone,
+            default_language=row.default_language,
+            languages=[Language(lang) for lang in row.languages],
+            phone_region=row.phone_region,
+            service_code=row.service_code,
+            sender_id=row.sender_id,
+            reminder_offsets_hours=list(row.reminder_offsets_h),
+            quiet_hours_start=row.quiet_hours_start,
+            quiet_hours_end=row.quiet_hours_end,
+            currency=row.currency,
+            sms_price=row.sms_price,
+            created_at=row.created_at,
+        )
+
+
+@strawberry.type(name="Term")
+class TermNode(Node):
+    name: str
+    starts_on: date
+    ends_on: date
+
+    @classmethod
+    def from_row(cls, row: Term) -> TermNode:
+        return cls(id=ids.encode("Term", row.id), name=row.name, starts_on=row.starts_on,
+                   ends_on=row.ends_on)  # fmt: skip
+
+
+@strawberry.type(name="School")
+class SchoolNode(Node):
+    code: str
+    name: str
+    district: str | None = strawberry.field(description="District or county.")
+    sector: str | None = strawberry.field(description="Sector or sub-county.")
+
+    @classmethod
+    def from_row(cls, row: School) -> SchoolNode:
+        return cls(id=ids.encode("School", row.id), code=row.code, name=row.name,
+                   district=row.district, sector=row.sector)  # fmt: skip

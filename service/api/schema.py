@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
     MaskErrors,
@@ -25,6 +26,7 @@ from service.api.types.people import PersonNode
 from service.api.types.places import ProgrammeNode, SchoolNode, TermNode
 from service.api.types.surveys import SurveyNode
 from service.config import Environment, Settings
+from service.domain.errors import DomainError
 
 MAX_DEPTH = 10
 MAX_ALIASES = 15
@@ -46,6 +48,13 @@ class ReleaseSession(SchemaExtension):
             await context.release()
 
 
+def should_mask(error: GraphQLError) -> bool:
+    """Hide only the unexpected: a rule's "no", a missing scope or a malformed query is
+    the caller's to read; a crash's message may hold internals and is not."""
+    original = error.original_error
+    return original is not None and not isinstance(original, DomainError | GraphQLError)
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The same SDL whatever the settings; only the protections around it differ."""
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
@@ -55,7 +64,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         ReleaseSession,
     ]
     if settings is not None and settings.environment is Environment.production:
-        extensions.append(MaskErrors)
+        extensions.append(lambda: MaskErrors(should_mask_error=should_mask))
     if settings is not None and not settings.graphql_introspection:
         extensions.append(DisableIntrospection)
     return strawberry.Schema(

@@ -8,7 +8,7 @@ import typer
 import uvicorn
 
 from service import migrate as migrations
-from service.cli import apikeys, programmes, roster
+from service.cli import apikeys, programmes, roster, schema
 from service.cli.common import console, fail, run, settings
 from service.db import build_engine
 from service.logging import configure_logging
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.add_typer(programmes.app, name="programme")
 app.add_typer(roster.app, name="import")
 app.add_typer(apikeys.app, name="apikey")
+app.add_typer(schema.app, name="schema")
 
 
 async def _upgrade() -> str | None:

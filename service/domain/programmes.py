@@ -76,6 +76,12 @@ class ProgrammeSettings(BaseModel):
             raise ValueError("sender id must be 1-11 letters, digits or spaces")
         return value
 
+    @field_validator("sms_price")
+    @classmethod
+    def _four_places(cls, value: Decimal | None) -> Decimal | None:
+        # Stored as NUMERIC(10, 4): quantize now so what is returned equals what is read back.
+        return None if value is None else value.quantize(Decimal("0.0001"))
+
     @field_validator("reminder_offsets_h")
     @classmethod
     def _offsets(cls, value: list[int] | None) -> list[int] | None:
@@ -147,7 +153,7 @@ async def create_programme(
         quiet_hours_start=data.quiet_hours_start or time(19, 0),
         quiet_hours_end=data.quiet_hours_end or time(7, 0),
         currency=CURRENCY[data.country],
-        sms_price=data.sms_price if data.sms_price is not None else Decimal("0"),
+        sms_price=data.sms_price if data.sms_price is not None else Decimal("0.0000"),
     )
     _check_languages(programme)
     session.add(programme)

@@ -15,6 +15,7 @@ from service.api.types.common import Info_, Modality, Presence, Rsvp
 from service.api.types.meetings import AttendanceNode, MeetingNode
 from service.domain.attendance import record_presence, record_rsvp
 from service.domain.errors import ValidationError
+from service.domain.lookup import get_owned
 from service.domain.meetings import (
     MeetingInput,
     SeriesInput,
@@ -188,6 +189,9 @@ class MeetingMutations:
         async def work(session: AsyncSession, programme: Programme) -> AttendancePayload:
             assert programme.id is not None
             pk = ids.decode(meeting_id, "Meeting")
+            # Owned first, whatever the marks: an empty list must not reveal another
+            # programme's meeting in the payload.
+            meeting = await get_owned(session, Meeting, pk, programme.id)
             actor, changed = info.context.actor, []
             if len(marks) > 500:
                 raise ValidationError("at most 500 marks per call", field="marks")
@@ -209,8 +213,7 @@ class MeetingMutations:
                         programme.id, pk, person, mark.presence, session=session, actor=actor
                     )
                     changed.append(row)
-            meeting = await session.get(Meeting, pk)
-            assert meeting is not None
+            await session.refresh(meeting)
             rows = list({id(row): row for row in changed}.values())
             return AttendancePayload(
                 meeting=MeetingNode.from_row(meeting),

@@ -2,7 +2,14 @@
 
 import asyncio
 
-from bench import roster_import
+from bench import graphql_dashboard, roster_import
+
+
+async def main() -> None:
+    await roster_import.main()
+    print()
+    await graphql_dashboard.main()
+
 
 if __name__ == "__main__":
-    asyncio.run(roster_import.main())
+    asyncio.run(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,6 +25,7 @@ from service.worker import Worker
 log = structlog.get_logger(__name__)
 
 READY_TIMEOUT_S = 2.0
+GC_THRESHOLD = 5_000
 
 
 async def healthz(_: Request) -> Response:
@@ -67,6 +69,14 @@ def create_app(settings: Settings) -> Starlette:
             sqlite=settings.is_sqlite,
             worker_in_process=settings.runs_worker_in_process,
         )
+        # Everything built so far (modules, schema, mappers) lives as long as the process.
+        # Freezing it keeps the collector's full passes from walking it again and again:
+        # without this a dashboard request stalled ~150 ms every fourth or fifth call.
+        gc.collect()
+        gc.freeze()
+        # A dashboard answer allocates tens of thousands of short-lived objects; the
+        # default threshold (700) runs the collector dozens of times per request.
+        gc.set_threshold(GC_THRESHOLD, 10, 10)
         stop = asyncio.Event()
         worker_task = None
         if settings.runs_worker_in_process:

@@ -33,3 +33,34 @@ def test_an_unreachable_database_makes_it_unready_but_alive(workdir: Path) -> No
         ready = httpx.get(f"{base}/readyz")
         assert ready.status_code == 503
         assert ready.json() == {"status": "unavailable", "database": "unreachable"}
+
+
+def test_a_partner_app_reads_the_demo_over_graphql(workdir: Path) -> None:
+    """The newcomer's path: seed the demo, create a key, query the running service."""
+    import os
+    import subprocess
+    import sys
+
+    url = sqlite_url(workdir / "var", "demo")
+    env = os.environ | {"COPLINE_DATABASE_URL": url}
+    cli = [sys.executable, "-m", "service.cli.main"]
+    subprocess.run([*cli, "migrate"], env=env, cwd=workdir, check=True, capture_output=True)
+    subprocess.run([*cli, "seed-demo"], env=env, cwd=workdir, check=True, capture_output=True)
+    created = subprocess.run(
+        [*cli, "apikey", "create", "--programme", "rw-sbi", "--scopes", "read"],
+        env=env,
+        cwd=workdir,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    key = created.stdout.strip()
+    with running_server(url, workdir) as base:
+        query = "{ programme { slug } communities { totalCount nodes { nextMeeting { code } } } }"
+        response = httpx.post(
+            f"{base}/graphql", json={"query": query}, headers={"Authorization": f"Bearer {key}"}
+        )
+        data = response.json()["data"]
+        assert data["programme"]["slug"] == "rw-sbi"
+        assert data["communities"]["totalCount"] == 6
+        assert all(n["nextMeeting"] for n in data["communities"]["nodes"])

@@ -53,15 +53,16 @@ class Subscription:
         async def owned(session: AsyncSession) -> Meeting:
             return await get_owned(session, Meeting, pk, info.context.programme_id)
 
-        await info.context.run(owned)
         hub = info.context.services.attendance_hub
-        async with hub.subscribe(pk) as queue:
-            try:
+        try:
+            # Inside the try: a refused id must give its connection back too.
+            await info.context.run(owned)
+            async with hub.subscribe(pk) as queue:
                 yield await _snapshot(info, pk)
                 while True:
                     await queue.get()
                     while not queue.empty():  # a burst of check-ins becomes one message
                         queue.get_nowait()
                     yield await _snapshot(info, pk)
-            finally:
-                await info.context.release()
+        finally:
+            await info.context.release()

@@ -11,13 +11,15 @@ from service.api import ids
 from service.api.types.common import ConsentState, Gender, Info_, Language, Node, Role, phone_for
 from service.api.types.places import SchoolNode
 from service.models import Person
+from service.models.enums import MembershipStatus
 
 if TYPE_CHECKING:
-    from service.api.types.communities import MembershipNode
+    from service.api.types.communities import CommunityNode, MembershipNode
     from service.api.types.meetings import MeetingNode
 
 Membership_ = Annotated["MembershipNode", strawberry.lazy("service.api.types.communities")]
 Meeting_ = Annotated["MeetingNode", strawberry.lazy("service.api.types.meetings")]
+Community_ = Annotated["CommunityNode", strawberry.lazy("service.api.types.communities")]
 
 
 @strawberry.type(name="Person")
@@ -69,6 +71,16 @@ class PersonNode(Node):
 
         rows = await info.context.loaders.memberships_of_person.load(self.pk)
         return [MembershipNode.from_row(m) for m in rows]
+
+    @strawberry.field(description="Communities they are an active member or facilitator of.")
+    async def communities(self, info: Info_) -> list[Community_]:
+        from service.api.types.communities import CommunityNode
+
+        loaders = info.context.loaders
+        memberships = await loaders.memberships_of_person.load(self.pk)
+        active = [m.community_id for m in memberships if m.status is MembershipStatus.active]
+        rows = await loaders.community.load_many(active)
+        return [CommunityNode.from_row(c) for c in rows if c is not None]
 
     @strawberry.field(description="Scheduled meetings of the communities they belong to.")
     async def upcoming_meetings(self, info: Info_, first: int = 5) -> list[Meeting_]:

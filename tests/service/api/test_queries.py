@@ -160,13 +160,14 @@ async def test_a_page_larger_than_100_or_a_forged_cursor_is_refused(api: Api, tw
 
 async def test_a_person_with_school_memberships_and_upcoming_meetings(api: Api, two: Two) -> None:
     query = """query($id: ID!) { node(id: $id) { id ... on Person { name school { code }
-        memberships { role status community { code } } upcomingMeetings { code } } } }"""
+        memberships { role status community { code } } communities { code } upcomingMeetings { code } } } }"""
     member = two.a.members[0]
     data = (await api.gql(query, {"id": gid("Person", member.id)}, key=two.reader_a))["node"]
     assert data["name"] == member.name and data["school"] == {"code": "SCH-1"}
     assert data["memberships"] == [
         {"role": "member", "status": "active", "community": {"code": "CLUSTER-1"}}
     ]
+    assert data["communities"] == [{"code": "CLUSTER-1"}]
     assert data["upcomingMeetings"] == [{"code": two.a.meeting.code}]
 
 

@@ -21,6 +21,8 @@ from service.config import Settings
 from service.events import AttendanceHub
 from service.services import Services
 from service.worker import Worker
+from ussd_menus.engine import UssdEngine
+from ussd_menus.web import routes as ussd_routes
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +57,7 @@ def create_app(settings: Settings) -> Starlette:
         sessions=db.build_session_factory(engine, attendance_hub=hub),
         attendance_hub=hub,
     )
+    ussd = UssdEngine(services.sessions)
     graphql = CoplineGraphQL(
         build_schema(settings),
         services,
@@ -96,6 +99,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/metrics", metrics),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *ussd_routes(services, ussd),
         ],
         lifespan=lifespan,
     )

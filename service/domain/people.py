@@ -186,3 +186,21 @@ def opt_in(person: Person, *, channel: Channel, session: AsyncSession, actor: Ac
     person.opted_out_channel = None
     audit.record(session, actor, "person.opt_in", person, changes={"channel": channel})
     return True
+
+
+async def set_language(
+    programme: Programme, person_id: int, language: Language, *, session: AsyncSession, actor: Actor
+) -> Person:
+    """A person picks the language their menus and messages come in."""
+    assert programme.id is not None
+    person = await get_owned(session, Person, person_id, programme.id)
+    if language not in programme.languages:
+        raise ValidationError(
+            f"language {language} is not offered by this programme", field="language"
+        )
+    changes = audit.apply_changes(person, {"language": language})
+    if changes:
+        person.updated_at = utcnow()
+        audit.record(session, actor, "person.language", person, changes=changes)
+        await session.flush()
+    return person

@@ -9,7 +9,7 @@ from service.models.messaging import Message
 from service.models.people import Person
 from service.models.programme import Programme, School, Term
 from service.models.survey import Answer, Question, Survey, SurveyResponse
-from service.models.ussd import UssdSession
+from service.models.ussd import UssdAction, UssdSession
 
 metadata = SQLModel.metadata
 
@@ -30,6 +30,7 @@ __all__ = [
     "Survey",
     "SurveyResponse",
     "Term",
+    "UssdAction",
     "UssdSession",
     "metadata",
 ]

@@ -34,3 +34,15 @@ class UssdSession(SQLModel, table=True):
     started_at: datetime = stamp()
     updated_at: datetime = stamp()
     ended_at: datetime | None = when()
+
+
+class UssdAction(SQLModel, table=True):
+    """A write made from a USSD hop, kept so a retried hop never makes it twice."""
+
+    __tablename__ = "ussd_action"
+    __table_args__ = (sa.UniqueConstraint("session_id", "key"),)
+
+    id: int | None = id_field()
+    session_id: str = text_col(100)
+    key: str = text_col(160)
+    created_at: datetime = stamp()

@@ -1,0 +1,74 @@
+"""Callers for menu tests, with the longest real data a screen must still fit."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from service.models.enums import Language, MembershipRole, Modality, Presence, Rsvp
+from ussd_menus.context import Caller, CommunityView, JoinTarget, MeetingView, ProgrammeInfo
+
+ZONE = ZoneInfo("Africa/Kigali")
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=ZONE)
+LONG_SCHOOL = "Groupe Scolaire Sainte Bernadette de Kamembe"
+LONG_COMMUNITY = f"{LONG_SCHOOL} Mathematics and Science Community of Practice"
+
+PROGRAMME = ProgrammeInfo(
+    id=1,
+    name="Rwanda School-Based Mentoring CoPs",
+    timezone=ZONE,
+    languages=(Language.rw, Language.en, Language.sw, Language.fr),
+    default_language=Language.rw,
+    join_codes={"123456": JoinTarget(community_id=1, name=LONG_COMMUNITY)},
+)
+
+
+def meeting(
+    n: int, *, modality: Modality = Modality.in_person, hours: float = 24.0, rsvp: Rsvp = Rsvp.none
+) -> MeetingView:
+    start = NOW + timedelta(hours=hours)
+    return MeetingView(
+        id=n,
+        code=f"{4000 + n}",
+        community_id=1 + n % 3,
+        community=f"{LONG_COMMUNITY} {n}",
+        starts_at=start,
+        ends_at=start + timedelta(minutes=90),
+        modality=modality,
+        venue="Salle polyvalente du Groupe Scolaire Sainte Bernadette, bloc C",
+        rsvp=rsvp,
+        presence=Presence.unknown,
+    )
+
+
+def teacher(language: Language = Language.en, meetings: int = 12) -> Caller:
+    """A teacher in three long-named communities with many meetings, one hybrid and starting."""
+    views = [
+        meeting(n, hours=24.0 * (n + 1), rsvp=Rsvp.yes if n == 2 else Rsvp.none)
+        for n in range(meetings)
+    ]
+    views.insert(0, meeting(99, modality=Modality.hybrid, hours=0.5))
+    communities = tuple(
+        CommunityView(
+            id=i,
+            name=f"{LONG_COMMUNITY} {i}",
+            role=MembershipRole.member,
+            facilitators=("Jean de Dieu Nsengiyumva", "Immaculée Mukarugwiza"),
+            members=24,
+        )
+        for i in (1, 2, 3)
+    )
+    return Caller(
+        phone="+250788100001",
+        programme=PROGRAMME,
+        now=NOW,
+        person_id=7,
+        name="Marie Claire Uwimana",
+        language=language,
+        communities=communities,
+        meetings=tuple(views),
+    )
+
+
+def stranger(language: Language = Language.rw) -> Caller:
+    return Caller(phone="+250788999999", programme=PROGRAMME, now=NOW, language=language)

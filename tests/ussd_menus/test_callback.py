@@ -1,0 +1,317 @@
+"""A teacher's phone against the running app over HTTP, as Africa's Talking calls it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlmodel import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.app import create_app
+from service.config import Settings
+from service.db import SessionFactory
+from service.domain.programmes import ProgrammeSettings, update_programme
+from service.models import (
+    Attendance,
+    AuditEntry,
+    Meeting,
+    Membership,
+    Person,
+    UssdAction,
+    UssdSession,
+)
+from service.models.enums import (
+    Channel,
+    Language,
+    MembershipStatus,
+    Modality,
+    Presence,
+    Rsvp,
+    UssdOutcome,
+)
+from tests import factories as f
+from ussd_menus.phone import Phone
+
+TOKEN = "dev-callback-token"
+MENU_ITEM = {"meetings": "1", "checkin": "2", "surveys": "3", "communities": "4", "language": "5"}
+
+
+@pytest_asyncio.fixture
+async def client(settings: Settings, sessions: SessionFactory) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://at.test"
+    ) as c:
+        yield c
+    await app.state.services.engine.dispose()
+
+
+async def world(session: AsyncSession, language: Language = Language.en) -> f.World:
+    w = await f.world(session)
+    await update_programme(
+        w.pid, ProgrammeSettings(languages=list(Language)), session=session, actor=f.OPERATOR
+    )
+    for person in (*w.members, w.facilitator):
+        person.language = language
+    await session.commit()
+    return w
+
+
+def phone(client: httpx.AsyncClient, w: f.World, number: str | None) -> Phone:
+    return Phone(
+        client, number=number or "+254799000000", service_code=w.programme.service_code, token=TOKEN
+    )
+
+
+async def rows(session: AsyncSession, model: type) -> list:  # type: ignore[type-arg]
+    """Rows as the app committed them: end this session's transaction (and its snapshot) first."""
+    await session.rollback()
+    session.expunge_all()
+    return list((await session.exec(select(model).order_by(model.id))).all())  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("language", list(Language))
+async def test_a_teacher_says_yes_in_their_language(
+    client: httpx.AsyncClient, session: AsyncSession, language: Language
+) -> None:
+    w = await world(session, language)
+    p = phone(client, w, w.members[0].phone)
+    await p.dial()
+    await p.press(MENU_ITEM["meetings"])
+    detail = await p.press("1")
+    assert w.meeting.code in detail
+    done = await p.press("1")
+    assert p.ended and w.community.name in done
+    [row] = await rows(session, Attendance)
+    assert (row.person_id, row.rsvp, row.rsvp_channel) == (w.members[0].id, Rsvp.yes, Channel.ussd)
+
+
+@pytest.mark.parametrize("language", list(Language))
+async def test_a_teacher_declines_with_a_reason_from_the_list(
+    client: httpx.AsyncClient, session: AsyncSession, language: Language
+) -> None:
+    w = await world(session, language)
+    p = phone(client, w, w.members[1].phone)
+    for key in (None, "1", "1", "2", "3"):
+        await (p.dial() if key is None else p.press(key))
+    assert p.ended
+    [row] = await rows(session, Attendance)
+    assert (row.rsvp, row.rsvp_reason) == (Rsvp.no, "travel")
+
+
+async def soon(session: AsyncSession, w: f.World, modality: Modality) -> Meeting:
+    meeting = await f.meeting(
+        session, w.programme, w.community, starts_in=timedelta(minutes=30), modality=modality
+    )
+    await session.commit()
+    return meeting
+
+
+@pytest.mark.parametrize("language", list(Language))
+async def test_check_in_with_the_meeting_code_in_person_and_remotely(
+    client: httpx.AsyncClient, session: AsyncSession, language: Language
+) -> None:
+    w = await world(session, language)
+    hybrid = await soon(session, w, Modality.hybrid)
+    p = phone(client, w, w.members[0].phone)
+    await p.dial()
+    await p.press(MENU_ITEM["checkin"])
+    how = await p.press(hybrid.code)
+    assert how.count("\n") == 3  # question, here, remote, back
+    await p.press("2")
+    assert p.ended
+    [row] = await rows(session, Attendance)
+    assert (row.meeting_id, row.presence, row.presence_channel) == (
+        hybrid.id,
+        Presence.remote,
+        Channel.ussd,
+    )
+
+
+async def test_checking_in_too_early_is_refused_politely(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await world(session)
+    p = phone(client, w, w.members[0].phone)
+    await p.dial()
+    await p.press("2")
+    answer = await p.press(w.meeting.code)  # in two days, in person
+    assert p.ended and answer == "Check-in opens one hour before the meeting."
+    assert await rows(session, Attendance) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (Language.en, "Language saved: English."),
+        (Language.fr, "Langue enregistrée : francais."),
+        (Language.sw, "Lugha imehifadhiwa: Kiswahili."),
+        (Language.rw, "Ururimi rwabitswe: Ikinyarwanda."),
+    ],
+)
+async def test_a_teacher_switches_language_and_is_answered_in_it(
+    client: httpx.AsyncClient, session: AsyncSession, language: Language, expected: str
+) -> None:
+    w = await world(session, Language.sw)
+    p = phone(client, w, w.members[0].phone)
+    await p.dial()
+    menu = await p.press(MENU_ITEM["language"])
+    choice = next(
+        line.split(" ")[0]
+        for line in menu.split("\n")
+        if line.endswith(
+            {"en": "English", "fr": "Francais", "sw": "Kiswahili", "rw": "Ikinyarwanda"}[
+                language.value
+            ]
+        )
+    )
+    assert await p.press(choice) == expected
+    person = next(p for p in await rows(session, Person) if p.id == w.members[0].id)
+    assert person.language is language
+    assert (await p.dial()).startswith(
+        {"en": "Hi", "fr": "Bonjour", "sw": "Habari", "rw": "Muraho"}[language.value]
+    )
+
+
+@pytest.mark.parametrize("language", list(Language))
+async def test_communities_surveys_and_navigation(
+    client: httpx.AsyncClient, session: AsyncSession, language: Language
+) -> None:
+    w = await world(session, language)
+    p = phone(client, w, w.members[0].phone)
+    home = await p.dial()
+    await p.press(MENU_ITEM["communities"])
+    detail = await p.press("1")
+    assert w.community.name in detail and w.facilitator.name in detail and "3" in detail
+    assert await p.press("00") == home
+    surveys = await p.press(MENU_ITEM["surveys"])
+    assert not p.ended and surveys.endswith("0 " + surveys.split("0 ")[-1])
+    assert await p.press("0") == home
+
+
+async def test_a_retried_hop_never_writes_twice(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await world(session)
+    p = phone(client, w, w.members[0].phone)
+    for key in (None, "1", "1"):
+        await (p.dial() if key is None else p.press(key))
+    first = await p.press("1")
+    again = await p.retry()
+    assert first == again and p.ended
+    assert len(await rows(session, UssdAction)) == 1
+    rsvps = (
+        await session.exec(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "attendance.rsvp")
+        )
+    ).one()
+    assert rsvps == 1
+
+
+async def test_a_stranger_asks_to_join_with_a_code_and_waits_for_the_facilitator(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await world(session)
+    p = phone(client, w, "+254799123456")
+    welcome = await p.dial()
+    assert (
+        "haijasajiliwa" in welcome and w.community.name not in welcome
+    )  # the programme's language
+    await p.press("1")
+    assert (await p.press("000000")).startswith("Msimbo wa kujiunga haupatikani.")
+    await p.press(w.community.join_code)
+    done = await p.press("Amina Wanjiku")
+    assert p.ended and "Amina" in done
+    await session.rollback()
+    person = (await session.exec(select(Person).where(Person.phone == "+254799123456"))).one()
+    membership = (
+        await session.exec(select(Membership).where(Membership.person_id == person.id))
+    ).one()
+    assert (person.name, membership.status) == ("Amina Wanjiku", MembershipStatus.pending)
+
+
+async def test_the_session_keeps_its_path_and_how_it_ended(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await world(session)
+    p = phone(client, w, w.members[0].phone)
+    await p.dial()
+    await p.press("1")
+    await p.press("1")
+    [row] = await rows(session, UssdSession)
+    assert (row.hops, row.last_screen, row.outcome, row.path) == (
+        3,
+        "meeting",
+        UssdOutcome.open,
+        "home>meetings>meeting",
+    )
+    response = await client.post(
+        f"/at/{TOKEN}/ussd/events",
+        data={
+            "sessionId": p.session_id,
+            "status": "Incomplete",
+            "durationInMillis": "41000",
+            "hopsCount": "3",
+        },
+    )
+    assert response.status_code == 200
+    [row] = await rows(session, UssdSession)
+    assert (row.outcome, row.duration_ms, row.provider_status) == (
+        UssdOutcome.abandoned,
+        41000,
+        "Incomplete",
+    )
+
+
+async def test_a_wrong_token_is_not_found_and_a_bad_form_is_refused(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await world(session)
+    form = {
+        "sessionId": "s1",
+        "serviceCode": w.programme.service_code,
+        "phoneNumber": "+254712000000",
+        "text": "",
+    }
+    assert (await client.post("/at/guess/ussd", data=form)).status_code == 404
+    assert (await client.post("/at/guess/ussd/events", data={"sessionId": "s1"})).status_code == 404
+    missing = await client.post(f"/at/{TOKEN}/ussd", data={"text": "1"})
+    assert missing.status_code == 400 and "sessionId" in missing.text
+
+
+async def test_an_unknown_service_code_ends_politely(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    form = {"sessionId": "s1", "serviceCode": "*999#", "phoneNumber": "+254712000000", "text": ""}
+    response = await client.post(f"/at/{TOKEN}/ussd", data=form)
+    assert response.status_code == 200 and response.text.startswith("END ")
+
+
+async def test_a_database_outage_ends_the_session_politely_in_the_callers_language(
+    tmp_path: object,
+) -> None:
+    from tests.e2e.conftest import free_port
+
+    settings = Settings(
+        database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere", _env_file=None
+    )
+    app = create_app(settings)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://at.test"
+    ) as c:
+        form = {
+            "sessionId": "s1",
+            "serviceCode": "*384*1#",
+            "phoneNumber": "+254712000000",
+            "text": "1*1",
+        }
+        response = await c.post(f"/at/{TOKEN}/ussd", data=form)
+    assert response.status_code == 200
+    assert response.text == "END Samahani, copline haipatikani sasa. Tafadhali jaribu tena baadaye."
+    await app.state.services.engine.dispose()

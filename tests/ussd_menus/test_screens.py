@@ -1,0 +1,109 @@
+"""Every screen, in every language, with the longest data: CON/END, <= 160 GSM-7, no placeholders.
+
+These run the pure replay with no database and no HTTP.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import pytest
+
+from service.gsm7 import is_gsm7, septets
+from service.models.enums import Language
+from tests.ussd_menus.callers import stranger, teacher
+from ussd_menus.catalog import default_catalog
+from ussd_menus.context import Caller
+from ussd_menus.engine import render, replay
+from ussd_menus.screens import Texts
+
+KEYS = ["1", "2", "3", "4", "5", "6", "98", "0", "00", "x"]
+
+
+def reply(caller: Caller, inputs: list[str]) -> tuple[str, str]:
+    t = Texts(default_catalog(), caller.language)
+    r = replay(caller, inputs, t)
+    if r.finish is not None:
+        return "END", r.finish.message(t)
+    return "CON", render(caller, r, t)
+
+
+def typed(caller: Caller) -> list[str]:
+    """What a caller types at prompts: a real meeting code, a join code, a name, rubbish."""
+    return [
+        caller.meetings[0].code if caller.meetings else "4099",
+        "123456",
+        "Marie Claire",
+        "99999",
+    ]
+
+
+def every_screen(caller: Caller, depth: int = 7) -> dict[tuple[str, ...], tuple[str, str]]:
+    seen: dict[tuple[str, ...], tuple[str, str]] = {}
+    queue: deque[tuple[str, ...]] = deque([()])
+    shown: set[str] = set()
+    while queue:
+        path = queue.popleft()
+        kind, text = reply(caller, list(path))
+        seen[path] = (kind, text)
+        if kind == "END" or len(path) >= depth or text in shown:
+            continue
+        shown.add(text)
+        for key in KEYS + typed(caller):
+            queue.append((*path, key))
+    return seen
+
+
+@pytest.mark.parametrize("language", list(Language))
+@pytest.mark.parametrize("who", ["teacher", "stranger"])
+def test_every_reachable_screen_fits_one_gsm7_screen(language: Language, who: str) -> None:
+    caller = teacher(language) if who == "teacher" else stranger(language)
+    screens = every_screen(caller)
+    assert len({text for _, text in screens.values()}) > (20 if who == "teacher" else 5)
+    for path, (kind, text) in screens.items():
+        assert kind in ("CON", "END")
+        assert is_gsm7(text), (path, text)
+        assert septets(text) <= 160, (path, septets(text), text)
+        assert "{" not in text and "}" not in text, (path, text)
+
+
+def test_long_lists_page_with_98_and_every_meeting_is_reachable() -> None:
+    caller = teacher(Language.en, meetings=12)
+    seen_codes = set()
+    inputs = ["1"]
+    for _ in range(20):
+        _, text = reply(caller, inputs)
+        lines = text.split("\n")
+        picks = [
+            line.split(" ", 1)[0]
+            for line in lines
+            if line[:1].isdigit() and not line.startswith(("98", "0 "))
+        ]
+        for pick in picks:
+            _, detail = reply(caller, [*inputs, pick])
+            seen_codes.add(next(line for line in detail.split("\n") if line.startswith("Code ")))
+        if "98 More" not in lines:
+            break
+        inputs.append("98")
+    assert len(seen_codes) == len(caller.upcoming())
+
+
+def test_invalid_input_reshows_the_screen_with_a_short_reason() -> None:
+    caller = teacher(Language.sw)
+    kind, text = reply(caller, ["7"])
+    assert kind == "CON" and text.startswith("Chaguo si sahihi.\nHabari Marie")
+    kind, text = reply(caller, ["2", "0000"])
+    assert text.startswith("Msimbo haupatikani.\nWeka msimbo wa mkutano:")
+
+
+def test_back_and_home_navigate_without_side_effects() -> None:
+    caller = teacher(Language.fr)
+    assert reply(caller, ["1", "1", "0", "0"]) == reply(caller, [])
+    assert reply(caller, ["4", "1", "00"]) == reply(caller, [])
+    assert reply(caller, ["1", "1", "1", "1"])[0] == "END"
+
+
+def test_an_unknown_caller_sees_nothing_of_others() -> None:
+    caller = stranger(Language.en)
+    texts = {text for _, text in every_screen(caller).values()}
+    assert not any("Uwimana" in text or "Code 40" in text for text in texts)

@@ -1,0 +1,75 @@
+"""What a screen may know about the caller: loaded once per hop, plain data after that."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from service.models.enums import Language, MembershipRole, Modality, Presence, Rsvp
+
+
+@dataclass(frozen=True)
+class JoinTarget:
+    community_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class ProgrammeInfo:
+    id: int
+    name: str
+    timezone: ZoneInfo
+    languages: tuple[Language, ...]
+    default_language: Language
+    join_codes: dict[str, JoinTarget] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MeetingView:
+    id: int
+    code: str
+    community_id: int
+    community: str
+    starts_at: datetime  # programme time
+    ends_at: datetime
+    modality: Modality
+    venue: str | None
+    rsvp: Rsvp
+    presence: Presence
+
+
+@dataclass(frozen=True)
+class CommunityView:
+    id: int
+    name: str
+    role: MembershipRole
+    facilitators: tuple[str, ...]
+    members: int
+
+
+@dataclass(frozen=True)
+class Caller:
+    phone: str
+    programme: ProgrammeInfo
+    now: datetime  # programme time
+    person_id: int | None = None
+    name: str | None = None
+    language: Language = Language.en
+    communities: tuple[CommunityView, ...] = ()
+    pending: tuple[str, ...] = ()
+    meetings: tuple[MeetingView, ...] = ()  # not over yet, soonest first
+
+    @property
+    def known(self) -> bool:
+        return self.person_id is not None
+
+    @property
+    def first_name(self) -> str:
+        return (self.name or "").split(" ")[0]
+
+    def upcoming(self) -> list[MeetingView]:
+        return [m for m in self.meetings if m.starts_at > self.now]
+
+    def meeting_by_code(self, code: str) -> MeetingView | None:
+        return next((m for m in self.meetings if m.code == code), None)

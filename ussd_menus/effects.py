@@ -1,0 +1,129 @@
+"""What a finished USSD session changes: each effect calls one domain use case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.domain.actor import Actor
+from service.domain.attendance import record_presence, record_rsvp
+from service.domain.communities import request_to_join
+from service.domain.people import PersonInput, create_person, find_by_phone, set_language
+from service.models import Programme
+from service.models.enums import Channel, Language, Presence, Rsvp
+from ussd_menus.context import Caller
+
+
+class Effect(Protocol):
+    @property
+    def key(self) -> str: ...
+
+    async def apply(
+        self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
+    ) -> None: ...
+
+
+def _actor(caller: Caller) -> Actor:
+    assert caller.person_id is not None
+    return Actor.person(caller.person_id, Channel.ussd)
+
+
+@dataclass(frozen=True)
+class Respond:
+    meeting_id: int
+    answer: Rsvp
+    reason: str | None
+
+    @property
+    def key(self) -> str:
+        return f"rsvp:{self.meeting_id}:{self.answer.value}:{self.reason or ''}"
+
+    async def apply(
+        self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
+    ) -> None:
+        assert caller.person_id is not None
+        await record_rsvp(
+            programme.id or 0,
+            self.meeting_id,
+            caller.person_id,
+            self.answer,
+            self.reason,
+            session=session,
+            actor=_actor(caller),
+            now=now,
+        )
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    meeting_id: int
+    presence: Presence
+
+    @property
+    def key(self) -> str:
+        return f"presence:{self.meeting_id}:{self.presence.value}"
+
+    async def apply(
+        self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
+    ) -> None:
+        assert caller.person_id is not None
+        await record_presence(
+            programme.id or 0,
+            self.meeting_id,
+            caller.person_id,
+            self.presence,
+            session=session,
+            actor=_actor(caller),
+            now=now,
+        )
+
+
+@dataclass(frozen=True)
+class SetLanguage:
+    language: Language
+
+    @property
+    def key(self) -> str:
+        return f"language:{self.language.value}"
+
+    async def apply(
+        self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
+    ) -> None:
+        assert caller.person_id is not None
+        await set_language(
+            programme, caller.person_id, self.language, session=session, actor=_actor(caller)
+        )
+
+
+@dataclass(frozen=True)
+class Join:
+    join_code: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        return f"join:{self.join_code}"
+
+    async def apply(
+        self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
+    ) -> None:
+        assert programme.id is not None
+        person = await find_by_phone(session, programme.id, caller.phone)
+        if person is None:
+            person = await create_person(
+                programme,
+                PersonInput(name=self.name, phone=caller.phone),
+                session=session,
+                actor=Actor(kind="ussd", channel=Channel.ussd, name=caller.phone[-4:]),
+            )
+        assert person.id is not None
+        await request_to_join(
+            programme.id,
+            self.join_code,
+            person.id,
+            session=session,
+            actor=Actor.person(person.id, Channel.ussd),
+        )

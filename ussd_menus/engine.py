@@ -1,0 +1,247 @@
+"""One USSD hop: find programme and caller, replay the inputs, apply at most one write.
+
+Stateless by design: every hop replays all inputs so far from the home screen, so
+any instance answers any hop and no session store is needed. `0` goes back, `00`
+home, `98` to the next page of a list.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import phonenumbers
+import structlog
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.db import SessionFactory
+from service.domain.errors import DomainError
+from service.domain.phones import mask_phone
+from service.models import Programme, UssdAction, UssdSession
+from service.models.enums import Language, UssdOutcome
+from service.models.types import utcnow
+from ussd_menus.catalog import Catalog, default_catalog
+from ussd_menus.context import Caller, ProgrammeInfo
+from ussd_menus.layout import Line, fit
+from ussd_menus.loader import load_caller, load_programme
+from ussd_menus.screens import SCREENS, Finish, Go, Invalid, Stay, Texts, check_screens
+
+log = structlog.get_logger(__name__)
+
+PROGRAMME_TTL_S = 60.0
+REFUSALS = {
+    "meeting_cancelled": "refusal.meeting_cancelled",
+    "meeting_closed": "refusal.meeting_closed",
+    "meeting_not_started": "refusal.meeting_not_started",
+    "not_a_member": "refusal.not_a_member",
+    "not_allowed": "refusal.not_allowed",
+}
+# When the database is down the caller's language is unknown: guess from the country.
+COUNTRY_LANGUAGE = {
+    "250": Language.rw,
+    "254": Language.sw,
+    "255": Language.sw,
+    "265": Language.en,
+    "232": Language.en,
+    "257": Language.fr,
+    "243": Language.fr,
+}
+
+
+@dataclass(frozen=True)
+class Hop:
+    session_id: str
+    service_code: str
+    phone: str
+    text: str
+    network_code: str | None = None
+
+
+@dataclass
+class Replay:
+    stack: list[tuple[str, dict[str, object]]]
+    visited: list[str] = field(default_factory=list)
+    reason: str | None = None
+    finish: Finish | None = None
+    finish_at: int = 0
+
+
+def inputs_of(text: str) -> list[str]:
+    return [] if text == "" else [part.strip() for part in text.split("*")]
+
+
+def replay(caller: Caller, inputs: list[str], t: Texts) -> Replay:
+    home = "home" if caller.known else "welcome"
+    r = Replay(stack=[(home, {})], visited=[home])
+    for index, value in enumerate(inputs):
+        r.reason = None
+        if value == "00":
+            r.stack = r.stack[:1]
+        elif value == "0" and len(r.stack) > 1:
+            r.stack.pop()
+        else:
+            name, state = r.stack[-1]
+            outcome = SCREENS[name].handle(caller, state, value, t)
+            if isinstance(outcome, Go):
+                r.stack.append((outcome.screen, outcome.state))
+            elif isinstance(outcome, Stay):
+                r.stack[-1] = (name, outcome.state)
+            elif isinstance(outcome, Invalid):
+                r.reason = outcome.reason
+            else:
+                r.finish, r.finish_at = outcome, index
+                break
+        r.visited.append(r.stack[-1][0])
+    return r
+
+
+def render(caller: Caller, r: Replay, t: Texts) -> str:
+    name, state = r.stack[-1]
+    body = SCREENS[name].render(caller, state, t)
+    if r.reason:
+        body = fit([Line(t(r.reason)), *(Line(line, flexible=True) for line in body.split("\n"))])
+    return body
+
+
+class UssdEngine:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        catalog: Catalog | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        problems = check_screens()
+        if problems:
+            raise RuntimeError("USSD screens are inconsistent: " + "; ".join(problems))
+        self.sessions = sessions
+        self.catalog = catalog or default_catalog()
+        self.clock = clock
+        self._programmes: dict[str, tuple[float, tuple[ProgrammeInfo, Programme] | None]] = {}
+
+    async def _programme(
+        self, session: AsyncSession, code: str
+    ) -> tuple[ProgrammeInfo, Programme] | None:
+        cached = self._programmes.get(code)
+        if cached is not None and time.monotonic() - cached[0] < PROGRAMME_TTL_S:
+            return cached[1]
+        found = await load_programme(session, code)
+        self._programmes[code] = (time.monotonic(), found)
+        return found
+
+    def _guess_language(self, hop: Hop) -> Language:
+        cached = self._programmes.get(hop.service_code)
+        if cached and cached[1]:
+            return cached[1][0].default_language
+        digits = hop.phone.lstrip("+")
+        return next(
+            (lang for prefix, lang in COUNTRY_LANGUAGE.items() if digits.startswith(prefix)),
+            Language.en,
+        )
+
+    async def answer(self, hop: Hop) -> str:
+        """The reply for Africa's Talking, `CON …` or `END …`; never raises."""
+        try:
+            return await self._answer(hop)
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            log.error(
+                "ussd.unavailable",
+                error=type(exc).__name__,
+                phone=mask_phone(hop.phone),
+                session=hop.session_id,
+            )
+            return "END " + self.catalog.text(self._guess_language(hop), "common.outage")
+
+    async def _answer(self, hop: Hop) -> str:
+        now = self.clock()
+        async with self.sessions() as session:
+            found = await self._programme(session, hop.service_code)
+            if found is None:
+                return "END " + self.catalog.text(
+                    self._guess_language(hop), "common.unknown_service"
+                )
+            info, programme = found
+            caller = await load_caller(
+                session, info, normalise(hop.phone, programme.phone_region), now
+            )
+            t = Texts(self.catalog, caller.language)
+            inputs = inputs_of(hop.text)
+            r = replay(caller, inputs, t)
+            if r.finish is not None:
+                reply = "END " + await self._finish(session, hop, caller, programme, r, t, now)
+            else:
+                reply = "CON " + render(caller, r, t)
+            await self._track(session, hop, info, caller, r, len(inputs), now)
+            await session.commit()
+        return reply
+
+    async def _finish(
+        self,
+        session: AsyncSession,
+        hop: Hop,
+        caller: Caller,
+        programme: Programme,
+        r: Replay,
+        t: Texts,
+        now: datetime,
+    ) -> str:
+        assert r.finish is not None
+        effect = r.finish.effect
+        if effect is not None:
+            # The action row and the change commit together: a retried hop finds the
+            # row and skips the change, so nothing is ever done twice.
+            try:
+                async with session.begin_nested():
+                    session.add(
+                        UssdAction(session_id=hop.session_id, key=f"{r.finish_at}:{effect.key}")
+                    )
+                    await session.flush()
+                    await effect.apply(session, caller, programme, now)
+            except IntegrityError:
+                pass  # done on an earlier try of this hop
+            except DomainError as exc:
+                return t(REFUSALS.get(exc.code, "refusal.other"))
+        return r.finish.message(t)
+
+    async def _track(
+        self,
+        session: AsyncSession,
+        hop: Hop,
+        info: ProgrammeInfo,
+        caller: Caller,
+        r: Replay,
+        inputs: int,
+        now: datetime,
+    ) -> None:
+        row = (
+            await session.exec(select(UssdSession).where(UssdSession.session_id == hop.session_id))
+        ).first()
+        if row is None:
+            row = UssdSession(
+                session_id=hop.session_id,
+                programme_id=info.id,
+                phone=caller.phone,
+                service_code=hop.service_code,
+                network_code=hop.network_code,
+                started_at=now,
+            )
+            session.add(row)
+        row.person_id = caller.person_id
+        row.hops = inputs + 1  # a retried hop is not a new one
+        row.path = ">".join(r.visited)[-2000:]
+        row.last_screen = r.stack[-1][0]
+        if r.finish is not None:
+            row.outcome = UssdOutcome.completed
+            row.ended_at = now
+        row.updated_at = now
+
+
+def normalise(phone: str, region: str) -> str:
+    try:
+        number = phonenumbers.parse(phone, region)
+    except phonenumbers.NumberParseException:
+        return phone
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -1,0 +1,485 @@
+"""The menus as typed screens: pure functions of (caller, state, input).
+
+A screen renders itself from the caller's context and turns an input into an
+outcome: go to another screen, stay (on another page), refuse with a short reason,
+or finish with an effect the engine applies once. No screen touches the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.gsm7 import septets, truncate
+from service.models.enums import Language, Modality, Presence, Rsvp
+from ussd_menus.catalog import LANGUAGE_NAMES, Catalog
+from ussd_menus.context import Caller, MeetingView
+from ussd_menus.effects import CheckIn, Effect, Join, Respond, SetLanguage
+from ussd_menus.layout import SCREEN, Line, fit, pages, short_date, when
+
+State = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Texts:
+    """The catalog in one language, with the date words of that language."""
+
+    catalog: Catalog
+    language: Language
+
+    def __call__(self, key: str, **params: object) -> str:
+        return self.catalog.text(self.language, key, **params)
+
+    def fitted(self, key: str, **params: str) -> str:
+        """The text with its longest name shortened until the whole fits one screen."""
+        text = self(key, **params)
+        while septets(text) > SCREEN:
+            longest = max(params, key=lambda k: septets(params[k]))
+            if septets(params[longest]) <= 8:
+                return truncate(text, SCREEN)
+            params = {
+                **params,
+                longest: truncate(
+                    params[longest], septets(params[longest]) - (septets(text) - SCREEN) - 1
+                ),
+            }
+            text = self(key, **params)
+        return text
+
+    def when(self, meeting: MeetingView) -> str:
+        words = self.catalog.words
+        return when(
+            meeting.starts_at,
+            words(self.language, "date.weekdays"),
+            words(self.language, "date.months"),
+        )
+
+    def date(self, meeting: MeetingView) -> str:
+        words = self.catalog.words
+        return short_date(
+            meeting.starts_at,
+            words(self.language, "date.weekdays"),
+            words(self.language, "date.months"),
+        )
+
+
+@dataclass(frozen=True)
+class Go:
+    screen: str
+    state: State = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stay:
+    state: State
+
+
+@dataclass(frozen=True)
+class Invalid:
+    reason: str = "common.invalid"
+
+
+@dataclass(frozen=True)
+class Finish:
+    """End the session, after applying `effect` (at most once per session and hop)."""
+
+    message: Callable[[Texts], str]
+    effect: Effect | None = None
+
+
+Outcome = Go | Stay | Invalid | Finish
+
+
+def _choice(value: str, count: int) -> int | None:
+    """The 0-based index of a menu choice `1..count`, or None."""
+    if value.isdigit() and 1 <= int(value) <= count:
+        return int(value) - 1
+    return None
+
+
+class Screen:
+    name: str = ""
+    leads_to: tuple[str, ...] = ()
+    back: bool = True  # shows "0 Back"
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        raise NotImplementedError
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        raise NotImplementedError
+
+
+class Menu(Screen):
+    """A fixed list of choices, each leading somewhere."""
+
+    def choices(self, c: Caller) -> list[tuple[str, str]]:  # (text key, screen)
+        raise NotImplementedError
+
+    def title(self, c: Caller, t: Texts) -> str:
+        raise NotImplementedError
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        lines = [Line(self.title(c, t), flexible=True)]
+        lines += [Line(f"{n} {t(key)}") for n, (key, _) in enumerate(self.choices(c), start=1)]
+        if self.back:
+            lines.append(Line(t("common.back")))
+        return fit(lines)
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        choices = self.choices(c)
+        index = _choice(value, len(choices))
+        return Invalid() if index is None else Go(choices[index][1])
+
+
+class ListScreen(Screen):
+    """A list that pages itself to fit: `98` shows the next page."""
+
+    def items(self, c: Caller, t: Texts) -> list[str]:
+        raise NotImplementedError
+
+    def header(self, c: Caller, t: Texts) -> str:
+        raise NotImplementedError
+
+    def empty(self, t: Texts) -> str:
+        raise NotImplementedError
+
+    def chosen(self, c: Caller, index: int) -> Outcome:
+        raise NotImplementedError
+
+    def _pages(self, c: Caller, t: Texts) -> list[list[int]]:
+        return pages([self.header(c, t)], self.items(c, t), [t("common.back")], t("common.more"))
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        items = self.items(c, t)
+        if not items:
+            return fit([Line(self.empty(t)), Line(t("common.back"))])
+        layout = self._pages(c, t)
+        page = layout[min(state.get("page", 0), len(layout) - 1)]
+        lines = [Line(self.header(c, t))]
+        lines += [Line(f"{n} {items[i]}", flexible=True) for n, i in enumerate(page, start=1)]
+        if state.get("page", 0) < len(layout) - 1:
+            lines.append(Line(t("common.more")))
+        lines.append(Line(t("common.back")))
+        return fit(lines)
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        layout = self._pages(c, t)
+        page_no = min(state.get("page", 0), len(layout) - 1)
+        if value == "98":
+            return Stay({**state, "page": page_no + 1}) if page_no + 1 < len(layout) else Invalid()
+        index = _choice(value, len(layout[page_no]))
+        return Invalid() if index is None else self.chosen(c, layout[page_no][index])
+
+
+# --- teachers -------------------------------------------------------------------------
+
+
+class Home(Menu):
+    name = "home"
+    leads_to = ("meetings", "checkin", "surveys", "communities", "language")
+    back = False
+
+    def title(self, c: Caller, t: Texts) -> str:
+        return t("home.title", name=c.first_name)
+
+    def choices(self, c: Caller) -> list[tuple[str, str]]:
+        return [
+            ("home.meetings", "meetings"),
+            ("home.check_in", "checkin"),
+            ("home.surveys", "surveys"),
+            ("home.communities", "communities"),
+            ("home.language", "language"),
+        ]
+
+
+class Meetings(ListScreen):
+    name = "meetings"
+    leads_to = ("meeting",)
+
+    def header(self, c: Caller, t: Texts) -> str:
+        return t("meetings.title")
+
+    def empty(self, t: Texts) -> str:
+        return t("meetings.none")
+
+    def items(self, c: Caller, t: Texts) -> list[str]:
+        return [f"{t.when(m)} {m.community}" for m in c.upcoming()]
+
+    def chosen(self, c: Caller, index: int) -> Outcome:
+        return Go("meeting", {"meeting": c.upcoming()[index].id})
+
+
+def _meeting(c: Caller, state: State) -> MeetingView | None:
+    return next((m for m in c.meetings if m.id == state.get("meeting")), None)
+
+
+class Meeting(Screen):
+    name = "meeting"
+    leads_to = ("decline",)
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        m = _meeting(c, state)
+        if m is None:  # gone since the last hop (cancelled, or over)
+            return fit([Line(t("refusal.meeting_closed")), Line(t("common.back"))])
+        lines = [
+            Line(m.community, flexible=True),
+            Line(f"{t.when(m)}-{m.ends_at:%H:%M}"),
+            Line(
+                ", ".join(x for x in (m.venue, t(f"modality.{m.modality.value}")) if x),
+                flexible=True,
+            ),
+            Line(t("meeting.code", code=m.code)),
+        ]
+        if m.rsvp is not Rsvp.none:
+            lines.append(Line(t("meeting.said_yes" if m.rsvp is Rsvp.yes else "meeting.said_no")))
+        lines += [
+            Line(f"1 {t('meeting.attend')}"),
+            Line(f"2 {t('meeting.decline')}"),
+            Line(t("common.back")),
+        ]
+        return fit(lines)
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        m = _meeting(c, state)
+        if m is None:
+            return Invalid("refusal.meeting_closed")
+        if value == "1":
+            message = lambda t: t.fitted("rsvp.yes_done", community=m.community, date=t.date(m))  # noqa: E731
+            return Finish(message, Respond(m.id, Rsvp.yes, None))
+        if value == "2":
+            return Go("decline", state)
+        return Invalid()
+
+
+DECLINE_REASONS = ("sick", "family", "travel", "school_duty", "other")
+
+
+class Decline(Screen):
+    name = "decline"
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        lines = [Line(t("decline.title"))]
+        lines += [
+            Line(f"{n} {t(f'decline.{key}')}") for n, key in enumerate(DECLINE_REASONS, start=1)
+        ]
+        return fit([*lines, Line(t("common.back"))])
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        m = _meeting(c, state)
+        index = _choice(value, len(DECLINE_REASONS))
+        if m is None:
+            return Invalid("refusal.meeting_closed")
+        if index is None:
+            return Invalid()
+        message = lambda t: t.fitted("rsvp.no_done", community=m.community)  # noqa: E731
+        return Finish(message, Respond(m.id, Rsvp.no, DECLINE_REASONS[index]))
+
+
+class CheckInCode(Screen):
+    name = "checkin"
+    leads_to = ("checkin_how",)
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        return fit([Line(t("checkin.prompt")), Line(t("common.back"))])
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        m = c.meeting_by_code(value)
+        if m is None:
+            return Invalid("checkin.unknown")
+        if m.modality is Modality.in_person:
+            return _check_in(m, Presence.present)
+        return Go("checkin_how", {"meeting": m.id})
+
+
+def _check_in(m: MeetingView, presence: Presence) -> Finish:
+    return Finish(
+        lambda t: t.fitted("checkin.done", community=m.community), CheckIn(m.id, presence)
+    )
+
+
+class CheckInHow(Screen):
+    name = "checkin_how"
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        return fit(
+            [
+                Line(t("checkin.how")),
+                Line(f"1 {t('checkin.here')}"),
+                Line(f"2 {t('checkin.remote')}"),
+                Line(t("common.back")),
+            ]
+        )
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        m = _meeting(c, state)
+        if m is None:
+            return Invalid("refusal.meeting_closed")
+        if value in ("1", "2"):
+            return _check_in(m, Presence.present if value == "1" else Presence.remote)
+        return Invalid()
+
+
+class Surveys(Screen):
+    """The entry point for surveys; the survey engine fills it (issue #6)."""
+
+    name = "surveys"
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        return fit([Line(t("surveys.none")), Line(t("common.back"))])
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        return Invalid()
+
+
+class Communities(ListScreen):
+    name = "communities"
+    leads_to = ("community",)
+
+    def header(self, c: Caller, t: Texts) -> str:
+        return t("communities.title")
+
+    def empty(self, t: Texts) -> str:
+        return t("communities.none")
+
+    def items(self, c: Caller, t: Texts) -> list[str]:
+        return [community.name for community in c.communities]
+
+    def chosen(self, c: Caller, index: int) -> Outcome:
+        return Go("community", {"community": c.communities[index].id})
+
+
+class Community(Screen):
+    name = "community"
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        community = next((x for x in c.communities if x.id == state.get("community")), None)
+        if community is None:
+            return fit([Line(t("communities.none")), Line(t("common.back"))])
+        nxt = next((m for m in c.upcoming() if m.community_id == community.id), None)
+        return fit(
+            [
+                Line(community.name, flexible=True),
+                Line(
+                    t("communities.facilitators", names=", ".join(community.facilitators) or "-"),
+                    flexible=True,
+                ),
+                Line(t("communities.members", count=community.members)),
+                Line(t("communities.next", when=t.when(nxt)) if nxt else t("communities.no_next")),
+                Line(t("common.back")),
+            ]
+        )
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        return Invalid()
+
+
+class LanguageMenu(Screen):
+    name = "language"
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        lines = [Line(t("language.title"))]
+        lines += [
+            Line(f"{n} {LANGUAGE_NAMES[lang]}")
+            for n, lang in enumerate(c.programme.languages, start=1)
+        ]
+        return fit([*lines, Line(t("common.back"))])
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        index = _choice(value, len(c.programme.languages))
+        if index is None:
+            return Invalid()
+        language = c.programme.languages[index]
+        # Confirmed in the language just chosen.
+        return Finish(lambda t: Texts(t.catalog, language)("language.saved"), SetLanguage(language))
+
+
+# --- callers the programme does not know ------------------------------------------------
+
+
+class Welcome(Screen):
+    name = "welcome"
+    leads_to = ("join_code",)
+    back = False
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        lines = [Line(t("join.welcome")), Line(f"1 {t('join.join')}"), Line(f"2 {t('join.exit')}")]
+        return fit(lines)
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        if value == "1":
+            return Go("join_code")
+        if value == "2":
+            return Finish(lambda t: t("common.goodbye"))
+        return Invalid()
+
+
+class JoinCode(Screen):
+    name = "join_code"
+    leads_to = ("join_name",)
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        return fit([Line(t("join.code_prompt")), Line(t("common.back"))])
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        target = c.programme.join_codes.get(value)
+        return Invalid("join.code_unknown") if target is None else Go("join_name", {"code": value})
+
+
+class JoinName(Screen):
+    name = "join_name"
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        return fit([Line(t("join.name_prompt")), Line(t("common.back"))])
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        name = " ".join(value.split())
+        if sum(ch.isalpha() for ch in name) < 2:
+            return Invalid("join.name_short")
+        target = c.programme.join_codes[state["code"]]
+        message = lambda t: t.fitted("join.done", name=name.split(" ")[0], community=target.name)  # noqa: E731
+        return Finish(message, Join(state["code"], name[:200]))
+
+
+SCREENS: dict[str, Screen] = {
+    s.name: s
+    for s in (
+        Home(),
+        Meetings(),
+        Meeting(),
+        Decline(),
+        CheckInCode(),
+        CheckInHow(),
+        Surveys(),
+        Communities(),
+        Community(),
+        LanguageMenu(),
+        Welcome(),
+        JoinCode(),
+        JoinName(),
+    )
+}
+
+
+def check_screens(screens: Sequence[Screen] = tuple(SCREENS.values())) -> list[str]:
+    """Every screen a screen leads to exists: run at start-up and by the tests."""
+    names = {s.name for s in screens}
+    return [
+        f"{s.name} leads to unknown screen {target!r}"
+        for s in screens
+        for target in s.leads_to
+        if target not in names
+    ]
+
+
+__all__ = [
+    "SCREEN",
+    "SCREENS",
+    "Finish",
+    "Go",
+    "Invalid",
+    "Screen",
+    "Stay",
+    "Texts",
+    "check_screens",
+]

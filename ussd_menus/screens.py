@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.gsm7 import septets, truncate
+from service.gsm7 import septets, to_gsm7, truncate
 from service.models.enums import Language, Modality, Presence, Rsvp
 from ussd_menus.catalog import LANGUAGE_NAMES, Catalog
 from ussd_menus.context import Caller, MeetingView
@@ -33,6 +33,7 @@ class Texts:
 
     def fitted(self, key: str, **params: str) -> str:
         """The text with its longest name shortened until the whole fits one screen."""
+        params = {k: to_gsm7(v) for k, v in params.items()}  # names people typed may hold emoji
         text = self(key, **params)
         while septets(text) > SCREEN:
             longest = max(params, key=lambda k: septets(params[k]))

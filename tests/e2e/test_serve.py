@@ -64,3 +64,30 @@ def test_a_partner_app_reads_the_demo_over_graphql(workdir: Path) -> None:
         assert data["programme"]["slug"] == "rw-sbi"
         assert data["communities"]["totalCount"] == 6
         assert all(n["nextMeeting"] for n in data["communities"]["nodes"])
+
+
+def test_a_trainer_dials_from_the_terminal_phone(workdir: Path) -> None:
+    """`copline ussd --phone …` against the running service: the demo teacher says yes."""
+    import os
+    import subprocess
+    import sys
+
+    url = sqlite_url(workdir / "var", "phone")
+    env = os.environ | {"COPLINE_DATABASE_URL": url}
+    cli = [sys.executable, "-m", "service.cli.main"]
+    subprocess.run([*cli, "migrate"], env=env, cwd=workdir, check=True, capture_output=True)
+    subprocess.run([*cli, "seed-demo"], env=env, cwd=workdir, check=True, capture_output=True)
+    with running_server(url, workdir) as base:
+        session = subprocess.run(
+            [*cli, "ussd", "--phone", "+254712100002", "--url", base],
+            input="5\n2\n",
+            env=env,
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert session.returncode == 0, session.stderr
+    screens = session.stdout
+    assert screens.startswith("Habari Everlyne\n1 Mikutano ijayo")
+    assert "Language saved: English." in screens

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from service.models.enums import Language, MembershipRole, Modality, Presence, Rsvp
+from service.models.enums import Language, MeetingStatus, MembershipRole, Modality, Presence, Rsvp
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class MeetingView:
     venue: str | None
     rsvp: Rsvp
     presence: Presence
+    status: MeetingStatus = MeetingStatus.scheduled
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,32 @@ class CommunityView:
     role: MembershipRole
     facilitators: tuple[str, ...]
     members: int
+
+
+@dataclass(frozen=True)
+class MemberView:
+    id: int
+    name: str
+    has_phone: bool
+
+
+@dataclass(frozen=True)
+class RequestView:
+    membership_id: int
+    name: str
+    community: str
+
+
+@dataclass(frozen=True)
+class Facilitation:
+    """What a facilitator sees of the communities they lead."""
+
+    meetings: tuple[MeetingView, ...] = ()  # last week's and coming ones, scheduled or held
+    rosters: dict[int, tuple[MemberView, ...]] = field(default_factory=dict)  # community -> members
+    marks: dict[int, dict[int, tuple[Rsvp, Presence]]] = field(
+        default_factory=dict
+    )  # meeting -> person
+    requests: tuple[RequestView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,6 +86,7 @@ class Caller:
     communities: tuple[CommunityView, ...] = ()
     pending: tuple[str, ...] = ()
     meetings: tuple[MeetingView, ...] = ()  # not over yet, soonest first
+    facilitation: Facilitation | None = None  # only for people who facilitate
 
     @property
     def known(self) -> bool:
@@ -67,6 +95,10 @@ class Caller:
     @property
     def first_name(self) -> str:
         return (self.name or "").split(" ")[0]
+
+    @property
+    def facilitates(self) -> bool:
+        return self.facilitation is not None
 
     def upcoming(self) -> list[MeetingView]:
         return [m for m in self.meetings if m.starts_at > self.now]

@@ -10,7 +10,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain.actor import Actor
 from service.domain.attendance import record_presence, record_rsvp
-from service.domain.communities import request_to_join
+from service.domain.communities import approve_membership, request_to_join
+from service.domain.meetings import cancel_meeting, reschedule_meeting
 from service.domain.people import PersonInput, create_person, find_by_phone, set_language
 from service.models import Programme
 from service.models.enums import Channel, Language, Presence, Rsvp
@@ -126,4 +127,94 @@ class Join:
             person.id,
             session=session,
             actor=Actor.person(person.id, Channel.ussd),
+        )
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A facilitator marks a member present or absent (also members with no phone)."""
+
+    meeting_id: int
+    person_id: int
+    presence: Presence
+
+    @property
+    def key(self) -> str:
+        # Without the value: a retried toggle must not toggle back.
+        return f"mark:{self.meeting_id}:{self.person_id}"
+
+    async def apply(
+        self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
+    ) -> None:
+        await record_presence(
+            programme.id or 0,
+            self.meeting_id,
+            self.person_id,
+            self.presence,
+            session=session,
+            actor=_actor(caller),
+            now=now,
+        )
+
+
+@dataclass(frozen=True)
+class Cancel:
+    meeting_id: int
+
+    @property
+    def key(self) -> str:
+        return f"cancel:{self.meeting_id}"
+
+    async def apply(
+        self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
+    ) -> None:
+        await cancel_meeting(
+            programme,
+            self.meeting_id,
+            "cancelled by USSD",
+            session=session,
+            actor=_actor(caller),
+            now=now,
+        )
+
+
+@dataclass(frozen=True)
+class Move:
+    meeting_id: int
+    starts_at: datetime  # aware, programme time
+
+    @property
+    def key(self) -> str:
+        return f"move:{self.meeting_id}:{self.starts_at.isoformat()}"
+
+    async def apply(
+        self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
+    ) -> None:
+        await reschedule_meeting(
+            programme,
+            self.meeting_id,
+            self.starts_at,
+            session=session,
+            actor=_actor(caller),
+            now=now,
+        )
+
+
+@dataclass(frozen=True)
+class Approve:
+    membership_id: int
+
+    @property
+    def key(self) -> str:
+        return f"approve:{self.membership_id}"
+
+    async def apply(
+        self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
+    ) -> None:
+        await approve_membership(
+            programme.id or 0,
+            self.membership_id,
+            session=session,
+            actor=_actor(caller),
+            approver_id=caller.person_id,
         )

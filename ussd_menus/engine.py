@@ -26,9 +26,10 @@ from service.models.enums import Language, UssdOutcome
 from service.models.types import utcnow
 from ussd_menus.catalog import Catalog, default_catalog
 from ussd_menus.context import Caller, ProgrammeInfo
+from ussd_menus.effects import Effect
 from ussd_menus.layout import Line, fit
 from ussd_menus.loader import load_caller, load_programme
-from ussd_menus.screens import SCREENS, Finish, Go, Invalid, Stay, Texts, check_screens
+from ussd_menus.screens import SCREENS, Apply, Finish, Go, Invalid, Stay, Texts, check_screens
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +69,7 @@ class Replay:
     reason: str | None = None
     finish: Finish | None = None
     finish_at: int = 0
+    apply: Apply | None = None  # a change asked for by the last input, to make before rendering
 
 
 def inputs_of(text: str) -> list[str]:
@@ -92,6 +94,11 @@ def replay(caller: Caller, inputs: list[str], t: Texts) -> Replay:
                 r.stack[-1] = (name, outcome.state)
             elif isinstance(outcome, Invalid):
                 r.reason = outcome.reason
+            elif isinstance(outcome, Apply):
+                # Earlier hops' changes were made on those hops; only the last one is new.
+                r.stack[-1] = (name, outcome.state)
+                r.apply = outcome if index == len(inputs) - 1 else None
+                r.finish_at = index
             else:
                 r.finish, r.finish_at = outcome, index
                 break
@@ -173,6 +180,14 @@ class UssdEngine:
             if r.finish is not None:
                 reply = "END " + await self._finish(session, hop, caller, programme, r, t, now)
             else:
+                if r.apply is not None:
+                    refusal = await self._once(
+                        session, hop, r.finish_at, r.apply.effect, caller, programme, now
+                    )
+                    # Show the list as it is now, with the change just made.
+                    caller = await load_caller(session, info, caller.phone, now)
+                    r = replay(caller, inputs, t)
+                    r.reason = refusal
                 reply = "CON " + render(caller, r, t)
             await self._track(session, hop, info, caller, r, len(inputs), now)
             await session.commit()
@@ -189,22 +204,39 @@ class UssdEngine:
         now: datetime,
     ) -> str:
         assert r.finish is not None
-        effect = r.finish.effect
-        if effect is not None:
-            # The action row and the change commit together: a retried hop finds the
-            # row and skips the change, so nothing is ever done twice.
-            try:
-                async with session.begin_nested():
-                    session.add(
-                        UssdAction(session_id=hop.session_id, key=f"{r.finish_at}:{effect.key}")
-                    )
-                    await session.flush()
-                    await effect.apply(session, caller, programme, now)
-            except IntegrityError:
-                pass  # done on an earlier try of this hop
-            except DomainError as exc:
-                return t(REFUSALS.get(exc.code, "refusal.other"))
+        if r.finish.effect is not None:
+            refusal = await self._once(
+                session, hop, r.finish_at, r.finish.effect, caller, programme, now
+            )
+            if refusal is not None:
+                return t(refusal)
         return r.finish.message(t)
+
+    async def _once(
+        self,
+        session: AsyncSession,
+        hop: Hop,
+        index: int,
+        effect: Effect,
+        caller: Caller,
+        programme: Programme,
+        now: datetime,
+    ) -> str | None:
+        """Make the change unless this hop already made it; the refusal's text key, if any.
+
+        The action row and the change commit together: a retried hop finds the row and
+        skips the change, so nothing is ever done twice.
+        """
+        try:
+            async with session.begin_nested():
+                session.add(UssdAction(session_id=hop.session_id, key=f"{index}:{effect.key}"))
+                await session.flush()
+                await effect.apply(session, caller, programme, now)
+        except IntegrityError:
+            return None  # done on an earlier try of this hop
+        except DomainError as exc:
+            return REFUSALS.get(exc.code, "refusal.other")
+        return None
 
     async def _track(
         self,

@@ -19,9 +19,19 @@ from service.models.enums import (
     Presence,
     Rsvp,
 )
-from ussd_menus.context import Caller, CommunityView, JoinTarget, MeetingView, ProgrammeInfo
+from ussd_menus.context import (
+    Caller,
+    CommunityView,
+    Facilitation,
+    JoinTarget,
+    MeetingView,
+    MemberView,
+    ProgrammeInfo,
+    RequestView,
+)
 
 HORIZON = timedelta(days=60)  # meetings further ahead are not worth a USSD screen
+MARKING_WINDOW = timedelta(days=7)  # facilitators mark attendance up to a week after
 
 
 async def load_programme(
@@ -144,14 +154,93 @@ async def load_caller(
             )
             for m, rsvp, presence in rows
         )
+    led = [cid for cid, (role, _) in active.items() if role == MembershipRole.facilitator]
+    facilitation = await load_facilitation(session, programme, led, active, now) if led else None
     return Caller(
         phone=phone,
         programme=programme,
         now=local_now,
+        facilitation=facilitation,
         person_id=person_id,
         name=name,
         language=Language(language),
         communities=communities,
         pending=pending,
         meetings=meetings,
+    )
+
+
+async def load_facilitation(
+    session: AsyncSession,
+    programme: ProgrammeInfo,
+    led: list[int],
+    names: dict[int, tuple[str, str]],
+    now: datetime,
+) -> Facilitation:
+    members = (
+        await session.exec(
+            select(Membership, Person.name, Person.phone)
+            .join(Person, col(Person.id) == Membership.person_id)
+            .where(
+                col(Membership.community_id).in_(led),
+                col(Membership.status).in_([MembershipStatus.active, MembershipStatus.pending]),
+            )
+            .order_by(col(Person.name))
+        )
+    ).all()
+    rosters: dict[int, list[MemberView]] = defaultdict(list)
+    requests = []
+    for membership, pname, pphone in members:
+        cid = membership.community_id
+        if membership.status is MembershipStatus.active:
+            rosters[cid].append(
+                MemberView(id=membership.person_id, name=pname, has_phone=pphone is not None)
+            )
+        else:
+            requests.append(
+                RequestView(membership_id=membership.id or 0, name=pname, community=names[cid][1])
+            )
+    meetings = (
+        await session.exec(
+            select(Meeting)
+            .where(
+                col(Meeting.community_id).in_(led),
+                col(Meeting.status).in_([MeetingStatus.scheduled, MeetingStatus.held]),
+                col(Meeting.ends_at) > now - MARKING_WINDOW,
+                col(Meeting.starts_at) < now + HORIZON,
+            )
+            .order_by(col(Meeting.starts_at))
+        )
+    ).all()
+    ids = [m.id for m in meetings]
+    marks: dict[int, dict[int, tuple[Rsvp, Presence]]] = defaultdict(dict)
+    if ids:
+        rows = await session.exec(
+            select(
+                Attendance.meeting_id, Attendance.person_id, Attendance.rsvp, Attendance.presence
+            ).where(col(Attendance.meeting_id).in_(ids))
+        )
+        for mid, pid, rsvp, presence in rows.all():
+            marks[mid][pid] = (Rsvp(rsvp), Presence(presence))
+    views = tuple(
+        MeetingView(
+            id=m.id or 0,
+            code=m.code,
+            community_id=m.community_id,
+            community=names[m.community_id][1],
+            starts_at=m.starts_at.astimezone(programme.timezone),
+            ends_at=m.ends_at.astimezone(programme.timezone),
+            modality=m.modality,
+            venue=m.venue,
+            rsvp=Rsvp.none,
+            presence=Presence.unknown,
+            status=m.status,
+        )
+        for m in meetings
+    )
+    return Facilitation(
+        meetings=views,
+        rosters={cid: tuple(v) for cid, v in rosters.items()},
+        marks=dict(marks),
+        requests=tuple(requests),
     )

@@ -8,14 +8,25 @@ or finish with an effect the engine applies once. No screen touches the database
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from service.gsm7 import septets, to_gsm7, truncate
-from service.models.enums import Language, Modality, Presence, Rsvp
+from service.models.enums import Language, MeetingStatus, Modality, Presence, Rsvp
 from ussd_menus.catalog import LANGUAGE_NAMES, Catalog
 from ussd_menus.context import Caller, MeetingView
-from ussd_menus.effects import CheckIn, Effect, Join, Respond, SetLanguage
+from ussd_menus.effects import (
+    Approve,
+    Cancel,
+    CheckIn,
+    Effect,
+    Join,
+    Mark,
+    Move,
+    Respond,
+    SetLanguage,
+)
 from ussd_menus.layout import SCREEN, Line, fit, pages, short_date, when
 
 State = dict[str, Any]
@@ -89,7 +100,15 @@ class Finish:
     effect: Effect | None = None
 
 
-Outcome = Go | Stay | Invalid | Finish
+@dataclass(frozen=True)
+class Apply:
+    """Make a change and stay on this screen (state), e.g. a facilitator's attendance mark."""
+
+    effect: Effect
+    state: State
+
+
+Outcome = Go | Stay | Invalid | Finish | Apply
 
 
 def _choice(value: str, count: int) -> int | None:
@@ -136,7 +155,7 @@ class Menu(Screen):
 class ListScreen(Screen):
     """A list that pages itself to fit: `98` shows the next page."""
 
-    def items(self, c: Caller, t: Texts) -> list[str]:
+    def items(self, c: Caller, state: State, t: Texts) -> list[str]:
         raise NotImplementedError
 
     def header(self, c: Caller, t: Texts) -> str:
@@ -145,17 +164,19 @@ class ListScreen(Screen):
     def empty(self, t: Texts) -> str:
         raise NotImplementedError
 
-    def chosen(self, c: Caller, index: int) -> Outcome:
+    def chosen(self, c: Caller, state: State, index: int) -> Outcome:
         raise NotImplementedError
 
-    def _pages(self, c: Caller, t: Texts) -> list[list[int]]:
-        return pages([self.header(c, t)], self.items(c, t), [t("common.back")], t("common.more"))
+    def _pages(self, c: Caller, state: State, t: Texts) -> list[list[int]]:
+        return pages(
+            [self.header(c, t)], self.items(c, state, t), [t("common.back")], t("common.more")
+        )
 
     def render(self, c: Caller, state: State, t: Texts) -> str:
-        items = self.items(c, t)
+        items = self.items(c, state, t)
         if not items:
             return fit([Line(self.empty(t)), Line(t("common.back"))])
-        layout = self._pages(c, t)
+        layout = self._pages(c, state, t)
         page = layout[min(state.get("page", 0), len(layout) - 1)]
         lines = [Line(self.header(c, t))]
         lines += [Line(f"{n} {items[i]}", flexible=True) for n, i in enumerate(page, start=1)]
@@ -165,12 +186,12 @@ class ListScreen(Screen):
         return fit(lines)
 
     def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
-        layout = self._pages(c, t)
+        layout = self._pages(c, state, t)
         page_no = min(state.get("page", 0), len(layout) - 1)
         if value == "98":
             return Stay({**state, "page": page_no + 1}) if page_no + 1 < len(layout) else Invalid()
         index = _choice(value, len(layout[page_no]))
-        return Invalid() if index is None else self.chosen(c, layout[page_no][index])
+        return Invalid() if index is None else self.chosen(c, state, layout[page_no][index])
 
 
 # --- teachers -------------------------------------------------------------------------
@@ -178,7 +199,7 @@ class ListScreen(Screen):
 
 class Home(Menu):
     name = "home"
-    leads_to = ("meetings", "checkin", "surveys", "communities", "language")
+    leads_to = ("meetings", "checkin", "surveys", "communities", "language", "fac_home")
     back = False
 
     def title(self, c: Caller, t: Texts) -> str:
@@ -191,6 +212,7 @@ class Home(Menu):
             ("home.surveys", "surveys"),
             ("home.communities", "communities"),
             ("home.language", "language"),
+            *([("home.facilitate", "fac_home")] if c.facilitates else []),
         ]
 
 
@@ -204,10 +226,10 @@ class Meetings(ListScreen):
     def empty(self, t: Texts) -> str:
         return t("meetings.none")
 
-    def items(self, c: Caller, t: Texts) -> list[str]:
+    def items(self, c: Caller, state: State, t: Texts) -> list[str]:
         return [f"{t.when(m)} {m.community}" for m in c.upcoming()]
 
-    def chosen(self, c: Caller, index: int) -> Outcome:
+    def chosen(self, c: Caller, state: State, index: int) -> Outcome:
         return Go("meeting", {"meeting": c.upcoming()[index].id})
 
 
@@ -343,10 +365,10 @@ class Communities(ListScreen):
     def empty(self, t: Texts) -> str:
         return t("communities.none")
 
-    def items(self, c: Caller, t: Texts) -> list[str]:
+    def items(self, c: Caller, state: State, t: Texts) -> list[str]:
         return [community.name for community in c.communities]
 
-    def chosen(self, c: Caller, index: int) -> Outcome:
+    def chosen(self, c: Caller, state: State, index: int) -> Outcome:
         return Go("community", {"community": c.communities[index].id})
 
 
@@ -442,6 +464,277 @@ class JoinName(Screen):
         return Finish(message, Join(state["code"], name[:200]))
 
 
+# --- facilitators -----------------------------------------------------------------------
+
+FAC_CHOICES = (
+    ("facilitator.counts", "fac_counts", ""),
+    ("facilitator.mark", "fac_pick", "mark"),
+    ("facilitator.cancel", "fac_pick", "cancel"),
+    ("facilitator.move", "fac_pick", "move"),
+    ("facilitator.requests", "fac_requests", ""),
+)
+
+
+class FacHome(Screen):
+    name = "fac_home"
+    leads_to = ("fac_counts", "fac_pick", "fac_requests")
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        lines = [Line(t("facilitator.menu"))]
+        lines += [Line(f"{n} {t(key)}") for n, (key, _, _) in enumerate(FAC_CHOICES, start=1)]
+        return fit([*lines, Line(t("common.back"))])
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        index = _choice(value, len(FAC_CHOICES))
+        if index is None:
+            return Invalid()
+        _, screen, mode = FAC_CHOICES[index]
+        return Go(screen, {"mode": mode} if mode else {})
+
+
+def _led(c: Caller) -> tuple[MeetingView, ...]:
+    return c.facilitation.meetings if c.facilitation else ()
+
+
+def _choosable(c: Caller, mode: str) -> list[MeetingView]:
+    if mode == "mark":  # under way or over in the last week; check-in opens an hour before
+        return [m for m in _led(c) if m.starts_at <= c.now + timedelta(hours=1)][::-1]
+    return [m for m in _led(c) if m.status is MeetingStatus.scheduled and m.starts_at > c.now]
+
+
+class FacPick(ListScreen):
+    name = "fac_pick"
+    leads_to = ("fac_mark", "fac_cancel", "fac_move_date")
+    targets = {"mark": "fac_mark", "cancel": "fac_cancel", "move": "fac_move_date"}
+
+    def header(self, c: Caller, t: Texts) -> str:
+        return t("facilitator.pick")
+
+    def empty(self, t: Texts) -> str:
+        return t("facilitator.no_meetings")
+
+    def items(self, c: Caller, state: State, t: Texts) -> list[str]:
+        return [f"{t.when(m)} {m.community}" for m in _choosable(c, state["mode"])]
+
+    def chosen(self, c: Caller, state: State, index: int) -> Outcome:
+        meeting = _choosable(c, state["mode"])[index]
+        return Go(self.targets[state["mode"]], {"meeting": meeting.id})
+
+
+def _led_meeting(c: Caller, state: State) -> MeetingView | None:
+    return next((m for m in _led(c) if m.id == state.get("meeting")), None)
+
+
+class FacMark(ListScreen):
+    name = "fac_mark"
+    shown = {Presence.present: "P", Presence.remote: "P", Presence.absent: "A"}
+
+    def _members(self, c: Caller, state: State) -> list[tuple[int, str, bool, Presence]]:
+        m = _led_meeting(c, state)
+        if m is None or c.facilitation is None:
+            return []
+        marks = c.facilitation.marks.get(m.id, {})
+        return [
+            (
+                member.id,
+                member.name,
+                member.has_phone,
+                marks.get(member.id, (Rsvp.none, Presence.unknown))[1],
+            )
+            for member in c.facilitation.rosters.get(m.community_id, ())
+        ]
+
+    def header(self, c: Caller, t: Texts) -> str:
+        return t("facilitator.mark_title")
+
+    def empty(self, t: Texts) -> str:
+        return t("facilitator.no_meetings")
+
+    def items(self, c: Caller, state: State, t: Texts) -> list[str]:
+        no_phone = f" ({t('facilitator.no_phone')})"
+        return [
+            f"{self.shown.get(presence, '-')} {name}{'' if phone else no_phone}"
+            for _, name, phone, presence in self._members(c, state)
+        ]
+
+    def chosen(self, c: Caller, state: State, index: int) -> Outcome:
+        person_id, _, _, presence = self._members(c, state)[index]
+        target = (
+            Presence.absent if presence in (Presence.present, Presence.remote) else Presence.present
+        )
+        return Apply(Mark(state["meeting"], person_id, target), state)
+
+
+class FacCancel(Screen):
+    name = "fac_cancel"
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        m = _led_meeting(c, state)
+        if m is None:
+            return fit([Line(t("refusal.meeting_closed")), Line(t("common.back"))])
+        question = t.fitted("facilitator.cancel_confirm", community=m.community, date=t.date(m))
+        return fit(
+            [
+                Line(question, flexible=True),
+                Line(t("facilitator.cancel_yes")),
+                Line(t("common.back")),
+            ]
+        )
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        m = _led_meeting(c, state)
+        if m is None:
+            return Invalid("refusal.meeting_closed")
+        if value != "1":
+            return Invalid()
+        return Finish(lambda t: t("facilitator.cancelled"), Cancel(m.id))
+
+
+class FacMoveDate(Screen):
+    name = "fac_move_date"
+    leads_to = ("fac_move_time",)
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        return fit([Line(t("facilitator.move_date")), Line(t("common.back"))])
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        day = next_date(value, c.now.date())
+        return (
+            Invalid("facilitator.bad_date")
+            if day is None
+            else Go("fac_move_time", {**state, "day": day.isoformat()})
+        )
+
+
+class FacMoveTime(Screen):
+    name = "fac_move_time"
+    leads_to = ("fac_move_confirm",)
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        return fit([Line(t("facilitator.move_time")), Line(t("common.back"))])
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        moment = at_time(value, date.fromisoformat(state["day"]), c.now)
+        return (
+            Invalid("facilitator.bad_time")
+            if moment is None
+            else Go("fac_move_confirm", {**state, "at": moment.isoformat()})
+        )
+
+
+class FacMoveConfirm(Screen):
+    name = "fac_move_confirm"
+
+    def _target(self, c: Caller, state: State) -> tuple[MeetingView, MeetingView] | None:
+        m = _led_meeting(c, state)
+        if m is None:
+            return None
+        start = datetime.fromisoformat(state["at"])
+        return m, replace(m, starts_at=start, ends_at=start + (m.ends_at - m.starts_at))
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        found = self._target(c, state)
+        if found is None:
+            return fit([Line(t("refusal.meeting_closed")), Line(t("common.back"))])
+        m, moved = found
+        question = t.fitted("facilitator.move_confirm", community=m.community, when=t.when(moved))
+        return fit(
+            [Line(question, flexible=True), Line(t("facilitator.move_yes")), Line(t("common.back"))]
+        )
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        found = self._target(c, state)
+        if found is None:
+            return Invalid("refusal.meeting_closed")
+        if value != "1":
+            return Invalid()
+        m, moved = found
+        return Finish(
+            lambda t: t("facilitator.moved", when=t.when(moved)), Move(m.id, moved.starts_at)
+        )
+
+
+def next_date(value: str, today: date) -> date | None:
+    """`DDMM` as the next such day from today on, or None."""
+    if len(value) != 4 or not value.isdigit():
+        return None
+    for year in (today.year, today.year + 1):
+        try:
+            day = date(year, int(value[2:]), int(value[:2]))
+        except ValueError:
+            return None
+        if day >= today:
+            return day
+    return None
+
+
+def at_time(value: str, day: date, now: datetime) -> datetime | None:
+    """`HHMM` on `day` in programme time, if that is still ahead."""
+    if len(value) != 4 or not value.isdigit() or int(value[:2]) > 23 or int(value[2:]) > 59:
+        return None
+    moment = datetime.combine(day, time(int(value[:2]), int(value[2:])), tzinfo=now.tzinfo)
+    return moment if moment > now else None
+
+
+class FacCounts(Screen):
+    """RSVPs and check-ins for today's and this week's meetings, as many as fit."""
+
+    name = "fac_counts"
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        today = c.now.replace(hour=0, minute=0, second=0, microsecond=0)
+        week = [
+            m
+            for m in _led(c)
+            if m.status is MeetingStatus.scheduled
+            and today <= m.starts_at <= c.now + timedelta(days=7)
+        ]
+        if not week or c.facilitation is None:
+            return fit([Line(t("facilitator.no_counts")), Line(t("common.back"))])
+        lines: list[Line] = []
+        for m in week:
+            marks = c.facilitation.marks.get(m.id, {}).values()
+            counts = t(
+                "facilitator.counts_line",
+                when=t.when(m),
+                yes=sum(r is Rsvp.yes for r, _ in marks),
+                no=sum(r is Rsvp.no for r, _ in marks),
+                came=sum(p in (Presence.present, Presence.remote) for _, p in marks),
+                members=len(c.facilitation.rosters.get(m.community_id, ())),
+            )
+            more = [*lines, Line(m.community, flexible=True, min_len=16), Line(counts)]
+            if lines and septets(fit([*more, Line(t("common.back"))])) > SCREEN:
+                break
+            lines = more
+        return fit([*lines, Line(t("common.back"))])
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        return Invalid()
+
+
+class FacRequests(ListScreen):
+    name = "fac_requests"
+
+    def header(self, c: Caller, t: Texts) -> str:
+        return t("facilitator.requests")
+
+    def empty(self, t: Texts) -> str:
+        return t("facilitator.no_requests")
+
+    def items(self, c: Caller, state: State, t: Texts) -> list[str]:
+        return [
+            f"{r.name} ({r.community})" for r in (c.facilitation.requests if c.facilitation else ())
+        ]
+
+    def chosen(self, c: Caller, state: State, index: int) -> Outcome:
+        assert c.facilitation is not None
+        r = c.facilitation.requests[index]
+        return Finish(
+            lambda t: t.fitted("facilitator.approved", name=r.name, community=r.community),
+            Approve(r.membership_id),
+        )
+
+
 SCREENS: dict[str, Screen] = {
     s.name: s
     for s in (
@@ -458,6 +751,15 @@ SCREENS: dict[str, Screen] = {
         Welcome(),
         JoinCode(),
         JoinName(),
+        FacHome(),
+        FacPick(),
+        FacMark(),
+        FacCancel(),
+        FacMoveDate(),
+        FacMoveTime(),
+        FacMoveConfirm(),
+        FacCounts(),
+        FacRequests(),
     )
 }
 

@@ -18,6 +18,7 @@ from service.domain.errors import (
     MeetingClosed,
     MeetingInPast,
     MeetingNotStarted,
+    NotAllowed,
     NotEnoughDates,
     ValidationError,
 )
@@ -216,6 +217,17 @@ async def schedule_term_meetings(
     return meetings
 
 
+async def _ensure_facilitates(session: AsyncSession, meeting: Meeting, actor: Actor) -> None:
+    """People change a meeting only if they facilitate its community; keys and operators may."""
+    if actor.kind != "person":
+        return
+    from service.domain.communities import is_facilitator
+
+    assert actor.id is not None
+    if not await is_facilitator(session, meeting.community_id, actor.id):
+        raise NotAllowed("only a facilitator of this community can change its meetings")
+
+
 def _ensure_open(meeting: Meeting) -> None:
     if meeting.status is MeetingStatus.cancelled:
         raise MeetingCancelled("the meeting was cancelled", meeting_id=meeting.id)
@@ -237,6 +249,7 @@ async def reschedule_meeting(
     assert programme.id is not None
     now = now or utcnow()
     meeting = await get_owned(session, Meeting, meeting_id, programme.id, for_update=True)
+    await _ensure_facilitates(session, meeting, actor)
     _ensure_open(meeting)
     if starts_at.utcoffset() is None or (ends_at is not None and ends_at.utcoffset() is None):
         raise ValidationError("give the time with its offset or time zone", field="starts_at")
@@ -269,6 +282,7 @@ async def cancel_meeting(
     assert programme.id is not None
     now = now or utcnow()
     meeting = await get_owned(session, Meeting, meeting_id, programme.id, for_update=True)
+    await _ensure_facilitates(session, meeting, actor)
     _ensure_open(meeting)
     if meeting.ends_at <= now:
         raise MeetingClosed("a meeting that is over cannot be cancelled", meeting_id=meeting.id)

@@ -72,3 +72,43 @@ def teacher(language: Language = Language.en, meetings: int = 12) -> Caller:
 
 def stranger(language: Language = Language.rw) -> Caller:
     return Caller(phone="+250788999999", programme=PROGRAMME, now=NOW, language=language)
+
+
+def facilitator(language: Language = Language.en) -> Caller:
+    """A coach leading three long-named communities of 24, some without phones, with requests."""
+    from dataclasses import replace
+
+    from ussd_menus.context import Facilitation, MemberView, RequestView
+
+    base = teacher(language)
+    led = tuple(replace(c, role=MembershipRole.facilitator) for c in base.communities)
+    past = [meeting(50 + n, hours=-24.0 * (n + 1)) for n in range(3)]
+    meetings = (*past, *base.meetings)
+    rosters = {
+        c.id: tuple(
+            MemberView(
+                id=100 * c.id + i,
+                name=f"Jean de Dieu Nsengiyumva-Uwimana {i}",
+                has_phone=i % 5 != 0,
+            )
+            for i in range(24)
+        )
+        for c in led
+    }
+    marks = {
+        m.id: {100 * m.community_id + i: (Rsvp.yes, Presence.present) for i in range(0, 24, 3)}
+        for m in meetings
+    }
+    requests = tuple(
+        RequestView(
+            membership_id=500 + i, name=f"Immaculée Mukarugwiza {i}", community=LONG_COMMUNITY
+        )
+        for i in range(9)
+    )
+    return replace(
+        base,
+        communities=led,
+        facilitation=Facilitation(
+            meetings=meetings, rosters=rosters, marks=marks, requests=requests
+        ),
+    )

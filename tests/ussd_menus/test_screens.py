@@ -5,13 +5,14 @@ These run the pure replay with no database and no HTTP.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 
 import pytest
 
 from service.gsm7 import is_gsm7, septets
 from service.models.enums import Language
-from tests.ussd_menus.callers import stranger, teacher
+from tests.ussd_menus.callers import facilitator, stranger, teacher
 from ussd_menus.catalog import default_catalog
 from ussd_menus.context import Caller
 from ussd_menus.engine import render, replay
@@ -55,11 +56,14 @@ def every_screen(caller: Caller, depth: int = 7) -> dict[tuple[str, ...], tuple[
 
 
 @pytest.mark.parametrize("language", list(Language))
-@pytest.mark.parametrize("who", ["teacher", "stranger"])
+@pytest.mark.parametrize("who", ["teacher", "facilitator", "stranger"])
 def test_every_reachable_screen_fits_one_gsm7_screen(language: Language, who: str) -> None:
-    caller = teacher(language) if who == "teacher" else stranger(language)
-    screens = every_screen(caller)
-    assert len({text for _, text in screens.values()}) > (20 if who == "teacher" else 5)
+    caller = {"teacher": teacher, "facilitator": facilitator, "stranger": stranger}[who](language)
+    screens = every_screen(caller, depth=8 if who == "facilitator" else 7)
+    assert (
+        len({text for _, text in screens.values()})
+        > {"teacher": 20, "facilitator": 40, "stranger": 5}[who]
+    )
     for path, (kind, text) in screens.items():
         assert kind in ("CON", "END")
         assert is_gsm7(text), (path, text)
@@ -107,3 +111,33 @@ def test_an_unknown_caller_sees_nothing_of_others() -> None:
     caller = stranger(Language.en)
     texts = {text for _, text in every_screen(caller).values()}
     assert not any("Uwimana" in text or "Code 40" in text for text in texts)
+
+
+def test_a_facilitator_sees_their_menu_and_a_teacher_does_not() -> None:
+    assert "6 Facilitator menu" in reply(facilitator(), [])[1]
+    assert "6 " not in reply(teacher(), [])[1]
+    assert reply(teacher(), ["6"])[1].startswith("Invalid choice.")
+
+
+def test_marking_pages_through_every_member_and_shows_who_has_no_phone() -> None:
+    caller = facilitator()
+    inputs = ["6", "2", "1"]  # facilitator menu, mark attendance, the latest meeting
+    names = []
+    for _ in range(30):
+        _, text = reply(caller, inputs)
+        names += [line for line in text.split("\n") if re.match(r"^\d+ [PA-] ", line)]
+        if "98 More" not in text:
+            break
+        inputs.append("98")
+    assert len(names) == 24
+    assert sum("(no phone)" in n for n in names) == 5
+
+
+def test_moving_needs_a_date_and_time_ahead() -> None:
+    caller = facilitator()
+    kind, text = reply(caller, ["6", "4", "1", "3102"])  # 31 Feb
+    assert text.startswith("Not a date ahead.")
+    kind, text = reply(caller, ["6", "4", "1", "2211", "0800"])  # today, but earlier than now
+    assert text.startswith("Not a time ahead.")
+    kind, text = reply(caller, ["6", "4", "1", "2511", "1430"])
+    assert kind == "CON" and "Wed 25 Nov 14:30" in text

@@ -276,3 +276,30 @@ async def test_a_finished_meeting_with_attendance_is_closed_as_held(session: Asy
     await session.commit()
     assert w.meeting.status is MeetingStatus.held
     assert other.status is MeetingStatus.scheduled  # nobody marked: unknown whether it happened
+
+
+async def test_only_a_facilitator_of_the_community_may_move_or_cancel_it(
+    session: AsyncSession,
+) -> None:
+    from service.domain.actor import Actor
+    from service.domain.errors import NotAllowed
+    from service.models.enums import Channel
+
+    w = await f.world(session)
+    assert w.meeting.id is not None and w.members[0].id is not None and w.facilitator.id is not None
+    member = Actor.person(w.members[0].id, Channel.ussd)
+    with pytest.raises(NotAllowed):
+        await m.cancel_meeting(w.programme, w.meeting.id, session=session, actor=member)
+    with pytest.raises(NotAllowed):
+        await m.reschedule_meeting(
+            w.programme,
+            w.meeting.id,
+            w.meeting.starts_at + timedelta(days=1),
+            session=session,
+            actor=member,
+        )
+    facilitator = Actor.person(w.facilitator.id, Channel.ussd)
+    cancelled = await m.cancel_meeting(
+        w.programme, w.meeting.id, session=session, actor=facilitator
+    )
+    assert cancelled.status is MeetingStatus.cancelled

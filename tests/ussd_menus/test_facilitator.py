@@ -1,0 +1,188 @@
+"""A facilitator's phone: mark attendance, cancel, move, approve, counts; in every language."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.app import create_app
+from service.config import Settings
+from service.db import SessionFactory
+from service.domain.actor import Actor
+from service.domain.attendance import record_rsvp
+from service.domain.communities import add_member, request_to_join
+from service.domain.programmes import ProgrammeSettings, update_programme
+from service.models import Attendance, Meeting, Membership
+from service.models.enums import Channel, Language, MeetingStatus, MembershipStatus, Presence, Rsvp
+from tests import factories as f
+from ussd_menus.phone import Phone
+
+TOKEN = "dev-callback-token"
+LANGUAGES = list(Language)
+
+
+@pytest_asyncio.fixture
+async def client(settings: Settings, sessions: SessionFactory) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://at.test"
+    ) as c:
+        yield c
+    await app.state.services.engine.dispose()
+
+
+async def world(session: AsyncSession, language: Language) -> tuple[f.World, int, Meeting]:
+    """The world, its facilitator speaking `language`, a member with no phone, a meeting under way."""
+    w = await f.world(session)
+    await update_programme(
+        w.pid, ProgrammeSettings(languages=list(Language)), session=session, actor=f.OPERATOR
+    )
+    w.facilitator.language = language
+    no_phone = await f.person(session, w.programme, name="Aaron Bila Simu", phone=None)
+    assert no_phone.id is not None and w.community.id is not None
+    await add_member(w.pid, w.community.id, no_phone.id, session=session, actor=f.OPERATOR)
+    running = await f.meeting(
+        session,
+        w.programme,
+        w.community,
+        starts_in=timedelta(minutes=50),
+        at=f.now() - timedelta(hours=1),
+    )
+    await session.commit()
+    return w, no_phone.id, running
+
+
+def phone(client: httpx.AsyncClient, w: f.World) -> Phone:
+    assert w.facilitator.phone is not None
+    return Phone(
+        client, number=w.facilitator.phone, service_code=w.programme.service_code, token=TOKEN
+    )
+
+
+async def walk(p: Phone, *keys: str) -> str:
+    screen = await p.dial()
+    for key in keys:
+        screen = await p.press(key)
+    return screen
+
+
+async def fresh(session: AsyncSession, model: type, **where: object) -> list:  # type: ignore[type-arg]
+    await session.rollback()
+    session.expunge_all()
+    stmt = select(model).where(*(getattr(model, k) == v for k, v in where.items()))
+    return list((await session.exec(stmt)).all())
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_marking_a_member_with_no_phone_present_then_absent(
+    client: httpx.AsyncClient, session: AsyncSession, language: Language
+) -> None:
+    w, no_phone_id, running = await world(session, language)
+    p = phone(client, w)
+    roster = await walk(
+        p, "6", "2", "1"
+    )  # facilitator menu, mark attendance, the meeting under way
+    line = next(line for line in roster.split("\n") if "Aaron" in line)
+    number = line.split(" ")[0]
+    assert line.startswith(f"{number} - ")
+    toggled = await p.press(number)
+    assert f"{number} P Aaron" in toggled and not p.ended
+    [row] = await fresh(session, Attendance, person_id=no_phone_id)
+    assert (row.meeting_id, row.presence, row.presence_actor) == (
+        running.id,
+        Presence.present,
+        f"person:{w.facilitator.id}",
+    )
+    again = await p.retry()  # the network repeats the hop: no second toggle
+    assert f"{number} P Aaron" in again
+    await p.press(number)
+    [row] = await fresh(session, Attendance, person_id=no_phone_id)
+    assert row.presence is Presence.absent
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_cancelling_a_meeting(
+    client: httpx.AsyncClient, session: AsyncSession, language: Language
+) -> None:
+    w, _, _ = await world(session, language)
+    p = phone(client, w)
+    question = await walk(p, "6", "3", "1")
+    assert w.community.name[:10] in question
+    await p.press("1")
+    assert p.ended
+    [meeting] = await fresh(session, Meeting, id=w.meeting.id)
+    assert meeting.status is MeetingStatus.cancelled
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_moving_a_meeting_to_a_typed_date_and_time(
+    client: httpx.AsyncClient, session: AsyncSession, language: Language
+) -> None:
+    w, _, _ = await world(session, language)
+    zone = ZoneInfo(w.programme.timezone)
+    day = (f.now() + timedelta(days=10)).astimezone(zone).date()
+    p = phone(client, w)
+    await walk(p, "6", "4", "1", f"{day:%d%m}", "1530")
+    await p.press("1")
+    assert p.ended
+    [meeting] = await fresh(session, Meeting, id=w.meeting.id)
+    local = meeting.starts_at.astimezone(zone)
+    assert (local.date(), local.hour, local.minute) == (day, 15, 30)
+    assert meeting.code == w.meeting.code
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_approving_a_join_request(
+    client: httpx.AsyncClient, session: AsyncSession, language: Language
+) -> None:
+    w, _, _ = await world(session, language)
+    assert w.outsider.id is not None
+    await request_to_join(
+        w.pid, w.community.join_code, w.outsider.id, session=session, actor=f.OPERATOR
+    )
+    await session.commit()
+    p = phone(client, w)
+    requests = await walk(p, "6", "5")
+    assert w.outsider.name in requests
+    await p.press("1")
+    assert p.ended
+    [membership] = await fresh(session, Membership, person_id=w.outsider.id)
+    assert membership.status is MembershipStatus.active
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_counts_for_the_week(
+    client: httpx.AsyncClient, session: AsyncSession, language: Language
+) -> None:
+    w, _, _ = await world(session, language)
+    member = w.members[0]
+    assert member.id is not None and w.meeting.id is not None
+    await record_rsvp(
+        w.pid,
+        w.meeting.id,
+        member.id,
+        Rsvp.yes,
+        session=session,
+        actor=Actor.person(member.id, Channel.sms),
+    )
+    await session.commit()
+    counts = await walk(phone(client, w), "6", "1")
+    assert " 1," in counts and "0/4" in counts
+
+
+async def test_a_plain_member_has_no_facilitator_menu(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w, _, _ = await world(session, Language.en)
+    member = w.members[0]
+    assert member.phone is not None
+    p = Phone(client, number=member.phone, service_code=w.programme.service_code, token=TOKEN)
+    assert "6" not in await p.dial()
+    assert (await p.press("6")).startswith("Chaguo si sahihi.")

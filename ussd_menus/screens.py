@@ -111,9 +111,14 @@ class Apply:
 Outcome = Go | Stay | Invalid | Finish | Apply
 
 
+def digits(value: str) -> bool:
+    """ASCII digits only: `str.isdigit` also accepts '²' and other digits `int` refuses."""
+    return value.isascii() and value.isdigit()
+
+
 def _choice(value: str, count: int) -> int | None:
     """The 0-based index of a menu choice `1..count`, or None."""
-    if value.isdigit() and 1 <= int(value) <= count:
+    if digits(value) and 1 <= int(value) <= count:
         return int(value) - 1
     return None
 
@@ -656,7 +661,7 @@ class FacMoveConfirm(Screen):
 
 def next_date(value: str, today: date) -> date | None:
     """`DDMM` as the next such day from today on, or None."""
-    if len(value) != 4 or not value.isdigit():
+    if len(value) != 4 or not digits(value):
         return None
     for year in (today.year, today.year + 1):
         try:
@@ -670,7 +675,7 @@ def next_date(value: str, today: date) -> date | None:
 
 def at_time(value: str, day: date, now: datetime) -> datetime | None:
     """`HHMM` on `day` in programme time, if that is still ahead."""
-    if len(value) != 4 or not value.isdigit() or int(value[:2]) > 23 or int(value[2:]) > 59:
+    if len(value) != 4 or not digits(value) or int(value[:2]) > 23 or int(value[2:]) > 59:
         return None
     moment = datetime.combine(day, time(int(value[:2]), int(value[2:])), tzinfo=now.tzinfo)
     return moment if moment > now else None

@@ -68,7 +68,9 @@ def routes(services: Services, engine: UssdEngine) -> list[Route]:
                 row.provider_status = status[:40] or None
                 row.error_message = str(form.get("errorMessage") or "")[:300] or None
                 duration = str(form.get("durationInMillis") or "")
-                row.duration_ms = int(duration) if duration.isdigit() else row.duration_ms
+                row.duration_ms = (
+                    int(duration) if duration.isascii() and duration.isdigit() else row.duration_ms
+                )
                 row.ended_at = row.ended_at or utcnow()
                 if row.outcome is UssdOutcome.open:
                     row.outcome = (

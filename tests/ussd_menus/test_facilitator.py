@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -76,7 +77,7 @@ async def walk(p: Phone, *keys: str) -> str:
 async def fresh(session: AsyncSession, model: type, **where: object) -> list:  # type: ignore[type-arg]
     await session.rollback()
     session.expunge_all()
-    stmt = select(model).where(*(getattr(model, k) == v for k, v in where.items()))
+    stmt: Any = select(model).where(*(getattr(model, k) == v for k, v in where.items()))
     return list((await session.exec(stmt)).all())
 
 

@@ -141,3 +141,9 @@ def test_moving_needs_a_date_and_time_ahead() -> None:
     assert text.startswith("Not a time ahead.")
     kind, text = reply(caller, ["6", "4", "1", "2511", "1430"])
     assert kind == "CON" and "Wed 25 Nov 14:30" in text
+
+
+@pytest.mark.parametrize("typed", ["\u00b2", "\u0661", "\u0663\u0664", "\uff11"])
+def test_digits_from_other_scripts_are_an_invalid_choice_not_a_crash(typed: str) -> None:
+    kind, text = reply(teacher(Language.en), [typed])
+    assert kind == "CON" and text.startswith("Invalid choice.")

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from sqlalchemy import Text, cast, or_
+from sqlalchemy import Text, cast, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -31,6 +32,7 @@ from service.api.types.messages import MessageNode
 from service.api.types.people import PersonNode
 from service.api.types.places import ProgrammeNode, SchoolNode, TermNode
 from service.api.types.surveys import SurveyNode
+from service.api.types.ussd import FunnelStep, UssdSessionNode
 from service.domain.errors import NotFound
 from service.domain.lookup import get_owned
 from service.models import (
@@ -45,8 +47,9 @@ from service.models import (
     School,
     Survey,
     Term,
+    UssdSession,
 )
-from service.models.enums import MembershipStatus
+from service.models.enums import MembershipStatus, UssdOutcome
 
 READ: list[type[BasePermission]] = [CanRead]
 ADMIN: list[type[BasePermission]] = [IsAdmin]
@@ -147,7 +150,24 @@ NODE_TYPES: dict[str, tuple[Any, Any]] = {
     "Term": (Term, TermNode),
     "Survey": (Survey, SurveyNode),
     "Message": (Message, MessageNode),
+    "UssdSession": (UssdSession, UssdSessionNode),
 }
+
+
+@strawberry.input
+class UssdFilter:
+    outcome: UssdOutcome | None = None
+    started_after: datetime | None = None
+    started_before: datetime | None = None
+
+
+def _ussd_in(info: Info_, f: UssdFilter) -> Any:
+    stmt = select(UssdSession).where(UssdSession.programme_id == info.context.programme_id)
+    if f.started_after:
+        stmt = stmt.where(col(UssdSession.started_at) >= f.started_after)
+    if f.started_before:
+        stmt = stmt.where(col(UssdSession.started_at) < f.started_before)
+    return stmt
 
 
 @strawberry.type
@@ -318,6 +338,45 @@ class Query:
             stmt = stmt.where(Message.person_id == ids.decode(f.person_id, "Person"))
         stmt = stmt.order_by(col(Message.created_at).desc(), col(Message.id).desc())
         return await _page(info, stmt, MessageNode.from_row, first, after)
+
+    @strawberry.field(permission_classes=READ, description="USSD dials, newest first.")
+    async def ussd_sessions(
+        self,
+        info: Info_,
+        filter: UssdFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[UssdSessionNode]:
+        f = filter or UssdFilter()
+        stmt = _ussd_in(info, f)
+        if f.outcome:
+            stmt = stmt.where(UssdSession.outcome == f.outcome)
+        stmt = stmt.order_by(col(UssdSession.started_at).desc(), col(UssdSession.id).desc())
+        return await _page(info, stmt, UssdSessionNode.from_row, first, after)
+
+    @strawberry.field(
+        permission_classes=READ,
+        description="Where USSD sessions end, by last screen: the screens callers give up on.",
+    )
+    async def ussd_funnel(self, info: Info_, filter: UssdFilter | None = None) -> list[FunnelStep]:
+        inner = _ussd_in(info, filter or UssdFilter()).subquery()
+        stmt = sa_select(inner.c.last_screen, inner.c.outcome, func.count()).group_by(
+            inner.c.last_screen, inner.c.outcome
+        )
+
+        async def work(session: AsyncSession) -> list[FunnelStep]:
+            steps: dict[str, dict[str, int]] = {}
+            for screen, outcome, count in (await session.execute(stmt)).all():
+                step = steps.setdefault(
+                    screen or "-", dict.fromkeys(("completed", "abandoned", "failed", "open"), 0)
+                )
+                step[str(outcome)] += count
+            return sorted(
+                (FunnelStep(screen=k, sessions=sum(v.values()), **v) for k, v in steps.items()),
+                key=lambda s: (-s.abandoned, -s.sessions, s.screen),
+            )
+
+        return await info.context.run(work)
 
     @strawberry.field(permission_classes=ADMIN, description="Who changed what, newest first.")
     async def audit_log(

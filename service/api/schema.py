@@ -25,6 +25,7 @@ from service.api.types.messages import MessageNode
 from service.api.types.people import PersonNode
 from service.api.types.places import ProgrammeNode, SchoolNode, TermNode
 from service.api.types.surveys import SurveyNode
+from service.api.types.ussd import UssdSessionNode
 from service.config import Environment, Settings
 from service.domain.errors import DomainError
 
@@ -34,7 +35,7 @@ MAX_TOKENS = 2000
 
 NODE_TYPES = [
     ProgrammeNode, TermNode, SchoolNode, PersonNode, CommunityNode, MembershipNode, MeetingNode,
-    SurveyNode, MessageNode, ApiKeyNode, AuditEntryNode,
+    SurveyNode, MessageNode, ApiKeyNode, AuditEntryNode, UssdSessionNode,
 ]  # fmt: skip
 
 

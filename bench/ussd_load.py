@@ -1,0 +1,223 @@
+"""USSD hops under load: `copline serve` on PostgreSQL beside a bare Starlette endpoint.
+
+Sessions are the demo's real ones: teachers list meetings and say yes, teachers check
+in with a code, facilitators open attendance and mark a member. `wrk` (Debian's
+package: apt-get install wrk) generates the load from a Lua script, so the load
+generator is not the bottleneck. Goal on a 2-core machine: >= 1,500 hops/s with 100
+concurrent sessions, p99 <= 50 ms with 20.
+
+    python -m bench.ussd_load [--seconds 15] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+from sqlmodel import col, select
+
+from service import migrate
+from service.config import Settings
+from service.db import build_engine, build_session_factory
+from service.demo import seed
+from service.models import Meeting, Membership, Person, Programme
+from service.models.enums import MeetingStatus, MembershipRole, MembershipStatus
+from service.models.types import utcnow
+
+TOKEN = "bench-token"
+ROOT = str(Path(__file__).resolve().parent.parent)
+LUA = """
+local hops = {%s}
+local n = 0
+local tid = 0
+function setup(thread) tid = tid + 1; thread:set("tid", tid) end
+function request()
+  n = n + 1
+  local h = hops[(n - 1) %% #hops + 1]
+  local body = string.format(h, tid .. "-" .. math.floor((n - 1) / #hops))
+  return wrk.format("POST", nil, {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+end
+"""
+
+
+async def sessions(url: str) -> list[list[str]]:
+    """Each session: the form bodies of its hops, with %s where the session id goes."""
+    engine = build_engine(Settings(database_url=url, _env_file=None))
+    await migrate.upgrade(engine)
+    async with build_session_factory(engine)() as session:
+        await seed(session)
+        now = utcnow()
+        rows = (
+            await session.exec(
+                select(
+                    Person.phone, Programme.service_code, Membership.role, Membership.community_id
+                )
+                .join(Programme, col(Programme.id) == Person.programme_id)
+                .join(Membership, col(Membership.person_id) == Person.id)
+                .where(Person.phone != None, Membership.status == MembershipStatus.active)  # noqa: E711
+            )
+        ).all()
+        soon = {
+            m.community_id: m.code
+            for m in (
+                await session.exec(select(Meeting).where(Meeting.status == MeetingStatus.scheduled))
+            ).all()
+            if 0 < (m.starts_at - now).total_seconds() < 3600
+        }
+    await engine.dispose()
+    out: list[list[str]] = []
+    for phone, code, role, community in rows:
+        paths = [["", "1", "1*1", "1*1*1"]]  # list meetings, open the first, say yes
+        if community in soon:
+            paths.append(["", "2", f"2*{soon[community]}", f"2*{soon[community]}*1"])  # check in
+        if role == MembershipRole.facilitator:
+            paths.append(["", "6", "6*1", "6*2", "6*2*1", "6*2*1*2"])  # counts, attendance, mark
+        for path in paths:
+            out.append(
+                [
+                    urlencode(
+                        {
+                            "serviceCode": code,
+                            "phoneNumber": phone,
+                            "networkCode": "63902",
+                            "text": text,
+                        }
+                    )
+                    + "&sessionId=bench-%s-"
+                    + str(len(out))
+                    for text in path
+                ]
+            )
+    return out
+
+
+def lua(all_sessions: list[list[str]]) -> str:
+    hops = [hop for s in all_sessions for hop in s]
+    return LUA % ", ".join('"' + h.replace("%", "%%").replace("%%s", "%s") + '"' for h in hops)
+
+
+def start(command: list[str], env: dict[str, str], cwd: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def wait(port: int) -> None:
+    for _ in range(150):
+        try:
+            httpx.post(f"http://127.0.0.1:{port}/at/{TOKEN}/ussd", data={}, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing answered on port {port}")
+
+
+def wrk(port: int, script: Path, connections: int, seconds: int) -> tuple[float, float, float]:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+         f"http://127.0.0.1:{port}/at/{TOKEN}/ussd"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(p: str) -> float:
+        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{errors.group(1)} failed hops:\n{out}")
+    return rate, pct("50"), pct("99")
+
+
+async def main(seconds: int = 15, workers: int = 2) -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    from tests.databases import fresh_postgres_database
+
+    url = await fresh_postgres_database("copline_bench_ussd")
+    all_sessions = await sessions(url)
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "hops.lua"
+        script.write_text(lua(all_sessions))
+        env = os.environ | {
+            "COPLINE_DATABASE_URL": url,
+            "COPLINE_CALLBACK_TOKEN": TOKEN,
+            "COPLINE_LOG_LEVEL": "WARNING",
+            "COPLINE_WORKER_IN_PROCESS": "false",
+        }
+        root = ROOT
+        copline = start(
+            [
+                sys.executable,
+                "-m",
+                "service.cli.main",
+                "serve",
+                "--port",
+                "8771",
+                "--no-migrate",
+                "--workers",
+                str(workers),
+            ],
+            env,
+            folder,
+        )
+        bare = start(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.bare_ussd:app",
+                "--port",
+                "8772",
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env,
+            root,
+        )
+        try:
+            wait(8771)
+            wait(8772)
+            hops = sum(len(s) for s in all_sessions)
+            print(
+                f"USSD load: {len(all_sessions)} demo sessions ({hops} hops) cycled for {seconds}s "
+                f"per run, {workers} worker process(es) each, PostgreSQL"
+            )
+            wrk(8771, script, 20, 3)  # warm caches and connection pools
+            columns = ("sessions", "hops/s", "p50 ms", "p99 ms", "vs bare")
+            print(f"{'target':<16}" + "".join(f"{c:>9}" for c in columns))
+            for connections in (100, 20):
+                base = wrk(8772, script, connections, seconds)
+                ours = wrk(8771, script, connections, seconds)
+                for name, (rate, p50, p99) in (("bare Starlette", base), ("copline", ours)):
+                    ratio = rate / base[0]
+                    print(
+                        f"{name:<16}{connections:>9}{rate:>9.0f}{p50:>9.1f}{p99:>9.1f}{ratio:>9.2f}"
+                    )
+            print("goal: >= 1,500 hops/s at 100 sessions; p99 <= 50 ms at 20")
+        finally:
+            for process in (copline, bare):
+                process.terminate()
+                process.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    asyncio.run(main(args.seconds, args.workers))

@@ -75,18 +75,32 @@ class Facilitation:
     requests: tuple[RequestView, ...] = ()
 
 
+class NeedsData(Exception):
+    """A screen needs a part of the caller's context that was not loaded for this hop."""
+
+    def __init__(self, part: str) -> None:
+        super().__init__(part)
+        self.part = part
+
+
 @dataclass(frozen=True)
 class Caller:
+    """The caller as screens see them. Parts load on demand: a screen that touches one
+    that is not loaded raises NeedsData, the engine loads it and replays (replay is pure
+    and cheap), so a hop costs only the queries its screens need."""
+
     phone: str
     programme: ProgrammeInfo
     now: datetime  # programme time
     person_id: int | None = None
     name: str | None = None
     language: Language = Language.en
-    communities: tuple[CommunityView, ...] = ()
+    facilitates: bool = False
+    active: tuple[tuple[int, MembershipRole, str], ...] = ()  # (community, role, name)
     pending: tuple[str, ...] = ()
-    meetings: tuple[MeetingView, ...] = ()  # not over yet, soonest first
-    facilitation: Facilitation | None = None  # only for people who facilitate
+    communities_: tuple[CommunityView, ...] | None = None
+    meetings_: tuple[MeetingView, ...] | None = None  # not over yet, soonest first
+    facilitation_: Facilitation | None = None
 
     @property
     def known(self) -> bool:
@@ -97,8 +111,24 @@ class Caller:
         return (self.name or "").split(" ")[0]
 
     @property
-    def facilitates(self) -> bool:
-        return self.facilitation is not None
+    def communities(self) -> tuple[CommunityView, ...]:
+        if self.communities_ is None:
+            raise NeedsData("communities")
+        return self.communities_
+
+    @property
+    def meetings(self) -> tuple[MeetingView, ...]:
+        if self.meetings_ is None:
+            raise NeedsData("meetings")
+        return self.meetings_
+
+    @property
+    def facilitation(self) -> Facilitation | None:
+        if not self.facilitates:
+            return None
+        if self.facilitation_ is None:
+            raise NeedsData("facilitation")
+        return self.facilitation_
 
     def upcoming(self) -> list[MeetingView]:
         return [m for m in self.meetings if m.starts_at > self.now]

@@ -14,8 +14,9 @@ from datetime import datetime
 
 import phonenumbers
 import structlog
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import SessionFactory
@@ -25,15 +26,16 @@ from service.models import Programme, UssdAction, UssdSession
 from service.models.enums import Language, UssdOutcome
 from service.models.types import utcnow
 from ussd_menus.catalog import Catalog, default_catalog
-from ussd_menus.context import Caller, ProgrammeInfo
+from ussd_menus.context import Caller, NeedsData, ProgrammeInfo
 from ussd_menus.effects import Effect
 from ussd_menus.layout import Line, fit
-from ussd_menus.loader import load_caller, load_programme
+from ussd_menus.loader import load_caller, load_part, load_programme
 from ussd_menus.screens import SCREENS, Apply, Finish, Go, Invalid, Stay, Texts, check_screens
 
 log = structlog.get_logger(__name__)
 
 PROGRAMME_TTL_S = 60.0
+PARTS = ("communities", "meetings", "facilitation")
 REFUSALS = {
     "meeting_cancelled": "refusal.meeting_cancelled",
     "meeting_closed": "refusal.meeting_closed",
@@ -106,6 +108,19 @@ def replay(caller: Caller, inputs: list[str], t: Texts) -> Replay:
     return r
 
 
+async def resolve(
+    session: AsyncSession, caller: Caller, inputs: list[str], t: Texts, now: datetime
+) -> tuple[Caller, Replay, str]:
+    """Replay and render, loading each part of the caller's context the screens ask for."""
+    for _ in range(len(PARTS) + 1):
+        try:
+            r = replay(caller, inputs, t)
+            return caller, r, "" if r.finish is not None else render(caller, r, t)
+        except NeedsData as need:
+            caller = await load_part(session, caller, need.part, now)
+    raise RuntimeError("the screens asked for more than the context has")
+
+
 def render(caller: Caller, r: Replay, t: Texts) -> str:
     name, state = r.stack[-1]
     body = SCREENS[name].render(caller, state, t)
@@ -176,19 +191,22 @@ class UssdEngine:
             )
             t = Texts(self.catalog, caller.language)
             inputs = inputs_of(hop.text)
-            r = replay(caller, inputs, t)
+            caller, r, body = await resolve(session, caller, inputs, t, now)
             if r.finish is not None:
                 reply = "END " + await self._finish(session, hop, caller, programme, r, t, now)
             else:
                 if r.apply is not None:
+                    effect = r.apply.effect
                     refusal = await self._once(
-                        session, hop, r.finish_at, r.apply.effect, caller, programme, now
+                        session, hop, r.finish_at, effect, caller, programme, now
                     )
                     # Show the list as it is now, with the change just made.
                     caller = await load_caller(session, info, caller.phone, now)
-                    r = replay(caller, inputs, t)
-                    r.reason = refusal
-                reply = "CON " + render(caller, r, t)
+                    caller, r, body = await resolve(session, caller, inputs, t, now)
+                    if refusal:
+                        r.reason = refusal
+                        body = render(caller, r, t)
+                reply = "CON " + body
             await self._track(session, hop, info, caller, r, len(inputs), now)
             await session.commit()
         return reply
@@ -248,27 +266,31 @@ class UssdEngine:
         inputs: int,
         now: datetime,
     ) -> None:
-        row = (
-            await session.exec(select(UssdSession).where(UssdSession.session_id == hop.session_id))
-        ).first()
-        if row is None:
-            row = UssdSession(
-                session_id=hop.session_id,
-                programme_id=info.id,
-                phone=caller.phone,
-                service_code=hop.service_code,
-                network_code=hop.network_code,
-                started_at=now,
-            )
-            session.add(row)
-        row.person_id = caller.person_id
-        row.hops = inputs + 1  # a retried hop is not a new one
-        row.path = ">".join(r.visited)[-2000:]
-        row.last_screen = r.stack[-1][0]
-        if r.finish is not None:
-            row.outcome = UssdOutcome.completed
-            row.ended_at = now
-        row.updated_at = now
+        """One upsert per hop: the session's path, hops, last screen and outcome."""
+        ended = r.finish is not None
+        values = {
+            "session_id": hop.session_id,
+            "programme_id": info.id,
+            "person_id": caller.person_id,
+            "phone": caller.phone,
+            "service_code": hop.service_code,
+            "network_code": hop.network_code,
+            "hops": inputs + 1,  # a retried hop is not a new one
+            "path": ">".join(r.visited)[-2000:],
+            "last_screen": r.stack[-1][0],
+            "outcome": UssdOutcome.completed if ended else UssdOutcome.open,
+            "started_at": now,
+            "updated_at": now,
+            "ended_at": now if ended else None,
+        }
+        dialect = session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert(UssdSession).values(values)
+        changing = ("person_id", "hops", "path", "last_screen", "outcome", "updated_at", "ended_at")
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["session_id"], set_={name: stmt.excluded[name] for name in changing}
+        )
+        await (await session.connection()).execute(stmt)
 
 
 def normalise(phone: str, region: str) -> str:

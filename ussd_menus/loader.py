@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import outerjoin
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,9 +19,11 @@ from service.models.enums import (
     MeetingStatus,
     MembershipRole,
     MembershipStatus,
+    Modality,
     Presence,
     Rsvp,
 )
+from service.models.types import UTCDateTime
 from ussd_menus.context import (
     Caller,
     CommunityView,
@@ -60,121 +65,169 @@ async def load_programme(
     return info, programme
 
 
+# Built once: the hot path neither rebuilds statements nor creates ORM objects.
+_BASE = (
+    sa.select(
+        col(Person.id),
+        col(Person.name),
+        col(Person.language),
+        col(Membership.community_id),
+        col(Membership.role),
+        col(Membership.status),
+        col(Community.name),
+    )
+    .select_from(Person)
+    .outerjoin(Membership, col(Membership.person_id) == Person.id)
+    .outerjoin(Community, col(Community.id) == Membership.community_id)
+    .where(
+        col(Person.programme_id) == sa.bindparam("programme"),
+        col(Person.phone) == sa.bindparam("phone"),
+    )
+    .order_by(col(Community.name))
+)
+_PEOPLE = (
+    sa.select(col(Membership.community_id), col(Membership.role), col(Person.name))
+    .join(Person, col(Person.id) == Membership.person_id)
+    .where(
+        col(Membership.community_id).in_(sa.bindparam("communities", expanding=True)),
+        col(Membership.status) == MembershipStatus.active,
+    )
+)
+_MEETINGS = (
+    sa.select(
+        col(Meeting.id),
+        col(Meeting.code),
+        col(Meeting.community_id),
+        col(Meeting.starts_at),
+        col(Meeting.ends_at),
+        col(Meeting.modality),
+        col(Meeting.venue),
+        col(Attendance.rsvp),
+        col(Attendance.presence),
+    )
+    .select_from(Meeting)
+    .outerjoin(
+        Attendance,
+        (col(Attendance.meeting_id) == Meeting.id)
+        & (col(Attendance.person_id) == sa.bindparam("person")),
+    )
+    .where(
+        col(Meeting.community_id).in_(sa.bindparam("communities", expanding=True)),
+        col(Meeting.status) == MeetingStatus.scheduled,
+        col(Meeting.ends_at) > sa.bindparam("now", type_=UTCDateTime()),
+        col(Meeting.starts_at) < sa.bindparam("horizon", type_=UTCDateTime()),
+    )
+    .order_by(col(Meeting.starts_at))
+)
+
+
+async def _rows(session: AsyncSession, stmt: Any, **params: Any) -> Sequence[Any]:
+    connection = await session.connection()
+    rows: Sequence[Any] = (await connection.execute(stmt, params)).all()
+    return rows
+
+
 async def load_caller(
     session: AsyncSession, programme: ProgrammeInfo, phone: str, now: datetime
 ) -> Caller:
+    """Who is calling and which communities they belong to: one query. The rest on demand."""
     local_now = now.astimezone(programme.timezone)
-    person = (
-        await session.exec(
-            select(Person.id, Person.name, Person.language).where(
-                Person.programme_id == programme.id, Person.phone == phone
-            )
-        )
-    ).first()
-    if person is None:
+    rows = await _rows(session, _BASE, programme=programme.id, phone=phone)
+    if not rows:
         return Caller(
-            phone=phone, programme=programme, now=local_now, language=programme.default_language
+            phone=phone,
+            programme=programme,
+            now=local_now,
+            language=programme.default_language,
+            communities_=(),
+            meetings_=(),
         )
-    person_id, name, language = person
-    memberships = (
-        await session.exec(
-            select(Membership.community_id, Membership.role, Membership.status, Community.name)
-            .join(Community, col(Community.id) == Membership.community_id)
-            .where(Membership.person_id == person_id)
-            .order_by(col(Community.name))
-        )
-    ).all()
-    active = {
-        cid: (role, cname)
-        for cid, role, status, cname in memberships
-        if status == MembershipStatus.active
-    }
-    pending = tuple(
-        cname for _, _, status, cname in memberships if status == MembershipStatus.pending
+    person_id, name, language = rows[0][0], rows[0][1], rows[0][2]
+    active = tuple(
+        (cid, MembershipRole(role), cname)
+        for _, _, _, cid, role, status, cname in rows
+        if cid is not None and status == MembershipStatus.active
     )
-    communities: tuple[CommunityView, ...] = ()
-    meetings: tuple[MeetingView, ...] = ()
-    if active:
-        people = (
-            await session.exec(
-                select(Membership.community_id, Membership.role, Person.name)
-                .join(Person, col(Person.id) == Membership.person_id)
-                .where(
-                    col(Membership.community_id).in_(active),
-                    Membership.status == MembershipStatus.active,
-                )
-            )
-        ).all()
-        facilitators: dict[int, list[str]] = defaultdict(list)
-        sizes: dict[int, int] = defaultdict(int)
-        for cid, role, pname in people:
-            sizes[cid] += 1
-            if role == MembershipRole.facilitator:
-                facilitators[cid].append(pname)
-        communities = tuple(
-            CommunityView(
-                id=cid,
-                name=cname,
-                role=MembershipRole(role),
-                facilitators=tuple(facilitators[cid]),
-                members=sizes[cid],
-            )
-            for cid, (role, cname) in active.items()
-        )
-        mine = outerjoin(
-            Meeting,
-            Attendance,
-            (col(Attendance.meeting_id) == Meeting.id) & (col(Attendance.person_id) == person_id),
-        )
-        rows = (
-            await session.exec(
-                select(Meeting, Attendance.rsvp, Attendance.presence)
-                .select_from(mine)
-                .where(
-                    col(Meeting.community_id).in_(active),
-                    Meeting.status == MeetingStatus.scheduled,
-                    col(Meeting.ends_at) > now,
-                    col(Meeting.starts_at) < now + HORIZON,
-                )
-                .order_by(col(Meeting.starts_at))
-            )
-        ).all()
-        meetings = tuple(
-            MeetingView(
-                id=m.id or 0,
-                code=m.code,
-                community_id=m.community_id,
-                community=active[m.community_id][1],
-                starts_at=m.starts_at.astimezone(programme.timezone),
-                ends_at=m.ends_at.astimezone(programme.timezone),
-                modality=m.modality,
-                venue=m.venue,
-                rsvp=Rsvp(rsvp) if rsvp else Rsvp.none,
-                presence=Presence(presence) if presence else Presence.unknown,
-            )
-            for m, rsvp, presence in rows
-        )
-    led = [cid for cid, (role, _) in active.items() if role == MembershipRole.facilitator]
-    facilitation = await load_facilitation(session, programme, led, active, now) if led else None
+    pending = tuple(cname for *_, status, cname in rows if status == MembershipStatus.pending)
     return Caller(
         phone=phone,
         programme=programme,
         now=local_now,
-        facilitation=facilitation,
         person_id=person_id,
         name=name,
         language=Language(language),
-        communities=communities,
+        facilitates=any(role is MembershipRole.facilitator for _, role, _ in active),
+        active=active,
         pending=pending,
-        meetings=meetings,
+        communities_=None if active else (),
+        meetings_=None if active else (),
     )
+
+
+async def load_part(session: AsyncSession, caller: Caller, part: str, now: datetime) -> Caller:
+    """Add one part of the context a screen asked for."""
+    names = {cid: (role, cname) for cid, role, cname in caller.active}
+    if part == "communities":
+        facilitators: dict[int, list[str]] = defaultdict(list)
+        sizes: dict[int, int] = defaultdict(int)
+        for cid, role, pname in await _rows(session, _PEOPLE, communities=list(names)):
+            sizes[cid] += 1
+            if role == MembershipRole.facilitator:
+                facilitators[cid].append(pname)
+        views = tuple(
+            CommunityView(
+                id=cid,
+                name=cname,
+                role=role,
+                facilitators=tuple(facilitators[cid]),
+                members=sizes[cid],
+            )
+            for cid, role, cname in caller.active
+        )
+        return replace(caller, communities_=views)
+    if part == "meetings":
+        zone = caller.programme.timezone
+        rows = await _rows(
+            session,
+            _MEETINGS,
+            communities=list(names),
+            person=caller.person_id,
+            now=now,
+            horizon=now + HORIZON,
+        )
+        meetings = tuple(
+            MeetingView(
+                id=mid,
+                code=code,
+                community_id=cid,
+                community=names[cid][1],
+                starts_at=_aware(starts).astimezone(zone),
+                ends_at=_aware(ends).astimezone(zone),
+                modality=Modality(modality),
+                venue=venue,
+                rsvp=Rsvp(rsvp) if rsvp else Rsvp.none,
+                presence=Presence(presence) if presence else Presence.unknown,
+            )
+            for mid, code, cid, starts, ends, modality, venue, rsvp, presence in rows
+        )
+        return replace(caller, meetings_=meetings)
+    if part == "facilitation":
+        led = [cid for cid, role, _ in caller.active if role is MembershipRole.facilitator]
+        facilitation = await load_facilitation(session, caller.programme, led, names, now)
+        return replace(caller, facilitation_=facilitation)
+    raise ValueError(f"unknown part of the caller's context: {part!r}")
+
+
+def _aware(moment: datetime) -> datetime:
+    # Core rows from SQLite come back naive; they are UTC by construction.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def load_facilitation(
     session: AsyncSession,
     programme: ProgrammeInfo,
     led: list[int],
-    names: dict[int, tuple[str, str]],
+    names: dict[int, tuple[MembershipRole, str]],
     now: datetime,
 ) -> Facilitation:
     members = (

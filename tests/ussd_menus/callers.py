@@ -65,13 +65,20 @@ def teacher(language: Language = Language.en, meetings: int = 12) -> Caller:
         person_id=7,
         name="Marie Claire Uwimana",
         language=language,
-        communities=communities,
-        meetings=tuple(views),
+        communities_=communities,
+        meetings_=tuple(views),
     )
 
 
 def stranger(language: Language = Language.rw) -> Caller:
-    return Caller(phone="+250788999999", programme=PROGRAMME, now=NOW, language=language)
+    return Caller(
+        phone="+250788999999",
+        programme=PROGRAMME,
+        now=NOW,
+        language=language,
+        communities_=(),
+        meetings_=(),
+    )
 
 
 def facilitator(language: Language = Language.en) -> Caller:
@@ -107,8 +114,9 @@ def facilitator(language: Language = Language.en) -> Caller:
     )
     return replace(
         base,
-        communities=led,
-        facilitation=Facilitation(
+        communities_=led,
+        facilitates=True,
+        facilitation_=Facilitation(
             meetings=meetings, rosters=rosters, marks=marks, requests=requests
         ),
     )

@@ -81,6 +81,7 @@ def create_app(settings: Settings) -> Starlette:
         # default threshold (700) runs the collector dozens of times per request.
         gc.set_threshold(GC_THRESHOLD, 10, 10)
         stop = asyncio.Event()
+        tracking = asyncio.create_task(ussd.tracker.run(stop))
         worker_task = None
         if settings.runs_worker_in_process:
             worker_task = asyncio.create_task(Worker(services.sessions).run(stop))
@@ -90,6 +91,8 @@ def create_app(settings: Settings) -> Starlette:
             stop.set()
             if worker_task is not None:
                 await worker_task
+            await tracking
+            await ussd.tracker.flush()
             await engine.dispose()
 
     app = Starlette(
@@ -104,6 +107,7 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.ussd = ussd
     return app
 
 

@@ -14,15 +14,13 @@ from datetime import datetime
 
 import phonenumbers
 import structlog
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import SessionFactory
 from service.domain.errors import DomainError
 from service.domain.phones import mask_phone
-from service.models import Programme, UssdAction, UssdSession
+from service.models import Programme, UssdAction
 from service.models.enums import Language, UssdOutcome
 from service.models.types import utcnow
 from ussd_menus.catalog import Catalog, default_catalog
@@ -31,6 +29,7 @@ from ussd_menus.effects import Effect
 from ussd_menus.layout import Line, fit
 from ussd_menus.loader import load_caller, load_part, load_programme
 from ussd_menus.screens import SCREENS, Apply, Finish, Go, Invalid, Stay, Texts, check_screens
+from ussd_menus.tracking import SessionTracker
 
 log = structlog.get_logger(__name__)
 
@@ -140,6 +139,7 @@ class UssdEngine:
         if problems:
             raise RuntimeError("USSD screens are inconsistent: " + "; ".join(problems))
         self.sessions = sessions
+        self.tracker = SessionTracker(sessions)
         self.catalog = catalog or default_catalog()
         self.clock = clock
         self._programmes: dict[str, tuple[float, tuple[ProgrammeInfo, Programme] | None]] = {}
@@ -207,8 +207,9 @@ class UssdEngine:
                         r.reason = refusal
                         body = render(caller, r, t)
                 reply = "CON " + body
-            await self._track(session, hop, info, caller, r, len(inputs), now)
-            await session.commit()
+            self._track(hop, info, caller, r, len(inputs), now)
+            if session.in_transaction() and (r.finish is not None or r.apply is not None):
+                await session.commit()
         return reply
 
     async def _finish(
@@ -256,41 +257,28 @@ class UssdEngine:
             return REFUSALS.get(exc.code, "refusal.other")
         return None
 
-    async def _track(
-        self,
-        session: AsyncSession,
-        hop: Hop,
-        info: ProgrammeInfo,
-        caller: Caller,
-        r: Replay,
-        inputs: int,
-        now: datetime,
+    def _track(
+        self, hop: Hop, info: ProgrammeInfo, caller: Caller, r: Replay, inputs: int, now: datetime
     ) -> None:
-        """One upsert per hop: the session's path, hops, last screen and outcome."""
+        """The session's path, hops, last screen and outcome, written in the next batch."""
         ended = r.finish is not None
-        values = {
-            "session_id": hop.session_id,
-            "programme_id": info.id,
-            "person_id": caller.person_id,
-            "phone": caller.phone,
-            "service_code": hop.service_code,
-            "network_code": hop.network_code,
-            "hops": inputs + 1,  # a retried hop is not a new one
-            "path": ">".join(r.visited)[-2000:],
-            "last_screen": r.stack[-1][0],
-            "outcome": UssdOutcome.completed if ended else UssdOutcome.open,
-            "started_at": now,
-            "updated_at": now,
-            "ended_at": now if ended else None,
-        }
-        dialect = session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        stmt = insert(UssdSession).values(values)
-        changing = ("person_id", "hops", "path", "last_screen", "outcome", "updated_at", "ended_at")
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["session_id"], set_={name: stmt.excluded[name] for name in changing}
+        self.tracker.record(
+            {
+                "session_id": hop.session_id,
+                "programme_id": info.id,
+                "person_id": caller.person_id,
+                "phone": caller.phone,
+                "service_code": hop.service_code,
+                "network_code": hop.network_code,
+                "hops": inputs + 1,  # a retried hop is not a new one
+                "path": ">".join(r.visited)[-2000:],
+                "last_screen": r.stack[-1][0],
+                "outcome": UssdOutcome.completed if ended else UssdOutcome.open,
+                "started_at": now,
+                "updated_at": now,
+                "ended_at": now if ended else None,
+            }
         )
-        await (await session.connection()).execute(stmt)
 
 
 def normalise(phone: str, region: str) -> str:

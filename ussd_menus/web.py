@@ -60,6 +60,7 @@ def routes(services: Services, engine: UssdEngine) -> list[Route]:
         if not isinstance(session_id, str) or not session_id:
             return PlainTextResponse("missing sessionId", status_code=400)
         status = str(form.get("status") or "")
+        await engine.tracker.flush()  # the session's last hops may still be in the batch
         async with services.sessions() as session:
             row = (
                 await session.exec(select(UssdSession).where(UssdSession.session_id == session_id))

@@ -61,6 +61,13 @@ async def world(session: AsyncSession, language: Language = Language.en) -> f.Wo
     return w
 
 
+async def flush(client: httpx.AsyncClient) -> None:
+    """Write the batched session tracking now (the app's background task does it every second)."""
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    await transport.app.state.ussd.tracker.flush()  # type: ignore[attr-defined]
+
+
 def phone(client: httpx.AsyncClient, w: f.World, number: str | None) -> Phone:
     return Phone(
         client, number=number or "+254799000000", service_code=w.programme.service_code, token=TOKEN
@@ -244,6 +251,7 @@ async def test_the_session_keeps_its_path_and_how_it_ended(
     await p.dial()
     await p.press("1")
     await p.press("1")
+    await flush(client)
     [row] = await rows(session, UssdSession)
     assert (row.hops, row.last_screen, row.outcome, row.path) == (
         3,

@@ -28,6 +28,7 @@ async def test_the_funnel_shows_where_callers_give_up(api: Api, two: Two) -> Non
         api, two, two.a.outsider.phone, "1", "1", hang_up=True
     )  # in no community: stuck on an empty list
     await dial(api, two, two.a.facilitator.phone, hang_up=True)  # gave up at home
+    await api.app.state.ussd.tracker.flush()
     funnel = (
         await api.gql("{ ussdFunnel { screen sessions completed abandoned } }", key=two.reader_a)
     )["ussdFunnel"]
@@ -42,6 +43,7 @@ async def test_sessions_list_their_path_with_phones_masked(api: Api, two: Two) -
     phone = two.a.members[0].phone
     assert phone is not None
     await dial(api, two, phone, "4", "1")
+    await api.app.state.ussd.tracker.flush()
     query = "{ ussdSessions(filter: {outcome: open}) { totalCount nodes { hops path lastScreen phone } } }"
     data = (await api.gql(query, key=two.reader_a))["ussdSessions"]
     assert data == {

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     database_pool_size: int = Field(default=10, ge=1)
     database_connect_timeout_s: float = Field(default=5.0, gt=0)
+    # A ping on every checkout costs a round trip per request (a third of a USSD hop).
+    # Without it, a database restart fails one request per process: SQLAlchemy then
+    # invalidates the whole pool and reconnects.
+    database_pre_ping: bool = False
 
     # Africa's Talking. With no API key the service talks to the local simulator.
     at_username: str = "sandbox"

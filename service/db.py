@@ -38,7 +38,8 @@ def _sqlite_begin(conn: Connection) -> None:
 
 
 def build_engine(settings: Settings) -> AsyncEngine:
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    # Recycling also replaces connections a firewall may have dropped while idle.
+    kwargs: dict[str, Any] = {"pool_pre_ping": settings.database_pre_ping, "pool_recycle": 1800}
     if settings.is_sqlite:
         path = settings.sqlite_path()
         if path is not None:

@@ -323,3 +323,25 @@ async def test_a_database_outage_ends_the_session_politely_in_the_callers_langua
     assert response.status_code == 200
     assert response.text == "END Samahani, copline haipatikani sasa. Tafadhali jaribu tena baadaye."
     await app.state.services.engine.dispose()
+
+
+async def test_after_the_database_drops_every_connection_the_next_dial_works(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL drops connections on restart; SQLite has none to drop")
+    from sqlalchemy import text
+
+    w = await world(session)
+    p = phone(client, w, w.members[0].phone)
+    assert (await p.dial()).startswith("Hi")  # a pooled connection now exists
+    await session.execute(
+        text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    )
+    await session.commit()
+    first = await p.dial()  # may meet a dead connection: a polite END, never an error page
+    assert p.reply.startswith(("CON ", "END ")) and first
+    assert (await p.dial()).startswith("Hi")  # the pool was invalidated and reconnected

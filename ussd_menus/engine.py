@@ -69,7 +69,7 @@ class Replay:
     visited: list[str] = field(default_factory=list)
     reason: str | None = None
     finish: Finish | None = None
-    finish_at: int = 0
+    changed_at: int = 0  # the input whose finish or apply makes a change: part of its key
     apply: Apply | None = None  # a change asked for by the last input, to make before rendering
 
 
@@ -99,9 +99,9 @@ def replay(caller: Caller, inputs: list[str], t: Texts) -> Replay:
                 # Earlier hops' changes were made on those hops; only the last one is new.
                 r.stack[-1] = (name, outcome.state)
                 r.apply = outcome if index == len(inputs) - 1 else None
-                r.finish_at = index
+                r.changed_at = index
             else:
-                r.finish, r.finish_at = outcome, index
+                r.finish, r.changed_at = outcome, index
                 break
         r.visited.append(r.stack[-1][0])
     return r
@@ -198,7 +198,7 @@ class UssdEngine:
                 if r.apply is not None:
                     effect = r.apply.effect
                     refusal = await self._once(
-                        session, hop, r.finish_at, effect, caller, programme, now
+                        session, hop, r.changed_at, effect, caller, programme, now
                     )
                     # Show the list as it is now, with the change just made.
                     caller = await load_caller(session, info, caller.phone, now)
@@ -225,7 +225,7 @@ class UssdEngine:
         assert r.finish is not None
         if r.finish.effect is not None:
             refusal = await self._once(
-                session, hop, r.finish_at, r.finish.effect, caller, programme, now
+                session, hop, r.changed_at, r.finish.effect, caller, programme, now
             )
             if refusal is not None:
                 return t(refusal)

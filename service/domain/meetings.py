@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain import audit
 from service.domain.actor import Actor
+from service.domain.communities import is_facilitator
 from service.domain.errors import (
     MeetingCancelled,
     MeetingClash,
@@ -221,8 +222,6 @@ async def _ensure_facilitates(session: AsyncSession, meeting: Meeting, actor: Ac
     """People change a meeting only if they facilitate its community; keys and operators may."""
     if actor.kind != "person":
         return
-    from service.domain.communities import is_facilitator
-
     assert actor.id is not None
     if not await is_facilitator(session, meeting.community_id, actor.id):
         raise NotAllowed("only a facilitator of this community can change its meetings")

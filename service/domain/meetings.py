@@ -227,6 +227,16 @@ async def _ensure_facilitates(session: AsyncSession, meeting: Meeting, actor: Ac
         raise NotAllowed("only a facilitator of this community can change its meetings")
 
 
+async def _open_for_change(
+    session: AsyncSession, programme_id: int, meeting_id: int, actor: Actor
+) -> Meeting:
+    """The meeting, locked, if it is this programme's, still open, and the actor may change it."""
+    meeting = await get_owned(session, Meeting, meeting_id, programme_id, for_update=True)
+    await _ensure_facilitates(session, meeting, actor)
+    _ensure_open(meeting)
+    return meeting
+
+
 def _ensure_open(meeting: Meeting) -> None:
     if meeting.status is MeetingStatus.cancelled:
         raise MeetingCancelled("the meeting was cancelled", meeting_id=meeting.id)
@@ -247,9 +257,7 @@ async def reschedule_meeting(
     """Move a meeting, keeping its length unless a new end is given. The code stays."""
     assert programme.id is not None
     now = now or utcnow()
-    meeting = await get_owned(session, Meeting, meeting_id, programme.id, for_update=True)
-    await _ensure_facilitates(session, meeting, actor)
-    _ensure_open(meeting)
+    meeting = await _open_for_change(session, programme.id, meeting_id, actor)
     if starts_at.utcoffset() is None or (ends_at is not None and ends_at.utcoffset() is None):
         raise ValidationError("give the time with its offset or time zone", field="starts_at")
     starts_at = starts_at.astimezone(UTC)
@@ -280,9 +288,7 @@ async def cancel_meeting(
 ) -> Meeting:
     assert programme.id is not None
     now = now or utcnow()
-    meeting = await get_owned(session, Meeting, meeting_id, programme.id, for_update=True)
-    await _ensure_facilitates(session, meeting, actor)
-    _ensure_open(meeting)
+    meeting = await _open_for_change(session, programme.id, meeting_id, actor)
     if meeting.ends_at <= now:
         raise MeetingClosed("a meeting that is over cannot be cancelled", meeting_id=meeting.id)
     meeting.status = MeetingStatus.cancelled

@@ -29,7 +29,12 @@ def sqlite_url(folder: Path, name: str) -> str:
 
 
 async def fresh_postgres_database(name: str) -> str:
-    """Drop and create database `name` on the test server; return its URL."""
+    """Drop and create database `name` on the test server; return its URL.
+
+    `COPLINE_TEST_DB_PREFIX` keeps runs that share one server (a CI clone beside a
+    working copy) out of each other's databases.
+    """
+    name = os.environ.get("COPLINE_TEST_DB_PREFIX", "") + name
     admin = postgres_admin_url()
     engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
     try:

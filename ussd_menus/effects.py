@@ -13,6 +13,7 @@ from service.domain.attendance import record_presence, record_rsvp
 from service.domain.communities import approve_membership, request_to_join
 from service.domain.meetings import cancel_meeting, reschedule_meeting
 from service.domain.people import PersonInput, create_person, find_by_phone, set_language
+from service.domain.reminders import remind_now
 from service.models import Programme
 from service.models.enums import Channel, Language, Presence, Rsvp
 from ussd_menus.context import Caller
@@ -218,3 +219,17 @@ class Approve:
             actor=_actor(caller),
             approver_id=caller.person_id,
         )
+
+
+@dataclass(frozen=True)
+class Remind:
+    meeting_id: int
+
+    @property
+    def key(self) -> str:
+        return f"remind:{self.meeting_id}"
+
+    async def apply(
+        self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
+    ) -> None:
+        await remind_now(programme, self.meeting_id, session=session, actor=_actor(caller), now=now)

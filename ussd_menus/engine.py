@@ -41,6 +41,7 @@ REFUSALS = {
     "meeting_not_started": "refusal.meeting_not_started",
     "not_a_member": "refusal.not_a_member",
     "not_allowed": "refusal.not_allowed",
+    "reminded_recently": "refusal.reminded_recently",
 }
 # When the database is down the caller's language is unknown: guess from the country.
 COUNTRY_LANGUAGE = {

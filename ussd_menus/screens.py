@@ -24,6 +24,7 @@ from ussd_menus.effects import (
     Join,
     Mark,
     Move,
+    Remind,
     Respond,
     SetLanguage,
 )
@@ -477,6 +478,7 @@ FAC_CHOICES = (
     ("facilitator.cancel", "fac_pick", "cancel"),
     ("facilitator.move", "fac_pick", "move"),
     ("facilitator.requests", "fac_requests", ""),
+    ("facilitator.remind", "fac_pick", "remind"),
 )
 
 
@@ -509,8 +511,13 @@ def _choosable(c: Caller, mode: str) -> list[MeetingView]:
 
 class FacPick(ListScreen):
     name = "fac_pick"
-    leads_to = ("fac_mark", "fac_cancel", "fac_move_date")
-    targets = {"mark": "fac_mark", "cancel": "fac_cancel", "move": "fac_move_date"}
+    leads_to = ("fac_mark", "fac_cancel", "fac_move_date", "fac_remind")
+    targets = {
+        "mark": "fac_mark",
+        "cancel": "fac_cancel",
+        "move": "fac_move_date",
+        "remind": "fac_remind",
+    }
 
     def header(self, c: Caller, t: Texts) -> str:
         return t("facilitator.pick")
@@ -593,6 +600,31 @@ class FacCancel(Screen):
         if value != "1":
             return Invalid()
         return Finish(lambda t: t("facilitator.cancelled"), Cancel(m.id))
+
+
+class FacRemind(Screen):
+    name = "fac_remind"
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        m = _led_meeting(c, state)
+        if m is None:
+            return fit([Line(t("refusal.meeting_closed")), Line(t("common.back"))])
+        question = t.fitted("facilitator.remind_confirm", community=m.community, date=t.date(m))
+        return fit(
+            [
+                Line(question, flexible=True),
+                Line(t("facilitator.remind_yes")),
+                Line(t("common.back")),
+            ]
+        )
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        m = _led_meeting(c, state)
+        if m is None:
+            return Invalid("refusal.meeting_closed")
+        if value != "1":
+            return Invalid()
+        return Finish(lambda t: t("facilitator.reminded"), Remind(m.id))
 
 
 class FacMoveDate(Screen):
@@ -760,6 +792,7 @@ SCREENS: dict[str, Screen] = {
         FacPick(),
         FacMark(),
         FacCancel(),
+        FacRemind(),
         FacMoveDate(),
         FacMoveTime(),
         FacMoveConfirm(),

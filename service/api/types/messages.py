@@ -38,7 +38,7 @@ class MessageNode(Node):
     sent_at: datetime | None
     delivered_at: datetime | None
     raw_phone: strawberry.Private[str]
-    raw_body: strawberry.Private[str]
+    raw_body: strawberry.Private[str | None]  # rendered when sent
 
     @classmethod
     def from_row(cls, row: Message) -> MessageNode:

@@ -248,6 +248,10 @@ class SmsTexts:
             }
         )
 
+    def footer(self, language: Language) -> str:
+        """The opt-out line, for texts written by people (broadcasts) rather than templates."""
+        return self._languages[language].texts["footer"]
+
     def keys(self) -> frozenset[str]:
         """The templates `render` takes (variants and the footer are chosen by it)."""
         return frozenset(TEMPLATES)

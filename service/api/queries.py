@@ -14,6 +14,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from strawberry.permission import BasePermission
 
 from service.api import ids
+from service.api.loaders import delivery_query
 from service.api.pagination import Connection, paginate
 from service.api.permissions import CanRead, IsAdmin
 from service.api.types.access import ApiKeyNode, AuditEntryNode
@@ -28,7 +29,7 @@ from service.api.types.common import (
 )
 from service.api.types.communities import CommunityNode, MembershipNode
 from service.api.types.meetings import MeetingNode
-from service.api.types.messages import MessageNode
+from service.api.types.messages import DeliverySummary, MessageNode
 from service.api.types.people import PersonNode
 from service.api.types.places import ProgrammeNode, SchoolNode, TermNode
 from service.api.types.surveys import SurveyNode
@@ -97,13 +98,32 @@ class MessageFilter:
     direction: Direction | None = None
     kind: str | None = None
     meeting_id: strawberry.ID | None = None
+    community_id: strawberry.ID | None = None
     person_id: strawberry.ID | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
 
 
 @strawberry.input
 class AuditFilter:
     object_id: strawberry.ID | None = None
     action: str | None = None
+
+
+def _message_filter(stmt: Any, f: MessageFilter) -> Any:
+    if f.kind:
+        stmt = stmt.where(col(Message.kind) == f.kind)
+    if f.meeting_id:
+        stmt = stmt.where(col(Message.meeting_id) == ids.decode(f.meeting_id, "Meeting"))
+    if f.community_id:
+        stmt = stmt.where(col(Message.community_id) == ids.decode(f.community_id, "Community"))
+    if f.person_id:
+        stmt = stmt.where(col(Message.person_id) == ids.decode(f.person_id, "Person"))
+    if f.created_after:
+        stmt = stmt.where(col(Message.created_at) >= f.created_after)
+    if f.created_before:
+        stmt = stmt.where(col(Message.created_at) < f.created_before)
+    return stmt
 
 
 def _like(column: Any, text: str) -> Any:
@@ -325,19 +345,31 @@ class Query:
         after: str | None = None,
     ) -> Connection[MessageNode]:  # fmt: skip
         f = filter or MessageFilter()
-        stmt = select(Message).where(Message.programme_id == info.context.programme_id)
+        stmt = _message_filter(
+            select(Message).where(Message.programme_id == info.context.programme_id), f
+        )
         if f.status:
             stmt = stmt.where(Message.status == f.status)
         if f.direction:
             stmt = stmt.where(Message.direction == f.direction)
-        if f.kind:
-            stmt = stmt.where(Message.kind == f.kind)
-        if f.meeting_id:
-            stmt = stmt.where(Message.meeting_id == ids.decode(f.meeting_id, "Meeting"))
-        if f.person_id:
-            stmt = stmt.where(Message.person_id == ids.decode(f.person_id, "Person"))
         stmt = stmt.order_by(col(Message.created_at).desc(), col(Message.id).desc())
         return await _page(info, stmt, MessageNode.from_row, first, after)
+
+    @strawberry.field(
+        permission_classes=READ,
+        description="Outgoing SMS by status with segments and cost: the whole programme, "
+        "or narrowed to a meeting, a community, a kind or a period (status and direction "
+        "in the filter are ignored: the summary counts every status of outgoing SMS).",
+    )
+    async def delivery_summary(
+        self, info: Info_, filter: MessageFilter | None = None
+    ) -> DeliverySummary:
+        stmt = _message_filter(delivery_query(info.context.programme_id), filter or MessageFilter())
+
+        async def work(session: AsyncSession) -> Any:
+            return (await session.execute(stmt)).all()
+
+        return DeliverySummary.of(await info.context.run(work))
 
     @strawberry.field(permission_classes=READ, description="USSD dials, newest first.")
     async def ussd_sessions(

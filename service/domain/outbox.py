@@ -130,8 +130,8 @@ async def queue(
     recipients: Sequence[Recipient],
     *,
     kind: str,
-    template: str,
-    params: dict[str, Any],
+    template: str | None,
+    params: dict[str, Any] | None,
     due: datetime,
     now: datetime,
     dedupe: Callable[[Recipient], str] | None = None,
@@ -139,11 +139,14 @@ async def queue(
     community_id: int | None = None,
     not_after: datetime | None = None,
     quiet: bool = True,
+    body: str | None = None,
 ) -> Queued:
     """One outbox row per recipient; rows whose dedupe key exists already are skipped.
 
     `quiet=False` for replies: the person has just written to us, whatever the hour.
+    `body` instead of a template: a text a person wrote, sent as written.
     """
+    assert (template is None) != (body is None), "a template or a body, not both"
     assert programme.id is not None
     send_after = quiet_until(max(due, now), programme) if quiet else max(due, now)
     late = not_after is not None and send_after >= not_after
@@ -160,6 +163,7 @@ async def queue(
             "phone": r.phone,
             "template": template,
             "params": params,
+            "body": body,
             "language": r.language,
             "status": status,
             "dedupe_key": dedupe(r) if dedupe else None,

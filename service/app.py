@@ -22,6 +22,7 @@ from service.config import Settings
 from service.events import AttendanceHub
 from service.services import Services
 from service.worker import Worker, all_jobs
+from sms.delivery import ReportSink
 from sms.simulator import SimulatorConfig, serve_simulator_in_background
 from sms.simulator.server import RunningServer
 from sms.web import routes as sms_routes
@@ -62,6 +63,7 @@ def create_app(settings: Settings) -> Starlette:
         attendance_hub=hub,
     )
     ussd = UssdEngine(services.sessions)
+    reports = ReportSink(services.sessions)
     graphql = CoplineGraphQL(
         build_schema(settings),
         services,
@@ -101,6 +103,7 @@ def create_app(settings: Settings) -> Starlette:
             await ussd.tracker.flush()
             if simulator is not None:
                 await simulator.stop()
+            await reports.close()
             await engine.dispose()
 
     app = Starlette(
@@ -111,7 +114,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *ussd_routes(services, ussd),
-            *sms_routes(services),
+            *sms_routes(services, reports),
         ],
         lifespan=lifespan,
     )

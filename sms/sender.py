@@ -35,7 +35,6 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import SessionFactory
 from service.domain import outbox
@@ -84,6 +83,7 @@ class Claimed:
     body: str | None
     attempts: int
     values: dict[str, Any] = field(default_factory=dict)  # what to store for this row
+    footer: bool = False  # carries the how-to-stop line
 
 
 @dataclass(frozen=True)
@@ -173,54 +173,48 @@ class Sender:
         return expired
 
     async def claim(self) -> list[Claimed]:
+        """Mark a batch of due rows `sending` under a lease: one statement, one round trip."""
         now = self.clock()
-        columns = [
-            TABLE.c.id,
-            TABLE.c.programme_id,
-            TABLE.c.person_id,
-            TABLE.c.meeting_id,
-            TABLE.c.community_id,
-            TABLE.c.kind,
-            TABLE.c.phone,
-            TABLE.c.template,
-            TABLE.c.params,
-            TABLE.c.language,
-            TABLE.c.body,
-            TABLE.c.attempts,
-        ]
-        async with self.sessions() as session:
-            picked = (
-                sa.select(TABLE.c.id)
-                .where(
-                    TABLE.c.direction == Direction.outbound,
-                    TABLE.c.status == MessageStatus.queued,
-                    TABLE.c.send_after <= now,
-                )
-                .order_by(TABLE.c.send_after, TABLE.c.id)
-                .limit(self.policy.batch)
-                .with_for_update(skip_locked=True)
+        picked = (
+            sa.select(TABLE.c.id)
+            .where(
+                TABLE.c.direction == Direction.outbound,
+                TABLE.c.status == MessageStatus.queued,
+                TABLE.c.send_after <= now,
             )
-            ids = [row[0] for row in (await session.execute(picked)).all()]
-            if not ids:
-                return []
-            lease = now + self.policy.lease
-            rows: list[Claimed] = []
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                await session.execute(
-                    sa.update(TABLE)
-                    .where(TABLE.c.id.in_(chunk))
-                    .values(
-                        status=MessageStatus.sending,
-                        lease_until=lease,
-                        attempts=TABLE.c.attempts + 1,
-                        updated_at=now,
-                    )
-                )
-                result = await session.execute(sa.select(*columns).where(TABLE.c.id.in_(chunk)))
-                rows += [Claimed(*row) for row in result.all()]
+            .order_by(TABLE.c.send_after, TABLE.c.id)
+            .limit(self.policy.batch)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        claim = (
+            sa.update(TABLE)
+            .where(TABLE.c.id.in_(picked))
+            .values(
+                status=MessageStatus.sending,
+                lease_until=now + self.policy.lease,
+                attempts=TABLE.c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(
+                TABLE.c.id,
+                TABLE.c.programme_id,
+                TABLE.c.person_id,
+                TABLE.c.meeting_id,
+                TABLE.c.community_id,
+                TABLE.c.kind,
+                TABLE.c.phone,
+                TABLE.c.template,
+                TABLE.c.params,
+                TABLE.c.language,
+                TABLE.c.body,
+                TABLE.c.attempts,
+            )
+        )
+        async with self.sessions() as session:
+            rows = [Claimed(*row) for row in (await session.execute(claim)).all()]
             await session.commit()
-        return rows
+        return sorted(rows, key=lambda r: r.id)
 
     async def _context(self, rows: Sequence[Claimed]) -> _Context:
         people = {r.person_id for r in rows if r.person_id is not None}
@@ -231,14 +225,20 @@ class Sender:
                 select(Programme).where(col(Programme.id).in_({r.programme_id for r in rows}))
             )
             programmes = {p.id: p for p in found.all() if p.id is not None}
-            opted_out = set(
-                await _ids(
-                    session,
-                    sa.select(col(Person.id)).where(col(Person.opted_out_at).is_not(None)),
-                    col(Person.id),
-                    people,
+            opted_out: set[int] = set()
+            introduced: set[int] = set()
+            ordered = sorted(people)
+            for start in range(0, len(ordered), 1000):
+                people_found = await session.execute(
+                    sa.select(
+                        col(Person.id), col(Person.opted_out_at), col(Person.told_how_to_stop_at)
+                    ).where(col(Person.id).in_(ordered[start : start + 1000]))
                 )
-            )
+                for row in people_found.all():
+                    if row[1] is not None:
+                        opted_out.add(int(row[0]))
+                    if row[2] is not None:
+                        introduced.add(int(row[0]))
             members: set[tuple[int, int]] = set()
             if communities:
                 result = await session.execute(
@@ -256,19 +256,6 @@ class Sender:
                     )
                 )
                 meetings = {i: (s, at) for i, s, at in result.all()}
-            introduced = set(
-                await _ids(
-                    session,
-                    sa.select(sa.distinct(TABLE.c.person_id)).where(
-                        TABLE.c.direction == Direction.outbound,
-                        TABLE.c.status.in_(
-                            [MessageStatus.sent, MessageStatus.delivered, MessageStatus.unknown]
-                        ),
-                    ),
-                    TABLE.c.person_id,
-                    people,
-                )
-            )
         return _Context(programmes, opted_out, members, meetings, introduced)
 
     def _check(self, rows: Sequence[Claimed], ctx: _Context, report: PassReport) -> list[Claimed]:
@@ -307,6 +294,7 @@ class Sender:
             )
         if first and row.person_id is not None:
             footed.add(row.person_id)
+        row.footer = footer
         size = measure(body)
         row.body = body
         row.values = {
@@ -414,6 +402,24 @@ class Sender:
                     .values({name: sa.bindparam(name) for name in shape})
                 )
                 await session.execute(statement, params)
+            told = sorted(
+                {
+                    row.person_id
+                    for row in rows
+                    if row.footer
+                    and row.person_id is not None
+                    and row.values.get("status") in (MessageStatus.sent, MessageStatus.unknown)
+                }
+            )
+            for start in range(0, len(told), 1000):
+                await session.execute(
+                    sa.update(Person)
+                    .where(
+                        col(Person.id).in_(told[start : start + 1000]),
+                        col(Person.told_how_to_stop_at).is_(None),
+                    )
+                    .values(told_how_to_stop_at=now)
+                )
             await session.commit()
 
 
@@ -452,12 +458,3 @@ def _requests(rows: list[Claimed]) -> Iterable[list[Claimed]]:
                 chunk.append(row)
         yield chunk
         pending = later
-
-
-async def _ids(session: AsyncSession, query: Any, column: Any, among: set[int]) -> list[int]:
-    found: list[int] = []
-    members = sorted(among)
-    for start in range(0, len(members), 500):
-        result = await session.execute(query.where(column.in_(members[start : start + 500])))
-        found += [row[0] for row in result.all() if row[0] is not None]
-    return found

@@ -25,7 +25,7 @@ from service.models import Person, Programme
 from service.models.enums import Channel
 from service.models.types import utcnow
 from service.services import Services
-from sms.delivery import BadReport, apply_report, parse_report
+from sms.delivery import BadReport, ReportSink, parse_report
 from sms.inbound import BadInbound, parse_inbound, receive
 
 log = structlog.get_logger(__name__)
@@ -58,7 +58,7 @@ async def _form(request: Request) -> Mapping[str, str] | None:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-def routes(services: Services) -> list[Route]:
+def routes(services: Services, reports: ReportSink) -> list[Route]:
     async def delivery(request: Request) -> Response:
         if not _token_ok(request, services):
             return PlainTextResponse("Not Found", status_code=404)
@@ -69,9 +69,7 @@ def routes(services: Services) -> list[Route]:
             report = parse_report(form)
         except BadReport as exc:
             return PlainTextResponse(str(exc), status_code=400)
-        async with services.sessions() as session:
-            await apply_report(session, report, utcnow())
-            await session.commit()
+        await reports.submit(report)
         return PlainTextResponse("OK")
 
     async def inbound(request: Request) -> Response:

@@ -35,7 +35,8 @@ SURVEY = "survey"
 # Kinds that only make sense while the meeting is still on as planned.
 MEETING_BOUND = (REMINDER, REMIND_NOW)
 
-_CHUNK = 500  # rows per INSERT: well under SQLite's bound-parameter limit
+_CHUNK = 5000  # rows per executemany
+TABLE = Message.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -117,11 +118,110 @@ async def members_to_message(
     ]
 
 
+async def members_of(
+    session: AsyncSession, community_ids: Sequence[int]
+) -> dict[int, list[Recipient]]:
+    """`members_to_message` for many communities in one query per thousand."""
+    found: dict[int, list[Recipient]] = {c: [] for c in community_ids}
+    ids = list(community_ids)
+    for start in range(0, len(ids), 1000):
+        rows = await session.execute(
+            sa.select(
+                col(Membership.community_id),
+                col(Person.id),
+                col(Person.phone),
+                col(Person.language),
+            )
+            .join(Membership, col(Membership.person_id) == col(Person.id))
+            .where(
+                col(Membership.community_id).in_(ids[start : start + 1000]),
+                col(Membership.status) == MembershipStatus.active,
+                col(Person.phone).is_not(None),
+                col(Person.opted_out_at).is_(None),
+            )
+            .order_by(col(Membership.community_id), col(Person.id))
+        )
+        for community_id, person_id, phone, language in rows.all():
+            found[community_id].append(Recipient(person_id, phone, language))
+    return found
+
+
 def _insert(session: AsyncSession) -> Any:
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    table = Message.__table__  # type: ignore[attr-defined]
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    insert = postgresql.insert(TABLE) if dialect == "postgresql" else sqlite.insert(TABLE)
     return insert.on_conflict_do_nothing(index_elements=["dedupe_key"])
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows that share what they say and when: one meeting's round, one notice…"""
+
+    programme: Programme
+    recipients: Sequence[Recipient]
+    kind: str
+    template: str | None
+    params: dict[str, Any] | None
+    due: datetime
+    dedupe: Callable[[Recipient], str] | None = None
+    meeting_id: int | None = None
+    community_id: int | None = None
+    not_after: datetime | None = None
+    quiet: bool = True
+    body: str | None = None
+
+
+def _rows(batch: Batch, now: datetime) -> tuple[list[dict[str, Any]], bool, datetime]:
+    assert (batch.template is None) != (batch.body is None), "a template or a body, not both"
+    assert batch.programme.id is not None
+    due = max(batch.due, now)
+    send_after = quiet_until(due, batch.programme) if batch.quiet else due
+    late = batch.not_after is not None and send_after >= batch.not_after
+    rows = [
+        {
+            "programme_id": batch.programme.id,
+            "person_id": r.person_id,
+            "meeting_id": batch.meeting_id,
+            "community_id": batch.community_id,
+            "direction": Direction.outbound,
+            "kind": batch.kind,
+            "phone": r.phone,
+            "template": batch.template,
+            "params": batch.params,
+            "body": batch.body,
+            "language": r.language,
+            "status": MessageStatus.dropped if late else MessageStatus.queued,
+            "dedupe_key": batch.dedupe(r) if batch.dedupe else None,
+            "send_after": send_after,
+            "last_error": "quiet hours last until the meeting starts" if late else None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for r in batch.recipients
+    ]
+    return rows, late, send_after
+
+
+async def queue_many(session: AsyncSession, batches: Sequence[Batch], now: datetime) -> Queued:
+    """Every batch's rows in one batched INSERT (the reminder job writes thousands at once);
+    rows whose dedupe key exists already are skipped. `send_after` is the last batch's."""
+    rows: list[dict[str, Any]] = []
+    send_after: datetime | None = None
+    for batch in batches:
+        more, late, when = _rows(batch, now)
+        rows += more
+        send_after = None if late else when
+    queued = dropped = 0
+    for start in range(0, len(rows), _CHUNK):
+        # executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs, compiled once.
+        result = await session.execute(
+            _insert(session).returning(TABLE.c.status), rows[start : start + _CHUNK]
+        )
+        for (status,) in result.all():
+            if status == MessageStatus.dropped:
+                dropped += 1
+            else:
+                queued += 1
+    return Queued(queued=queued, dropped=dropped, send_after=send_after if queued else None)
 
 
 async def queue(
@@ -146,45 +246,21 @@ async def queue(
     `quiet=False` for replies: the person has just written to us, whatever the hour.
     `body` instead of a template: a text a person wrote, sent as written.
     """
-    assert (template is None) != (body is None), "a template or a body, not both"
-    assert programme.id is not None
-    send_after = quiet_until(max(due, now), programme) if quiet else max(due, now)
-    late = not_after is not None and send_after >= not_after
-    status = MessageStatus.dropped if late else MessageStatus.queued
-    reason = "quiet hours last until the meeting starts" if late else None
-    rows = [
-        {
-            "programme_id": programme.id,
-            "person_id": r.person_id,
-            "meeting_id": meeting_id,
-            "community_id": community_id,
-            "direction": Direction.outbound,
-            "kind": kind,
-            "phone": r.phone,
-            "template": template,
-            "params": params,
-            "body": body,
-            "language": r.language,
-            "status": status,
-            "dedupe_key": dedupe(r) if dedupe else None,
-            "send_after": send_after,
-            "last_error": reason,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for r in recipients
-    ]
-    written = 0
-    for start in range(0, len(rows), _CHUNK):
-        result = await session.execute(
-            _insert(session).values(rows[start : start + _CHUNK]).returning(Message.__table__.c.id)  # type: ignore[attr-defined]
-        )
-        written += len(result.all())
-    return Queued(
-        queued=0 if late else written,
-        dropped=written if late else 0,
-        send_after=None if late else send_after,
+    batch = Batch(
+        programme=programme,
+        recipients=recipients,
+        kind=kind,
+        template=template,
+        params=params,
+        due=due,
+        dedupe=dedupe,
+        meeting_id=meeting_id,
+        community_id=community_id,
+        not_after=not_after,
+        quiet=quiet,
+        body=body,
     )
+    return await queue_many(session, [batch], now)
 
 
 async def drop_pending(

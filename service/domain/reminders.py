@@ -79,33 +79,37 @@ async def _queue_for_programme(session: AsyncSession, programme: Programme, now:
             .with_for_update(of=Meeting, skip_locked=True)
         )
     ).all()
-    total = 0
+    due: list[tuple[Meeting, Community, int, str]] = []
     for meeting, community in rows:
         offset = due_round(offsets_for(programme, community), meeting.starts_at, now)
         if offset is None:
             continue
         key = round_key(offset, meeting.starts_at)
-        if meeting.reminded == key:
-            continue
-        recipients = await outbox.members_to_message(session, meeting.community_id)
-        queued = await outbox.queue(
-            session,
-            programme,
-            recipients,
-            kind=outbox.REMINDER,
-            template="reminder",
-            params=outbox.meeting_params(meeting, community),
-            due=meeting.starts_at - timedelta(hours=offset),
-            now=now,
-            dedupe=_reminder_key(meeting.id, key),
-            meeting_id=meeting.id,
-            community_id=meeting.community_id,
-            not_after=meeting.starts_at,
+        if meeting.reminded != key:
+            due.append((meeting, community, offset, key))
+    if not due:
+        return 0
+    members = await outbox.members_of(session, sorted({m.community_id for m, _, _, _ in due}))
+    batches = []
+    for meeting, community, offset, key in due:
+        batches.append(
+            outbox.Batch(
+                programme=programme,
+                recipients=members[meeting.community_id],
+                kind=outbox.REMINDER,
+                template="reminder",
+                params=outbox.meeting_params(meeting, community),
+                due=meeting.starts_at - timedelta(hours=offset),
+                dedupe=_reminder_key(meeting.id, key),
+                meeting_id=meeting.id,
+                community_id=meeting.community_id,
+                not_after=meeting.starts_at,
+            )
         )
         meeting.reminded = key
-        total += queued.queued
+    queued = await outbox.queue_many(session, batches, now)
     await session.flush()
-    return total
+    return queued.queued
 
 
 def _reminder_key(meeting_id: int | None, round_: str) -> Callable[[outbox.Recipient], str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, timedelta
 from typing import Any
@@ -48,7 +49,7 @@ async def client(settings: Settings, sessions: SessionFactory) -> AsyncIterator[
 async def fresh(session: AsyncSession, model: Any, *where: Any) -> list[Any]:
     await session.rollback()
     session.expunge_all()
-    return list((await session.exec(select(model).where(*where))).all())
+    return list((await session.exec(select(model).where(*where).order_by(model.id))).all())
 
 
 # --- delivery reports ---------------------------------------------------------------
@@ -125,6 +126,28 @@ async def test_status_only_moves_forward(
     assert (await report(client, id="ATXid_abc", status=then)).status_code == 200
     [row] = await fresh(session, Message, col(Message.id) == message_id)
     assert row.status is stays
+
+
+async def test_reports_arriving_together_each_land_once(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await f.world(session)
+    for n in range(40):
+        session.add(
+            Message(
+                programme_id=w.pid, person_id=w.members[0].id, direction=Direction.outbound,
+                kind="reminder", phone=f"+2547120000{n:02d}", body="hello",
+                status=MessageStatus.sent, provider_id=f"ATXid_{n}", send_after=utcnow(),
+            )
+        )  # fmt: skip
+    await session.commit()
+    posts = [report(client, id=f"ATXid_{n}", status="Success") for n in range(40)]
+    posts += [report(client, id=f"ATXid_{n}", status="Success") for n in range(0, 40, 3)]
+    answers = await asyncio.gather(*posts)
+    assert {a.status_code for a in answers} == {200}
+    rows = await fresh(session, Message, col(Message.provider_id).is_not(None))
+    assert {r.status for r in rows} == {MessageStatus.delivered}
+    assert all(r.delivered_at is not None for r in rows)
 
 
 async def test_a_report_settles_a_message_whose_lease_ran_out(

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from service import db
+from service.api.exports import routes as export_routes
 from service.api.schema import build_schema
 from service.api.view import CoplineGraphQL
 from service.config import Settings
@@ -115,6 +116,7 @@ def create_app(settings: Settings) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             *ussd_routes(services, ussd),
             *sms_routes(services, reports),
+            *export_routes(services),
         ],
         lifespan=lifespan,
     )

@@ -47,6 +47,8 @@ from service.models.enums import (
     Rsvp,
 )
 from sms.keywords import Command, Keyword, parse
+from sms.surveys import answer_by_sms, open_conversation
+from sms.texts import SmsTexts
 
 log = structlog.get_logger(__name__)
 
@@ -121,7 +123,9 @@ async def find_sender(session: AsyncSession, phone: str, to: str) -> Person | No
     return rows[0][0] if rows else None
 
 
-async def receive(session: AsyncSession, sms: InboundSms, now: datetime) -> str:
+async def receive(
+    session: AsyncSession, sms: InboundSms, now: datetime, texts: SmsTexts | None = None
+) -> str:
     """Handle one inbound SMS; returns what happened (for logs and tests)."""
     person = await find_sender(session, sms.sender, sms.to)
     if person is None or person.id is None:
@@ -132,7 +136,7 @@ async def receive(session: AsyncSession, sms: InboundSms, now: datetime) -> str:
     if not await _store(session, person, sms, now):
         return "duplicate"
     command = parse(sms.text)
-    handled = await _act(session, programme, person, command, sms, now)
+    handled = await _act(session, programme, person, command, sms, now, texts or _texts())
     log.info("sms.inbound", keyword=command.keyword.value, outcome=handled)
     return handled
 
@@ -195,6 +199,18 @@ class _Reply:
         return template
 
 
+def _texts() -> SmsTexts:
+    global _TEXTS
+    if _TEXTS is None:
+        _TEXTS = SmsTexts.load()
+    return _TEXTS
+
+
+_TEXTS: SmsTexts | None = None
+# With a code these are about a meeting, even in the middle of a survey.
+_MEETING_COMMANDS = (Keyword.yes, Keyword.no, Keyword.here, Keyword.remind, Keyword.cancel)
+
+
 async def _act(
     session: AsyncSession,
     programme: Programme,
@@ -202,6 +218,7 @@ async def _act(
     command: Command,
     sms: InboundSms,
     now: datetime,
+    texts: SmsTexts,
 ) -> str:
     reply = _Reply(session, programme, person, sms)
     actor = Actor.person(person.id or 0, Channel.sms)
@@ -218,6 +235,20 @@ async def _act(
             return "ignored: opted out"  # nothing but the STOP confirmation goes to them
         case Keyword.help:
             return await reply("help", now, programme=programme.name)
+        case _ if not (command.code and command.keyword in _MEETING_COMMANDS) and (
+            conversation := await open_conversation(session, person, now)
+        ):
+            answered = await answer_by_sms(
+                session,
+                texts,
+                programme,
+                person,
+                conversation,
+                sms.text,
+                reply_id=sms.provider_id,
+                now=now,
+            )
+            return f"survey {answered}"
         case Keyword.yes | Keyword.no | Keyword.here | Keyword.remind | Keyword.cancel:
             return await _about_meeting(session, programme, person, command, reply, actor, now)
         case _:

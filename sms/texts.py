@@ -88,6 +88,14 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = {
     "reminded_recently": frozenset({"code"}),
     "cancel_done": frozenset({"code", "count"}),
     "survey_invite": frozenset({"survey", "questions"}),
+    # One question per SMS: the question comes from the survey, these frame it.
+    "survey_hint_choice": frozenset(),
+    "survey_hint_yes_no": frozenset(),
+    "survey_hint_rating": frozenset(),
+    "survey_hint_number": frozenset(),
+    "survey_hint_text": frozenset(),
+    "survey_reask": frozenset(),
+    "survey_done": frozenset(),
     "footer": frozenset(),
 }
 

@@ -27,6 +27,7 @@ from service.models.types import utcnow
 from service.services import Services
 from sms.delivery import BadReport, ReportSink, parse_report
 from sms.inbound import BadInbound, parse_inbound, receive
+from sms.texts import SmsTexts
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +60,8 @@ async def _form(request: Request) -> Mapping[str, str] | None:
 
 
 def routes(services: Services, reports: ReportSink) -> list[Route]:
+    texts = SmsTexts.load()
+
     async def delivery(request: Request) -> Response:
         if not _token_ok(request, services):
             return PlainTextResponse("Not Found", status_code=404)
@@ -84,7 +87,7 @@ def routes(services: Services, reports: ReportSink) -> list[Route]:
         except BadInbound as exc:
             return PlainTextResponse(str(exc), status_code=400)
         async with services.sessions() as session:
-            await receive(session, sms, now)
+            await receive(session, sms, now, texts)
             await session.commit()
         return PlainTextResponse("OK")
 

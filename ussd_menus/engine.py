@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import phonenumbers
@@ -34,7 +34,7 @@ from ussd_menus.tracking import SessionTracker
 log = structlog.get_logger(__name__)
 
 PROGRAMME_TTL_S = 60.0
-PARTS = ("communities", "meetings", "facilitation")
+PARTS = ("communities", "meetings", "facilitation", "surveys")
 REFUSALS = {
     "meeting_cancelled": "refusal.meeting_cancelled",
     "meeting_closed": "refusal.meeting_closed",
@@ -42,6 +42,7 @@ REFUSALS = {
     "not_a_member": "refusal.not_a_member",
     "not_allowed": "refusal.not_allowed",
     "reminded_recently": "refusal.reminded_recently",
+    "invalid_answer": "surveys.closed",
 }
 # When the database is down the caller's language is unknown: guess from the country.
 COUNTRY_LANGUAGE = {
@@ -190,6 +191,7 @@ class UssdEngine:
             caller = await load_caller(
                 session, info, normalise(hop.phone, programme.phone_region), now
             )
+            caller = replace(caller, session_ref=hop.session_id)
             t = Texts(self.catalog, caller.language)
             inputs = inputs_of(hop.text)
             caller, r, body = await resolve(session, caller, inputs, t, now)
@@ -203,6 +205,7 @@ class UssdEngine:
                     )
                     # Show the list as it is now, with the change just made.
                     caller = await load_caller(session, info, caller.phone, now)
+                    caller = replace(caller, session_ref=hop.session_id)
                     caller, r, body = await resolve(session, caller, inputs, t, now)
                     if refusal:
                         r.reason = refusal

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.domain.surveys import pending_for
 from service.models import Attendance, Community, Meeting, Membership, Person, Programme
 from service.models.enums import (
     Language,
@@ -215,6 +216,13 @@ async def load_part(session: AsyncSession, caller: Caller, part: str, now: datet
         led = [cid for cid, role, _ in caller.active if role is MembershipRole.facilitator]
         facilitation = await load_facilitation(session, caller.programme, led, names, now)
         return replace(caller, facilitation_=facilitation)
+    if part == "surveys":
+        pending = (
+            await pending_for(session, caller.person_id, now, session_ref=caller.session_ref)
+            if caller.person_id is not None
+            else []
+        )
+        return replace(caller, surveys_=tuple(pending))
     raise ValueError(f"unknown part of the caller's context: {part!r}")
 
 

@@ -6,8 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from sqlalchemy import Text, cast, func, or_
-from sqlalchemy import select as sa_select
+from sqlalchemy import Text, cast, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -36,6 +35,7 @@ from service.api.types.surveys import SurveyNode
 from service.api.types.ussd import FunnelStep, UssdSessionNode
 from service.domain.errors import NotFound
 from service.domain.lookup import get_owned
+from service.domain.reports import ussd_funnel
 from service.models import (
     ApiKey,
     AuditEntry,
@@ -391,22 +391,27 @@ class Query:
         description="Where USSD sessions end, by last screen: the screens callers give up on.",
     )
     async def ussd_funnel(self, info: Info_, filter: UssdFilter | None = None) -> list[FunnelStep]:
-        inner = _ussd_in(info, filter or UssdFilter()).subquery()
-        stmt = sa_select(inner.c.last_screen, inner.c.outcome, func.count()).group_by(
-            inner.c.last_screen, inner.c.outcome
-        )
+        f = filter or UssdFilter()
 
         async def work(session: AsyncSession) -> list[FunnelStep]:
-            steps: dict[str, dict[str, int]] = {}
-            for screen, outcome, count in (await session.execute(stmt)).all():
-                step = steps.setdefault(
-                    screen or "-", dict.fromkeys(("completed", "abandoned", "failed", "open"), 0)
-                )
-                step[str(outcome)] += count
-            return sorted(
-                (FunnelStep(screen=k, sessions=sum(v.values()), **v) for k, v in steps.items()),
-                key=lambda s: (-s.abandoned, -s.sessions, s.screen),
+            # The same SQL as the messaging report's drop-off: one place counts it.
+            rows = await ussd_funnel(
+                session,
+                info.context.programme_id,
+                started_after=f.started_after,
+                started_before=f.started_before,
             )
+            return [
+                FunnelStep(
+                    screen=r.screen,
+                    sessions=r.sessions,
+                    completed=r.completed,
+                    abandoned=r.abandoned,
+                    failed=r.failed,
+                    open=r.open,
+                )
+                for r in rows
+            ]
 
         return await info.context.run(work)
 

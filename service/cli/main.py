@@ -11,6 +11,7 @@ import uvicorn
 from service import migrate as migrations
 from service.cli import apikeys, programmes, roster, schema
 from service.cli.common import console, fail, run, settings
+from service.cli.export import app as export_app
 from service.cli.ussd import ussd
 from service.db import build_engine
 from service.logging import configure_logging
@@ -25,6 +26,7 @@ app.add_typer(programmes.app, name="programme")
 app.add_typer(roster.app, name="import")
 app.add_typer(apikeys.app, name="apikey")
 app.add_typer(schema.app, name="schema")
+app.add_typer(export_app, name="export")
 app.command()(ussd)
 app.command(name="at-sim")(at_sim)
 

@@ -43,6 +43,8 @@ class Meeting(SQLModel, table=True):
     # The last reminder round queued ("<offset>h@<start>"): the reminder job skips
     # meetings it has done without re-inserting a row per member every minute.
     reminded: str | None = text_col(40, nullable=True)
+    # When its attendees were sent the meeting's survey.
+    surveyed_at: datetime | None = when()
     created_at: datetime = stamp()
     updated_at: datetime = stamp()
 

@@ -32,6 +32,8 @@ TEMPLATES = {
     "checked_in_remote", "stopped", "started", "help", "unknown", "unknown_code",
     "which_meeting", "no_meeting", "meeting_closed", "checkin_not_open",
     "not_facilitator", "remind_sent", "reminded_recently", "cancel_done", "survey_invite",
+    "survey_hint_choice", "survey_hint_yes_no", "survey_hint_rating", "survey_hint_number",
+    "survey_hint_text", "survey_reask", "survey_done",
 }  # fmt: skip
 
 NOV_24_NOON_UTC = "2026-11-24T12:00:00+00:00"  # a Tuesday

@@ -8,6 +8,7 @@ from service.api.mutations.meetings import MeetingMutations
 from service.api.mutations.messaging import MessagingMutations
 from service.api.mutations.people import PeopleMutations
 from service.api.mutations.programme import ProgrammeMutations
+from service.api.mutations.surveys import SurveyMutations
 
 Mutation = merge_types(
     "Mutation",
@@ -17,6 +18,7 @@ Mutation = merge_types(
         CommunityMutations,
         MeetingMutations,
         MessagingMutations,
+        SurveyMutations,
         AccessMutations,
     ),
 )

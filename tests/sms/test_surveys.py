@@ -17,12 +17,13 @@ from service.app import create_app
 from service.config import Settings
 from service.db import SessionFactory
 from service.domain import surveys as sv
+from service.domain.apikeys import create_api_key
 from service.domain.attendance import record_presence
 from service.domain.meetings import mark_meeting_held
 from service.domain.people import opt_out
 from service.domain.survey_dispatch import dispatch_surveys, remind_unfinished
 from service.models import Message, Person, SurveyResponse
-from service.models.enums import Channel, Direction, Language, Presence, ResponseStatus
+from service.models.enums import Channel, Direction, Language, Presence, ResponseStatus, Scope
 from service.models.types import utcnow
 from sms.texts import SmsTexts
 from tests import factories as f
@@ -102,7 +103,7 @@ async def invited(session: AsyncSession, language: Language) -> tuple[f.World, P
 async def test_the_reflection_survey_by_sms_with_digits_and_words(
     client: httpx.AsyncClient, session: AsyncSession, language: Language
 ) -> None:
-    _, teacher = await invited(session, language)
+    w, teacher = await invited(session, language)
     invite = await last_sent(session, teacher)
     assert (invite.template, invite.language) == ("survey_invite", language)
     assert invite.params is not None and invite.params["questions"] == 5
@@ -138,6 +139,9 @@ async def test_the_reflection_survey_by_sms_with_digits_and_words(
     assert await sv.answers_of(session, response.id or 0) == {
         1: "2", 2: "5", 3: "yes", 4: "yes", 5: "Group reading aloud"
     }  # fmt: skip
+    assert [a["value"] for a in await answers_through_graphql(client, session, w)] == [
+        "2", "5", "yes", "yes", "Group reading aloud"
+    ]  # fmt: skip
 
 
 async def test_an_rsvp_with_a_code_mid_survey_is_still_an_rsvp(
@@ -194,3 +198,26 @@ async def test_a_conversation_lapses_after_the_window(
     await texts_in(client, teacher, "3")
     reply: Any = await last_sent(session, teacher)
     assert reply.template == "unknown"  # no survey to answer any more
+
+
+RESPONSES = """
+{ surveys { key responses { status answers { position value } } } }"""
+
+
+async def answers_through_graphql(
+    client: httpx.AsyncClient, session: AsyncSession, w: f.World
+) -> list[dict[str, object]]:
+    """What a partner app reads back: the reflection survey's answers, free text included."""
+    issued = await create_api_key(
+        w.programme, "tests", [Scope.read, Scope.read_pii], session=session, actor=f.OPERATOR
+    )
+    await session.commit()
+    response = await client.post(
+        "/graphql",
+        json={"query": RESPONSES},
+        headers={"Authorization": f"Bearer {issued.secret}"},
+    )
+    [survey] = [s for s in response.json()["data"]["surveys"] if s["key"] == "reflection"]
+    [only] = survey["responses"]
+    assert only["status"] == "completed"
+    return only["answers"]  # type: ignore[no-any-return]

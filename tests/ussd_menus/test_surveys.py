@@ -15,11 +15,12 @@ from service.app import create_app
 from service.config import Settings
 from service.db import SessionFactory
 from service.domain import surveys as sv
+from service.domain.apikeys import create_api_key
 from service.domain.attendance import record_presence
 from service.domain.meetings import mark_meeting_held
 from service.domain.survey_dispatch import dispatch_surveys
 from service.models import Meeting, SurveyResponse
-from service.models.enums import Language, Presence, ResponseStatus
+from service.models.enums import Language, Presence, ResponseStatus, Scope
 from tests import factories as f
 from ussd_menus.catalog import Catalog
 from ussd_menus.phone import Phone
@@ -111,6 +112,13 @@ async def test_the_reflection_survey_by_ussd_resumes_after_a_dropped_session(
         4: "yes",
         5: "group reading",
     }
+    assert await answers_through_graphql(client, session, w) == [
+        {"position": 1, "value": "2"},
+        {"position": 2, "value": "4"},
+        {"position": 3, "value": "yes"},
+        {"position": 4, "value": "yes"},
+        {"position": 5, "value": "group reading"},
+    ]
 
 
 async def test_no_means_the_follow_up_is_skipped(
@@ -133,3 +141,26 @@ async def test_with_nothing_to_answer_the_menu_says_so(
     p = phone(client, w)
     await p.dial()
     assert CATALOG.text(Language.sw, "surveys.none") in await p.press("3")
+
+
+RESPONSES = """
+{ surveys { key responses { status answers { position value } } } }"""
+
+
+async def answers_through_graphql(
+    client: httpx.AsyncClient, session: AsyncSession, w: f.World
+) -> list[dict[str, object]]:
+    """What a partner app reads back: the reflection survey's answers, free text included."""
+    issued = await create_api_key(
+        w.programme, "tests", [Scope.read, Scope.read_pii], session=session, actor=f.OPERATOR
+    )
+    await session.commit()
+    response = await client.post(
+        "/graphql",
+        json={"query": RESPONSES},
+        headers={"Authorization": f"Bearer {issued.secret}"},
+    )
+    [survey] = [s for s in response.json()["data"]["surveys"] if s["key"] == "reflection"]
+    [only] = survey["responses"]
+    assert only["status"] == "completed"
+    return only["answers"]  # type: ignore[no-any-return]

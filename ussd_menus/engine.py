@@ -11,10 +11,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import phonenumbers
 import structlog
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import SessionFactory
@@ -34,7 +39,7 @@ from ussd_menus.tracking import SessionTracker
 log = structlog.get_logger(__name__)
 
 PROGRAMME_TTL_S = 60.0
-PARTS = ("communities", "meetings", "facilitation")
+PARTS = ("communities", "facilitation")  # loaded on demand; meetings come with the caller
 REFUSALS = {
     "meeting_cancelled": "refusal.meeting_cancelled",
     "meeting_closed": "refusal.meeting_closed",
@@ -108,7 +113,7 @@ def replay(caller: Caller, inputs: list[str], t: Texts) -> Replay:
 
 
 async def resolve(
-    session: AsyncSession, caller: Caller, inputs: list[str], t: Texts, now: datetime
+    connection: AsyncConnection, caller: Caller, inputs: list[str], t: Texts, now: datetime
 ) -> tuple[Caller, Replay, str]:
     """Replay and render, loading each part of the caller's context the screens ask for."""
     for _ in range(len(PARTS) + 1):
@@ -116,7 +121,7 @@ async def resolve(
             r = replay(caller, inputs, t)
             return caller, r, "" if r.finish is not None else render(caller, r, t)
         except NeedsData as need:
-            caller = await load_part(session, caller, need.part, now)
+            caller = await load_part(connection, caller, need.part, now)
     raise RuntimeError("the screens asked for more than the context has")
 
 
@@ -143,14 +148,25 @@ class UssdEngine:
         self.catalog = catalog or default_catalog()
         self.clock = clock
         self._programmes: dict[str, tuple[float, tuple[ProgrammeInfo, Programme] | None]] = {}
+        engine = sessions.kw["bind"]
+        assert isinstance(engine, AsyncEngine)
+        # Most hops only read (menus, lists): they take a pooled connection in autocommit
+        # mode, so PostgreSQL sees one statement and no BEGIN/ROLLBACK round trips. SQLite
+        # keeps its default: its transactions cost no round trip, and the engine's BEGIN
+        # hook (service.db) must stay in charge there.
+        self._reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
+        self._claims: dict[str, Any] = {}
 
-    async def _programme(
-        self, session: AsyncSession, code: str
-    ) -> tuple[ProgrammeInfo, Programme] | None:
+    async def _programme(self, code: str) -> tuple[ProgrammeInfo, Programme] | None:
         cached = self._programmes.get(code)
         if cached is not None and time.monotonic() - cached[0] < PROGRAMME_TTL_S:
             return cached[1]
-        found = await load_programme(session, code)
+        async with self.sessions() as session:
+            found = await load_programme(session, code)
         self._programmes[code] = (time.monotonic(), found)
         return found
 
@@ -179,57 +195,58 @@ class UssdEngine:
 
     async def _answer(self, hop: Hop) -> str:
         now = self.clock()
-        async with self.sessions() as session:
-            found = await self._programme(session, hop.service_code)
-            if found is None:
-                return "END " + self.catalog.text(
-                    self._guess_language(hop), "common.unknown_service"
-                )
-            info, programme = found
+        found = await self._programme(hop.service_code)
+        if found is None:
+            return "END " + self.catalog.text(self._guess_language(hop), "common.unknown_service")
+        info, programme = found
+        inputs = inputs_of(hop.text)
+        async with self._reader.connect() as connection:
             caller = await load_caller(
-                session, info, normalise(hop.phone, programme.phone_region), now
+                connection, info, normalise(hop.phone, programme.phone_region), now
             )
             t = Texts(self.catalog, caller.language)
-            inputs = inputs_of(hop.text)
-            caller, r, body = await resolve(session, caller, inputs, t, now)
-            if r.finish is not None:
-                reply = "END " + await self._finish(session, hop, caller, programme, r, t, now)
+            caller, r, body = await resolve(connection, caller, inputs, t, now)
+        if r.finish is not None:
+            if r.finish.effect is None:
+                reply = "END " + r.finish.message(t)
             else:
-                if r.apply is not None:
-                    effect = r.apply.effect
+                async with self.sessions() as session:
                     refusal = await self._once(
-                        session, hop, r.changed_at, effect, caller, programme, now
+                        session, hop, r.changed_at, r.finish.effect, caller, programme, now
                     )
-                    # Show the list as it is now, with the change just made.
-                    caller = await load_caller(session, info, caller.phone, now)
-                    caller, r, body = await resolve(session, caller, inputs, t, now)
-                    if refusal:
-                        r.reason = refusal
-                        body = render(caller, r, t)
-                reply = "CON " + body
-            self._track(hop, info, caller, r, len(inputs), now)
-            if session.in_transaction() and (r.finish is not None or r.apply is not None):
+                    if session.in_transaction():
+                        await session.commit()
+                reply = "END " + (t(refusal) if refusal is not None else r.finish.message(t))
+        elif r.apply is not None:
+            async with self.sessions() as session:
+                refusal = await self._once(
+                    session, hop, r.changed_at, r.apply.effect, caller, programme, now
+                )
+                # Show the list as it is now, with the change just made.
+                connection = await session.connection()
+                caller = await load_caller(connection, info, caller.phone, now)
+                caller, r, body = await resolve(connection, caller, inputs, t, now)
                 await session.commit()
+            if refusal:
+                r.reason = refusal
+                body = render(caller, r, t)
+            reply = "CON " + body
+        else:
+            reply = "CON " + body
+        self._track(hop, info, caller, r, len(inputs), now)
         return reply
 
-    async def _finish(
-        self,
-        session: AsyncSession,
-        hop: Hop,
-        caller: Caller,
-        programme: Programme,
-        r: Replay,
-        t: Texts,
-        now: datetime,
-    ) -> str:
-        assert r.finish is not None
-        if r.finish.effect is not None:
-            refusal = await self._once(
-                session, hop, r.changed_at, r.finish.effect, caller, programme, now
+    def _claim(self, dialect: str) -> Any:
+        """INSERT the action row unless this (session, key) made it already: no SAVEPOINT."""
+        stmt = self._claims.get(dialect)
+        if stmt is None:
+            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            stmt = self._claims[dialect] = (
+                insert(UssdAction)
+                .on_conflict_do_nothing(index_elements=["session_id", "key"])
+                .returning(col(UssdAction.id))
             )
-            if refusal is not None:
-                return t(refusal)
-        return r.finish.message(t)
+        return stmt
 
     async def _once(
         self,
@@ -244,16 +261,27 @@ class UssdEngine:
         """Make the change unless this hop already made it; the refusal's text key, if any.
 
         The action row and the change commit together: a retried hop finds the row and
-        skips the change, so nothing is ever done twice.
+        skips the change, so nothing is ever done twice. The action row is the hop's first
+        write, so a refused change rolls the whole transaction back (the row with it, as a
+        SAVEPOINT would, for one round trip fewer).
         """
-        try:
-            async with session.begin_nested():
-                session.add(UssdAction(session_id=hop.session_id, key=f"{index}:{effect.key}"))
-                await session.flush()
-                await effect.apply(session, caller, programme, now)
-        except IntegrityError:
+        connection = await session.connection()
+        claimed = (
+            await connection.execute(
+                self._claim(connection.dialect.name),
+                {"session_id": hop.session_id, "key": f"{index}:{effect.key}", "created_at": now},
+            )
+        ).first()
+        if claimed is None:
             return None  # done on an earlier try of this hop
+        try:
+            await effect.apply(session, caller, programme, now)
+            await session.flush()
+        except IntegrityError:
+            await session.rollback()
+            return None  # done on an earlier try of this hop, at the same moment
         except DomainError as exc:
+            await session.rollback()
             return REFUSALS.get(exc.code, "refusal.other")
         return None
 

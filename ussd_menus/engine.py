@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -151,13 +152,13 @@ class UssdEngine:
         engine = sessions.kw["bind"]
         assert isinstance(engine, AsyncEngine)
         # Most hops only read (menus, lists): they take a pooled connection in autocommit
-        # mode, so PostgreSQL sees one statement and no BEGIN/ROLLBACK round trips. SQLite
-        # keeps its default: its transactions cost no round trip, and the engine's BEGIN
-        # hook (service.db) must stay in charge there.
+        # mode, so PostgreSQL sees one statement and no BEGIN/ROLLBACK round trips, and
+        # ask asyncpg directly (see loader._first). SQLite keeps its default: its
+        # transactions cost no round trip, and the engine's BEGIN hook (service.db) must
+        # stay in charge there.
+        self._direct = engine.dialect.name == "postgresql"
         self._reader = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
-            else engine
+            engine.execution_options(isolation_level="AUTOCOMMIT") if self._direct else engine
         )
         self._claims: dict[str, Any] = {}
 
@@ -201,9 +202,8 @@ class UssdEngine:
         info, programme = found
         inputs = inputs_of(hop.text)
         async with self._reader.connect() as connection:
-            caller = await load_caller(
-                connection, info, normalise(hop.phone, programme.phone_region), now
-            )
+            phone = normalise(hop.phone, programme.phone_region)
+            caller = await load_caller(connection, info, phone, now, direct=self._direct)
             t = Texts(self.catalog, caller.language)
             caller, r, body = await resolve(connection, caller, inputs, t, now)
         if r.finish is not None:
@@ -309,6 +309,7 @@ class UssdEngine:
         )
 
 
+@lru_cache(maxsize=8192)  # a pure function; parsing costs more than the rest of a menu hop
 def normalise(phone: str, region: str) -> str:
     try:
         number = phonenumbers.parse(phone, region)

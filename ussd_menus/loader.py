@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -250,17 +250,71 @@ def _sorted(rows: list[list[Any]] | None, dialect: str, key: int) -> list[list[A
     return rows
 
 
+@dataclass(frozen=True)
+class _Direct:
+    """A statement compiled once for asyncpg: its SQL, parameter order and constants."""
+
+    sql: str
+    names: tuple[str, ...]
+    constants: dict[str, Any]
+
+    def args(self, params: dict[str, Any]) -> list[Any]:
+        return [params[n] if n in params else self.constants[n] for n in self.names]
+
+
+_DIRECT: dict[str, _Direct] = {}
+
+
+def _direct(connection: AsyncConnection, name: str) -> _Direct:
+    found = _DIRECT.get(name)
+    if found is None:
+        compiled = _statement(connection, name).compile(dialect=connection.dialect)
+        constants = {k: b.effective_value for k, b in compiled.binds.items() if not b.required}
+        found = _DIRECT[name] = _Direct(str(compiled), tuple(compiled.positiontup), constants)
+    return found
+
+
+async def _first(
+    connection: AsyncConnection, name: str, params: dict[str, Any], *, direct: bool
+) -> Any:
+    """The statement's first row; `direct` asks the driver itself, skipping SQLAlchemy.
+
+    A menu hop's read is one statement on an autocommit PostgreSQL connection; going
+    through SQLAlchemy's execution (context, result, type processing) cost four times
+    what asyncpg's own fetchrow does. The driver's answer is the same row: the JSON
+    codec SQLAlchemy installs on each connection decodes the arrays, and the columns
+    need no type processing. Should the driver fail (a connection the server dropped,
+    say), the connection is invalidated and the statement asked again through
+    SQLAlchemy on a fresh one, which translates errors and invalidates the pool on a
+    disconnect as for every other statement.
+    """
+    if direct:
+        statement = _direct(connection, name)
+        try:
+            driver: Any = (await connection.get_raw_connection()).driver_connection
+            return await driver.fetchrow(statement.sql, *statement.args(params))
+        except Exception as exc:  # asked again below, through SQLAlchemy
+            await connection.invalidate(exc)
+            await connection.rollback()  # ends the invalidated transaction, if any
+    return (await connection.execute(_statement(connection, name), params)).first()
+
+
 async def load_caller(
-    connection: AsyncConnection, programme: ProgrammeInfo, phone: str, now: datetime
+    connection: AsyncConnection,
+    programme: ProgrammeInfo,
+    phone: str,
+    now: datetime,
+    *,
+    direct: bool = False,
 ) -> Caller:
     """Who is calling, their communities and their coming meetings: one round trip."""
     local_now = now.astimezone(programme.timezone)
-    row = (
-        await connection.execute(
-            _statement(connection, "caller"),
-            {"programme": programme.id, "phone": phone, "now": now, "horizon": now + HORIZON},
-        )
-    ).first()
+    row = await _first(
+        connection,
+        "caller",
+        {"programme": programme.id, "phone": phone, "now": now, "horizon": now + HORIZON},
+        direct=direct,
+    )
     if row is None:
         return Caller(
             phone=phone,

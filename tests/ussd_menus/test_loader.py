@@ -12,12 +12,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.db import SessionFactory
 from service.domain.actor import Actor
 from service.domain.attendance import record_rsvp
-from service.domain.communities import request_to_join
+from service.domain.communities import add_member, request_to_join
 from service.models import Meeting
-from service.models.enums import Channel, MembershipRole, Rsvp
+from service.models.enums import Channel, MembershipRole, Presence, Rsvp
 from tests import factories as f
 from ussd_menus.context import ProgrammeInfo
-from ussd_menus.loader import load_caller, load_programme
+from ussd_menus.loader import load_caller, load_part, load_programme
 
 
 async def context(session: AsyncSession) -> tuple[f.World, ProgrammeInfo, Meeting]:
@@ -76,3 +76,43 @@ async def test_asyncpg_directly_reads_the_same_caller_and_recovers_from_a_dead_c
         driver = (await connection.get_raw_connection()).driver_connection
         driver.terminate()  # type: ignore[union-attr]
         assert await load_caller(connection, info, phone, now, direct=True) == direct
+
+
+async def test_a_facilitator_sees_only_the_communities_they_lead(
+    engine: AsyncEngine, sessions: SessionFactory, session: AsyncSession
+) -> None:
+    w, info, late = await context(session)
+    other = await f.community(session, w.programme, code="CLUSTER-3")
+    outsider = await f.person(session, w.programme, name="Only Elsewhere")
+    assert w.facilitator.id is not None and other.id is not None and outsider.id is not None
+    await add_member(w.pid, other.id, w.facilitator.id, session=session, actor=f.OPERATOR)
+    await add_member(w.pid, other.id, outsider.id, session=session, actor=f.OPERATOR)
+    await session.commit()
+    now = f.now()
+    readers = [(engine, False)]
+    if engine.dialect.name == "postgresql":
+        readers.append((engine.execution_options(isolation_level="AUTOCOMMIT"), True))
+    seen = []
+    for reader, direct in readers:
+        async with reader.connect() as connection:
+            caller = await load_caller(
+                connection, info, w.facilitator.phone or "", now, direct=direct
+            )
+            for part in ("facilitation", "communities"):
+                caller = await load_part(connection, caller, part, now, direct=direct)
+        seen.append(caller)
+        facilitation = caller.facilitation
+        assert facilitation is not None
+        assert set(facilitation.rosters) == {w.community.id}
+        assert [m.name for m in facilitation.rosters[w.community.id or 0]] == sorted(
+            m.name for m in (w.facilitator, *w.members)
+        )
+        assert [m.id for m in facilitation.meetings] == [w.meeting.id, late.id]
+        assert facilitation.marks == {late.id: {w.members[0].id: (Rsvp.yes, Presence.unknown)}}
+        assert [r.name for r in facilitation.requests] == []
+        sizes = {c.id: (c.members, c.role) for c in caller.communities}
+        assert sizes == {
+            w.community.id: (3, MembershipRole.facilitator),
+            other.id: (2, MembershipRole.member),
+        }
+    assert all(caller == seen[0] for caller in seen)

@@ -172,16 +172,18 @@ class ListScreen(Screen):
     def chosen(self, c: Caller, state: State, index: int) -> Outcome:
         raise NotImplementedError
 
-    def _pages(self, c: Caller, state: State, t: Texts) -> list[list[int]]:
-        return pages(
-            [self.header(c, t)], self.items(c, state, t), [t("common.back")], t("common.more")
-        )
+    def _pages(
+        self, c: Caller, state: State, t: Texts, items: list[str] | None = None
+    ) -> list[list[int]]:
+        if items is None:
+            items = self.items(c, state, t)
+        return pages([self.header(c, t)], items, [t("common.back")], t("common.more"))
 
     def render(self, c: Caller, state: State, t: Texts) -> str:
         items = self.items(c, state, t)
         if not items:
             return fit([Line(self.empty(t)), Line(t("common.back"))])
-        layout = self._pages(c, state, t)
+        layout = self._pages(c, state, t, items)
         page = layout[min(state.get("page", 0), len(layout) - 1)]
         lines = [Line(self.header(c, t))]
         lines += [Line(f"{n} {items[i]}", flexible=True) for n, i in enumerate(page, start=1)]

@@ -20,7 +20,7 @@ import structlog
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,7 +35,7 @@ from ussd_menus.catalog import Catalog, default_catalog
 from ussd_menus.context import Caller, NeedsData, ProgrammeInfo
 from ussd_menus.effects import Effect
 from ussd_menus.layout import Line, fit
-from ussd_menus.loader import load_caller, load_part, load_programme
+from ussd_menus.loader import Reader, load_caller, load_part, load_programme, reading
 from ussd_menus.screens import SCREENS, Apply, Finish, Go, Invalid, Stay, Texts, check_screens
 from ussd_menus.tracking import SessionTracker
 
@@ -116,13 +116,7 @@ def replay(caller: Caller, inputs: list[str], t: Texts) -> Replay:
 
 
 async def resolve(
-    connection: AsyncConnection,
-    caller: Caller,
-    inputs: list[str],
-    t: Texts,
-    now: datetime,
-    *,
-    direct: bool = False,
+    reader: Reader, caller: Caller, inputs: list[str], t: Texts, now: datetime
 ) -> tuple[Caller, Replay, str]:
     """Replay and render, loading each part of the caller's context the screens ask for."""
     for _ in range(len(PARTS) + 1):
@@ -130,7 +124,7 @@ async def resolve(
             r = replay(caller, inputs, t)
             return caller, r, "" if r.finish is not None else render(caller, r, t)
         except NeedsData as need:
-            caller = await load_part(connection, caller, need.part, now, direct=direct)
+            caller = await load_part(reader, caller, need.part, now)
     raise RuntimeError("the screens asked for more than the context has")
 
 
@@ -159,15 +153,11 @@ class UssdEngine:
         self._programmes: dict[str, tuple[float, tuple[ProgrammeInfo, Programme] | None]] = {}
         engine = sessions.kw["bind"]
         assert isinstance(engine, AsyncEngine)
-        # Most hops only read (menus, lists): they take a pooled connection in autocommit
-        # mode, so PostgreSQL sees one statement and no BEGIN/ROLLBACK round trips, and
-        # ask asyncpg directly (see loader._first). SQLite keeps its default: its
-        # transactions cost no round trip, and the engine's BEGIN hook (service.db) must
-        # stay in charge there.
-        self._direct = engine.dialect.name == "postgresql"
-        self._reader = (
-            engine.execution_options(isolation_level="AUTOCOMMIT") if self._direct else engine
-        )
+        # Most hops only read (menus, lists): on PostgreSQL they ask asyncpg directly on a
+        # pooled connection, outside any transaction (loader.DriverReader), so the server
+        # sees one statement and no BEGIN/ROLLBACK round trips. Only a hop that writes
+        # opens a session.
+        self._engine = engine
         self._claims: dict[str, Any] = {}
         # As many hops at once as the pool has connections (a hop holds one at a time).
         # Beyond that, hops wait here, first come first served, rather than in the pool's
@@ -219,11 +209,11 @@ class UssdEngine:
             return "END " + self.catalog.text(self._guess_language(hop), "common.unknown_service")
         info, programme = found
         inputs = inputs_of(hop.text)
-        async with self._reader.connect() as connection:
+        async with reading(self._engine) as reader:
             phone = normalise(hop.phone, programme.phone_region)
-            caller = await load_caller(connection, info, phone, now, direct=self._direct)
+            caller = await load_caller(reader, info, phone, now)
             t = Texts(self.catalog, caller.language)
-            caller, r, body = await resolve(connection, caller, inputs, t, now, direct=self._direct)
+            caller, r, body = await resolve(reader, caller, inputs, t, now)
         if r.finish is not None:
             if r.finish.effect is None:
                 reply = "END " + r.finish.message(t)
@@ -241,9 +231,9 @@ class UssdEngine:
                     session, hop, r.changed_at, r.apply.effect, caller, programme, now
                 )
                 # Show the list as it is now, with the change just made.
-                connection = await session.connection()
-                caller = await load_caller(connection, info, caller.phone, now)
-                caller, r, body = await resolve(connection, caller, inputs, t, now)
+                reader = Reader(await session.connection())
+                caller = await load_caller(reader, info, caller.phone, now)
+                caller, r, body = await resolve(reader, caller, inputs, t, now)
                 await session.commit()
             if refusal:
                 r.reason = refusal

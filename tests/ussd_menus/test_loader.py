@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,7 +19,13 @@ from service.models import Meeting
 from service.models.enums import Channel, MembershipRole, Presence, Rsvp
 from tests import factories as f
 from ussd_menus.context import ProgrammeInfo
-from ussd_menus.loader import load_caller, load_part, load_programme
+from ussd_menus.loader import DriverReader, Reader, load_caller, load_part, load_programme, reading
+
+
+@asynccontextmanager
+async def _sqlalchemy(engine: AsyncEngine) -> AsyncIterator[Reader]:
+    async with engine.connect() as connection:
+        yield Reader(connection)
 
 
 async def context(session: AsyncSession) -> tuple[f.World, ProgrammeInfo, Meeting]:
@@ -46,9 +54,9 @@ async def test_one_statement_brings_the_caller_their_communities_and_meetings(
 ) -> None:
     w, info, late = await context(session)
     now = f.now()
-    async with engine.connect() as connection:
-        caller = await load_caller(connection, info, w.members[0].phone or "", now)
-        stranger = await load_caller(connection, info, "+254799999999", now)
+    async with reading(engine) as reader:
+        caller = await load_caller(reader, info, w.members[0].phone or "", now)
+        stranger = await load_caller(reader, info, "+254799999999", now)
     assert caller.person_id == w.members[0].id and caller.name == w.members[0].name
     assert caller.active == ((w.community.id, MembershipRole.member, w.community.name),)
     assert caller.pending == ("Community CLUSTER-2",)
@@ -67,15 +75,21 @@ async def test_asyncpg_directly_reads_the_same_caller_and_recovers_from_a_dead_c
     w, info, _ = await context(session)
     now = f.now()
     phone = w.facilitator.phone or ""
-    reader = engine.execution_options(isolation_level="AUTOCOMMIT")
-    async with reader.connect() as connection:
-        through_sqlalchemy = await load_caller(connection, info, phone, now)
-        direct = await load_caller(connection, info, phone, now, direct=True)
+    async with engine.connect() as connection:
+        through_sqlalchemy = await load_caller(Reader(connection), info, phone, now)
+    held = engine.pool.checkedout()  # type: ignore[attr-defined]
+    async with reading(engine) as reader:
+        assert isinstance(reader, DriverReader)
+        raw = reader.raw
+        assert raw is not None
+        direct = await load_caller(reader, info, phone, now)
         assert direct == through_sqlalchemy and direct.facilitates
-        # The server dropped this connection: the read is asked again on a fresh one.
-        driver = (await connection.get_raw_connection()).driver_connection
-        driver.terminate()  # type: ignore[union-attr]
-        assert await load_caller(connection, info, phone, now, direct=True) == direct
+        # The server dropped this connection: the read is asked again on a fresh one,
+        # and the dead one leaves the pool.
+        raw.driver_connection.terminate()  # type: ignore[union-attr]
+        assert await load_caller(reader, info, phone, now) == direct
+        assert reader.raw is None
+    assert engine.pool.checkedout() == held  # type: ignore[attr-defined]
 
 
 async def test_a_facilitator_sees_only_the_communities_they_lead(
@@ -89,17 +103,14 @@ async def test_a_facilitator_sees_only_the_communities_they_lead(
     await add_member(w.pid, other.id, outsider.id, session=session, actor=f.OPERATOR)
     await session.commit()
     now = f.now()
-    readers = [(engine, False)]
-    if engine.dialect.name == "postgresql":
-        readers.append((engine.execution_options(isolation_level="AUTOCOMMIT"), True))
     seen = []
-    for reader, direct in readers:
-        async with reader.connect() as connection:
-            caller = await load_caller(
-                connection, info, w.facilitator.phone or "", now, direct=direct
-            )
+    for direct in (False, True):
+        async with (
+            reading(engine) if direct else _sqlalchemy(engine)  # the same on SQLite
+        ) as reader:
+            caller = await load_caller(reader, info, w.facilitator.phone or "", now)
             for part in ("facilitation", "communities"):
-                caller = await load_part(connection, caller, part, now, direct=direct)
+                caller = await load_part(reader, caller, part, now)
         seen.append(caller)
         facilitation = caller.facilitation
         assert facilitation is not None

@@ -41,6 +41,13 @@ from ussd_menus.tracking import SessionTracker
 
 log = structlog.get_logger(__name__)
 
+# What is cached, and what is not. The programme (by service code, with its join
+# codes) for a minute and the texts for the process's life: they change rarely and
+# only by an operator. The caller's context is never cached, not even across the hops
+# of one session: hops of a session land on any process, and another process, SMS
+# reply or partner app may have changed it meanwhile (a facilitator's mark made in
+# the other worker must show on the next hop, a cancelled meeting must not be offered),
+# while nothing tells this process so. Instead it costs one statement (loader.py).
 PROGRAMME_TTL_S = 60.0
 PARTS = ("communities", "facilitation")  # loaded on demand; meetings come with the caller
 REFUSALS = {

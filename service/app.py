@@ -6,6 +6,7 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -15,12 +16,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from service import db
+from service.api.exports import routes as export_routes
 from service.api.schema import build_schema
 from service.api.view import CoplineGraphQL
 from service.config import Settings
 from service.events import AttendanceHub
 from service.services import Services
-from service.worker import Worker
+from service.worker import Worker, all_jobs
+from sms.delivery import ReportSink
+from sms.simulator import SimulatorConfig, serve_simulator_in_background
+from sms.simulator.server import RunningServer
+from sms.web import routes as sms_routes
 from ussd_menus.engine import UssdEngine
 from ussd_menus.web import routes as ussd_routes
 
@@ -58,6 +64,7 @@ def create_app(settings: Settings) -> Starlette:
         attendance_hub=hub,
     )
     ussd = UssdEngine(services.sessions)
+    reports = ReportSink(services.sessions)
     graphql = CoplineGraphQL(
         build_schema(settings),
         services,
@@ -80,11 +87,13 @@ def create_app(settings: Settings) -> Starlette:
         # A dashboard answer allocates tens of thousands of short-lived objects; the
         # default threshold (700) runs the collector dozens of times per request.
         gc.set_threshold(GC_THRESHOLD, 10, 10)
+        simulator = await _start_simulator(settings) if settings.runs_simulator_in_process else None
         stop = asyncio.Event()
         tracking = asyncio.create_task(ussd.tracker.run(stop))
         worker_task = None
         if settings.runs_worker_in_process:
-            worker_task = asyncio.create_task(Worker(services.sessions).run(stop))
+            jobs = all_jobs(settings, services.sessions)
+            worker_task = asyncio.create_task(Worker(services.sessions, jobs).run(stop))
         try:
             yield
         finally:
@@ -93,6 +102,9 @@ def create_app(settings: Settings) -> Starlette:
                 await worker_task
             await tracking
             await ussd.tracker.flush()
+            if simulator is not None:
+                await simulator.stop()
+            await reports.close()
             await engine.dispose()
 
     app = Starlette(
@@ -103,12 +115,33 @@ def create_app(settings: Settings) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *ussd_routes(services, ussd),
+            *sms_routes(services, reports),
+            *export_routes(services),
         ],
         lifespan=lifespan,
     )
     app.state.services = services
     app.state.ussd = ussd
     return app
+
+
+async def _start_simulator(settings: Settings) -> RunningServer | None:
+    """The AT simulator beside the service, where `at_base_url` points. With several
+    web workers the first one binds the port; the others find it taken and go on."""
+    where = urlsplit(settings.at_base_url)
+    config = SimulatorConfig(
+        service_url=settings.public_url or f"http://{settings.host}:{settings.port}",
+        callback_token=settings.callback_token.get_secret_value(),
+    )
+    try:
+        running = await serve_simulator_in_background(
+            config, where.hostname or "127.0.0.1", where.port or 80
+        )
+    except OSError as exc:
+        log.info("at_simulator.not_started", url=settings.at_base_url, reason=str(exc)[:120])
+        return None
+    log.info("at_simulator.start", url=running.url)
+    return running
 
 
 def create_app_from_env() -> Starlette:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,10 @@ class Settings(BaseSettings):
     at_api_key: SecretStr | None = None
     at_base_url: str = "http://127.0.0.1:8790"
     callback_token: SecretStr = SecretStr("dev-callback-token")
+    # None: run the simulator inside `copline serve` when there is no API key.
+    at_simulator: bool | None = None
+    # Where Africa's Talking (or the simulator) reaches this service's callbacks.
+    public_url: str | None = None
 
     # GraphQL conveniences for developers; turn both off for a public production API.
     graphiql: bool = True
@@ -93,6 +98,15 @@ class Settings(BaseSettings):
     @property
     def uses_at_simulator(self) -> bool:
         return self.at_api_key is None
+
+    @property
+    def runs_simulator_in_process(self) -> bool:
+        """Start the AT simulator inside `copline serve`: by default when there is no API
+        key and `at_base_url` is this machine (so `make run` works offline)."""
+        if self.at_simulator is not None:
+            return self.at_simulator
+        host = urlsplit(self.at_base_url).hostname or ""
+        return self.uses_at_simulator and host in {"127.0.0.1", "localhost", "::1"}
 
     def sqlite_path(self) -> Path | None:
         """The file behind a SQLite URL, or None for PostgreSQL and in-memory SQLite."""

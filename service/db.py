@@ -34,10 +34,20 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # IMMEDIATE takes the write lock up front, waiting up to busy_timeout for it. A
+    # deferred transaction that reads and then writes while another connection has
+    # written fails at once with SQLITE_BUSY (its snapshot is stale; waiting cannot
+    # help), which is what concurrent callbacks (an inbound SMS beside a delivery
+    # report) would otherwise hit. Transactions take turns; the embedded SQLite serves
+    # one machine, and PostgreSQL is the store for concurrency.
+    mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def build_engine(settings: Settings) -> AsyncEngine:
+def build_engine(settings: Settings, *, sqlite_begin: str = "IMMEDIATE") -> AsyncEngine:
+    """`sqlite_begin="DEFERRED"` for a reader that must never hold the write lock
+    (a test harness inspecting the store while the app under test writes)."""
+    assert sqlite_begin in {"IMMEDIATE", "DEFERRED"}
     # Recycling also replaces connections a firewall may have dropped while idle.
     kwargs: dict[str, Any] = {"pool_pre_ping": settings.database_pre_ping, "pool_recycle": 1800}
     if settings.is_sqlite:
@@ -47,7 +57,7 @@ def build_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(settings.database_url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
-        return engine
+        return engine.execution_options(sqlite_begin=sqlite_begin)
     kwargs.update(
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,

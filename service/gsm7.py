@@ -23,8 +23,11 @@ _FALLBACK = str.maketrans({
 })  # fmt: skip
 
 
+ALPHABET = BASIC | EXTENSION
+
+
 def is_gsm7(text: str) -> bool:
-    return all(ch in BASIC or ch in EXTENSION for ch in text)
+    return ALPHABET.issuperset(text)  # a set operation in C: SMS bodies pass by the 100,000
 
 
 def septets(text: str) -> int:
@@ -43,7 +46,9 @@ def septets(text: str) -> int:
 def to_gsm7(text: str) -> str:
     """Replace what GSM-7 lacks with its nearest letter, and drop what has none."""
     text = text.translate(_FALLBACK)
-    return "".join(ch for ch in text if ch in BASIC or ch in EXTENSION)
+    if ALPHABET.issuperset(text):
+        return text
+    return "".join(ch for ch in text if ch in ALPHABET)
 
 
 def truncate(text: str, limit: int) -> str:

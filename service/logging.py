@@ -30,3 +30,7 @@ def configure_logging(settings: Settings) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    # httpx logs every request line at INFO, and ours carry the callback token in the
+    # path (/at/{token}/…): a secret has no place in the logs.
+    for chatty in ("httpx", "httpcore", "urllib3"):
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))

@@ -17,9 +17,16 @@ from datetime import datetime, timedelta
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.config import Settings
 from service.db import SessionFactory
 from service.domain.meetings import close_finished_meetings
+from service.domain.reminders import queue_due_reminders
+from service.domain.survey_dispatch import dispatch_surveys, remind_unfinished
+from service.domain.surveys import expire_responses
 from service.models.types import utcnow
+from sms.gateway import AfricasTalkingGateway
+from sms.sender import Sender
+from sms.texts import SmsTexts
 
 log = structlog.get_logger(__name__)
 
@@ -37,9 +44,35 @@ async def _close_finished_meetings(session: AsyncSession, now: datetime) -> int:
     return await close_finished_meetings(session, now=now)
 
 
+async def _queue_due_reminders(session: AsyncSession, now: datetime) -> int:
+    return await queue_due_reminders(session, now)
+
+
+# The jobs that need nothing but the database.
 DEFAULT_JOBS: tuple[Job, ...] = (
     Job("close_finished_meetings", timedelta(minutes=1), _close_finished_meetings),
+    Job("queue_due_reminders", timedelta(minutes=1), _queue_due_reminders),
+    Job("dispatch_surveys", timedelta(minutes=1), dispatch_surveys),
+    Job("remind_unfinished_surveys", timedelta(minutes=10), remind_unfinished),
+    Job("expire_survey_responses", timedelta(minutes=10), expire_responses),
 )
+
+
+def sms_job(sender: Sender, *, every: timedelta = timedelta(seconds=2)) -> Job:
+    """Send what is due. The sender opens its own sessions: claiming and storing are
+    separate transactions around the (slow) gateway calls, never one held open."""
+
+    async def send(_session: AsyncSession, _now: datetime) -> int:
+        report = await sender.send_until_idle()
+        return report.sent
+
+    return Job("send_sms", every, send)
+
+
+def all_jobs(settings: Settings, sessions: SessionFactory) -> list[Job]:
+    """Every job a worker runs: the database jobs and sending through Africa's Talking."""
+    gateway = AfricasTalkingGateway.from_settings(settings)
+    return [*DEFAULT_JOBS, sms_job(Sender(sessions, gateway, SmsTexts.load()))]
 
 
 class Worker:

@@ -29,14 +29,19 @@ async def database_url(
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, _env_file=None)
+    # Tests start the AT simulator themselves, on a free port.
+    return Settings(database_url=database_url, at_simulator=False, _env_file=None)
 
 
 @pytest_asyncio.fixture(scope="session")
 async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     # The harness pings its connections: a test may terminate the server's connections
     # on purpose, and the clean-up after it must still work. Apps under test do not ping.
-    engine = build_engine(settings.model_copy(update={"database_pre_ping": True}))
+    # DEFERRED: the tests read the store while the app under test writes to it; a test's
+    # open read must not hold SQLite's write lock.
+    engine = build_engine(
+        settings.model_copy(update={"database_pre_ping": True}), sqlite_begin="DEFERRED"
+    )
     await migrate.upgrade(engine)
     yield engine
     await engine.dispose()

@@ -52,3 +52,16 @@ def test_the_compose_database_url_gets_the_async_driver() -> None:
     assert Settings(database_url=url, _env_file=None).database_url.startswith(
         "postgresql+asyncpg://"
     )
+
+
+def test_compose_web_instances_never_start_a_simulator() -> None:
+    env = COMPOSE["x-copline-env"]
+    settings = Settings(at_simulator=env["COPLINE_AT_SIMULATOR"], _env_file=None)
+    assert not settings.runs_simulator_in_process
+    assert "simulator" in COMPOSE["services"]["at-sim"]["profiles"]  # only when asked
+
+
+def test_the_simulator_starts_in_process_only_without_a_key_on_this_machine() -> None:
+    assert Settings(_env_file=None).runs_simulator_in_process
+    assert not Settings(at_api_key="secret", _env_file=None).runs_simulator_in_process
+    assert not Settings(at_base_url="http://at-sim:8790", _env_file=None).runs_simulator_in_process

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from service.domain.surveys import Pending
 from service.models.enums import Language, MeetingStatus, MembershipRole, Modality, Presence, Rsvp
 
 
@@ -101,6 +102,8 @@ class Caller:
     communities_: tuple[CommunityView, ...] | None = None
     meetings_: tuple[MeetingView, ...] | None = None  # not over yet, soonest first
     facilitation_: Facilitation | None = None
+    session_ref: str = ""  # the USSD session: tells this session's survey answers apart
+    surveys_: tuple[Pending, ...] | None = None
 
     @property
     def known(self) -> bool:
@@ -129,6 +132,12 @@ class Caller:
         if self.facilitation_ is None:
             raise NeedsData("facilitation")
         return self.facilitation_
+
+    @property
+    def surveys(self) -> tuple[Pending, ...]:
+        if self.surveys_ is None:
+            raise NeedsData("surveys")
+        return self.surveys_
 
     def upcoming(self) -> list[MeetingView]:
         return [m for m in self.meetings if m.starts_at > self.now]

@@ -13,6 +13,8 @@ from service.domain.attendance import record_presence, record_rsvp
 from service.domain.communities import approve_membership, request_to_join
 from service.domain.meetings import cancel_meeting, reschedule_meeting
 from service.domain.people import PersonInput, create_person, find_by_phone, set_language
+from service.domain.reminders import remind_now
+from service.domain.surveys import open_response, record_answer
 from service.models import Programme
 from service.models.enums import Channel, Language, Presence, Rsvp
 from ussd_menus.context import Caller
@@ -217,4 +219,48 @@ class Approve:
             session=session,
             actor=_actor(caller),
             approver_id=caller.person_id,
+        )
+
+
+@dataclass(frozen=True)
+class Remind:
+    meeting_id: int
+
+    @property
+    def key(self) -> str:
+        return f"remind:{self.meeting_id}"
+
+    async def apply(
+        self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
+    ) -> None:
+        await remind_now(programme, self.meeting_id, session=session, actor=_actor(caller), now=now)
+
+
+@dataclass(frozen=True)
+class AnswerSurvey:
+    survey_id: int
+    response_id: int | None
+    meeting_id: int | None
+    position: int
+    value: str
+
+    @property
+    def key(self) -> str:
+        return f"survey:{self.survey_id}:{self.position}:{self.value}"
+
+    async def apply(
+        self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
+    ) -> None:
+        assert caller.person_id is not None
+        response = await open_response(
+            session, self.survey_id, caller.person_id, Channel.ussd, now, self.meeting_id
+        )
+        await record_answer(
+            session,
+            response,
+            self.position,
+            self.value,
+            channel=Channel.ussd,
+            now=now,
+            session_ref=caller.session_ref,
         )

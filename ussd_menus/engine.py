@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -49,13 +49,15 @@ log = structlog.get_logger(__name__)
 # the other worker must show on the next hop, a cancelled meeting must not be offered),
 # while nothing tells this process so. Instead it costs one statement (loader.py).
 PROGRAMME_TTL_S = 60.0
-PARTS = ("communities", "facilitation")  # loaded on demand; meetings come with the caller
+PARTS = ("communities", "facilitation", "surveys")  # on demand; meetings come with the caller
 REFUSALS = {
     "meeting_cancelled": "refusal.meeting_cancelled",
     "meeting_closed": "refusal.meeting_closed",
     "meeting_not_started": "refusal.meeting_not_started",
     "not_a_member": "refusal.not_a_member",
     "not_allowed": "refusal.not_allowed",
+    "reminded_recently": "refusal.reminded_recently",
+    "invalid_answer": "surveys.closed",
 }
 # When the database is down the caller's language is unknown: guess from the country.
 COUNTRY_LANGUAGE = {
@@ -216,9 +218,10 @@ class UssdEngine:
             return "END " + self.catalog.text(self._guess_language(hop), "common.unknown_service")
         info, programme = found
         inputs = inputs_of(hop.text)
-        async with reading(self._engine) as reader:
+        async with reading(self._engine, self.sessions) as reader:
             phone = normalise(hop.phone, programme.phone_region)
             caller = await load_caller(reader, info, phone, now)
+            caller = replace(caller, session_ref=hop.session_id)
             t = Texts(self.catalog, caller.language)
             caller, r, body = await resolve(reader, caller, inputs, t, now)
         if r.finish is not None:
@@ -238,8 +241,9 @@ class UssdEngine:
                     session, hop, r.changed_at, r.apply.effect, caller, programme, now
                 )
                 # Show the list as it is now, with the change just made.
-                reader = Reader(await session.connection())
+                reader = Reader(await session.connection(), session)
                 caller = await load_caller(reader, info, caller.phone, now)
+                caller = replace(caller, session_ref=hop.session_id)
                 caller, r, body = await resolve(reader, caller, inputs, t, now)
                 await session.commit()
             if refusal:

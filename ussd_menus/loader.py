@@ -19,6 +19,8 @@ from sqlalchemy.util.concurrency import greenlet_spawn
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.db import SessionFactory
+from service.domain.surveys import pending_for
 from service.models import Attendance, Community, Meeting, Membership, Person, Programme
 from service.models.enums import (
     Language,
@@ -289,13 +291,25 @@ class Reader:
     The statements are built once per dialect (see _BUILDERS); a hop reads plain rows.
     """
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, session: AsyncSession | SessionFactory) -> None:
         self.connection = connection
         self.dialect = connection.dialect.name
+        self._session = session
 
     async def fetch(self, name: str, params: dict[str, Any]) -> Sequence[Any]:
         result = await self.connection.execute(_statement(self.dialect, name), params)
         return result.all()
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """An ORM session for what the domain reads itself (a caller's surveys): the
+        write's own session, or one on this reader's connection (never a second one:
+        a hop holds one connection at a time, see UssdEngine's gate)."""
+        if isinstance(self._session, AsyncSession):
+            yield self._session
+        else:
+            async with self._session(bind=self.connection) as session:
+                yield session
 
 
 @dataclass(frozen=True)
@@ -328,10 +342,13 @@ class DriverReader(Reader):
     every other statement.
     """
 
-    def __init__(self, engine: AsyncEngine, raw: PoolProxiedConnection) -> None:
+    def __init__(
+        self, engine: AsyncEngine, raw: PoolProxiedConnection | None, sessions: SessionFactory
+    ) -> None:
         self.engine = engine
-        self.raw: PoolProxiedConnection | None = raw
+        self.raw = raw
         self.dialect = engine.dialect.name
+        self.sessions = sessions
 
     def _compiled(self, name: str) -> _Compiled:
         found = _COMPILED.get(name)
@@ -355,7 +372,15 @@ class DriverReader(Reader):
                 await greenlet_spawn(raw.invalidate, exc)
                 await greenlet_spawn(raw.close)  # before taking another: the pool may be full
         async with self.engine.connect() as connection:
-            return await Reader(connection).fetch(name, params)
+            return await Reader(connection, self.sessions).fetch(name, params)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        # The raw connection goes back first: a hop holds one connection at a time.
+        # Later statements of this hop, if any, go through SQLAlchemy.
+        await self.close()
+        async with self.sessions() as session:
+            yield session
 
     async def close(self) -> None:
         if self.raw is not None:
@@ -364,17 +389,17 @@ class DriverReader(Reader):
 
 
 @asynccontextmanager
-async def reading(engine: AsyncEngine) -> AsyncIterator[Reader]:
+async def reading(engine: AsyncEngine, sessions: SessionFactory) -> AsyncIterator[Reader]:
     """A reader for one hop: asyncpg directly on PostgreSQL, SQLAlchemy elsewhere."""
     if engine.dialect.name == "postgresql":
-        reader = DriverReader(engine, await engine.raw_connection())
+        reader = DriverReader(engine, await engine.raw_connection(), sessions)
         try:
             yield reader
         finally:
             await reader.close()
     else:
         async with engine.connect() as connection:
-            yield Reader(connection)
+            yield Reader(connection, sessions)
 
 
 async def load_caller(
@@ -466,6 +491,14 @@ async def load_part(reader: Reader, caller: Caller, part: str, now: datetime) ->
             reader, caller.programme, caller.person_id, names, now
         )
         return replace(caller, facilitation_=facilitation)
+    if part == "surveys":
+        pending = []
+        if caller.person_id is not None:
+            async with reader.session() as session:
+                pending = await pending_for(
+                    session, caller.person_id, now, session_ref=caller.session_ref
+                )
+        return replace(caller, surveys_=tuple(pending))
     raise ValueError(f"unknown part of the caller's context: {part!r}")
 
 

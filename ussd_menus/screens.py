@@ -12,11 +12,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from service.domain.surveys import InvalidAnswer, Pending, QuestionView, check_answer, next_question
 from service.gsm7 import septets, to_gsm7, truncate
-from service.models.enums import Language, MeetingStatus, Modality, Presence, Rsvp
+from service.models.enums import Language, MeetingStatus, Modality, Presence, QuestionKind, Rsvp
 from ussd_menus.catalog import LANGUAGE_NAMES, Catalog
 from ussd_menus.context import Caller, MeetingView
 from ussd_menus.effects import (
+    AnswerSurvey,
     Approve,
     Cancel,
     CheckIn,
@@ -24,6 +26,7 @@ from ussd_menus.effects import (
     Join,
     Mark,
     Move,
+    Remind,
     Respond,
     SetLanguage,
 )
@@ -350,16 +353,130 @@ class CheckInHow(Screen):
         return Invalid()
 
 
-class Surveys(Screen):
-    """The entry point for surveys; the survey engine fills it (issue #6)."""
+def _pending(c: Caller, state: State) -> Pending | None:
+    return next((p for p in c.surveys if p.survey_id == state.get("survey")), None)
+
+
+def _given(state: State) -> dict[int, str]:
+    return {int(k): v for k, v in state.get("given", {}).items()}
+
+
+class Surveys(ListScreen):
+    """Surveys to answer: invitations after meetings first, then open surveys."""
 
     name = "surveys"
+    leads_to = ("survey_question",)
+
+    def header(self, c: Caller, t: Texts) -> str:
+        return t("surveys.pick")
+
+    def empty(self, t: Texts) -> str:
+        return t("surveys.none")
+
+    def items(self, c: Caller, state: State, t: Texts) -> list[str]:
+        lang, fallback = c.language.value, c.programme.default_language.value
+        return [p.title.get(lang) or p.title.get(fallback) or "?" for p in c.surveys]
+
+    def chosen(self, c: Caller, state: State, index: int) -> Outcome:
+        return Go("survey_question", {"survey": c.surveys[index].survey_id, "given": {}})
+
+
+class SurveyQuestion(ListScreen):
+    """One question per screen. Answers are stored as they are given (resumable); the
+    state keeps this session's answers so replaying the inputs finds the same question."""
+
+    name = "survey_question"
+    INVALID = {
+        QuestionKind.single_choice: "surveys.bad_choice",
+        QuestionKind.yes_no: "surveys.bad_yes_no",
+        QuestionKind.rating: "surveys.bad_rating",
+        QuestionKind.number: "surveys.bad_number",
+        QuestionKind.short_text: "surveys.bad_text",
+    }
+    HINTS = {
+        QuestionKind.rating: "surveys.rating",
+        QuestionKind.number: "surveys.number",
+        QuestionKind.short_text: "surveys.text",
+    }
+
+    def _current(self, c: Caller, state: State) -> tuple[Pending, QuestionView] | None:
+        pending = _pending(c, state)
+        if pending is None:
+            return None
+        question = next_question(pending.questions, {**pending.answered, **_given(state)})
+        return None if question is None else (pending, question)
+
+    def header(self, c: Caller, t: Texts) -> str:
+        raise NotImplementedError  # the header depends on the state: see _header
+
+    def _header(self, c: Caller, pending: Pending, question: QuestionView) -> str:
+        number = sorted(q.position for q in pending.questions).index(question.position) + 1
+        text = question.question(c.language, c.programme.default_language)
+        return f"{number}/{len(pending.questions)} {text}"
+
+    def _pages(
+        self, c: Caller, state: State, t: Texts, items: list[str] | None = None
+    ) -> list[list[int]]:
+        current = self._current(c, state)
+        header = self._header(c, *current) if current else ""
+        if items is None:
+            items = self.items(c, state, t)
+        return pages([header], items, [t("common.back")], t("common.more"))
+
+    def items(self, c: Caller, state: State, t: Texts) -> list[str]:
+        current = self._current(c, state)
+        if current is None or current[1].kind is not QuestionKind.single_choice:
+            return []
+        return current[1].choices(c.language, c.programme.default_language)
+
+    def empty(self, t: Texts) -> str:
+        return t("surveys.none")
 
     def render(self, c: Caller, state: State, t: Texts) -> str:
-        return fit([Line(t("surveys.none")), Line(t("common.back"))])
+        current = self._current(c, state)
+        if current is None:
+            return fit([Line(t("surveys.none")), Line(t("common.back"))])
+        pending, question = current
+        if question.kind is QuestionKind.single_choice:
+            layout = self._pages(c, state, t)
+            page = layout[min(state.get("page", 0), len(layout) - 1)]
+            options = self.items(c, state, t)
+            lines = [Line(self._header(c, pending, question), flexible=True, min_len=40)]
+            lines += [Line(f"{i + 1} {options[i]}", flexible=True) for i in page]
+            if state.get("page", 0) < len(layout) - 1:
+                lines.append(Line(t("common.more")))
+            return fit([*lines, Line(t("common.back"))])
+        lines = [Line(self._header(c, pending, question), flexible=True, min_len=40)]
+        if question.kind is QuestionKind.yes_no:
+            lines += [Line(t("surveys.yes")), Line(t("surveys.no"))]
+        else:
+            lines.append(Line(t(self.HINTS[question.kind])))
+        return fit([*lines, Line(t("common.back"))])
 
     def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
-        return Invalid()
+        current = self._current(c, state)
+        if current is None:
+            return Invalid("surveys.none")
+        pending, question = current
+        if question.kind is QuestionKind.single_choice:
+            if value == "98":
+                return super().handle(c, state, value, t)
+            raw = value  # options are numbered across pages: the number is the answer
+        elif question.kind is QuestionKind.yes_no:
+            raw = {"1": "yes", "2": "no"}.get(value, "")
+        else:
+            raw = value
+        try:
+            answer = check_answer(question, raw)
+        except InvalidAnswer:
+            return Invalid(self.INVALID[question.kind])
+        given = {**_given(state), question.position: answer}
+        effect = AnswerSurvey(
+            pending.survey_id, pending.response_id, pending.meeting_id, question.position, answer
+        )
+        if next_question(pending.questions, {**pending.answered, **given}) is None:
+            return Finish(lambda t: t("surveys.done"), effect)
+        return Apply(effect, {**state, "given": {str(k): v for k, v in given.items()}, "page": 0})
 
 
 class Communities(ListScreen):
@@ -479,6 +596,7 @@ FAC_CHOICES = (
     ("facilitator.cancel", "fac_pick", "cancel"),
     ("facilitator.move", "fac_pick", "move"),
     ("facilitator.requests", "fac_requests", ""),
+    ("facilitator.remind", "fac_pick", "remind"),
 )
 
 
@@ -511,8 +629,13 @@ def _choosable(c: Caller, mode: str) -> list[MeetingView]:
 
 class FacPick(ListScreen):
     name = "fac_pick"
-    leads_to = ("fac_mark", "fac_cancel", "fac_move_date")
-    targets = {"mark": "fac_mark", "cancel": "fac_cancel", "move": "fac_move_date"}
+    leads_to = ("fac_mark", "fac_cancel", "fac_move_date", "fac_remind")
+    targets = {
+        "mark": "fac_mark",
+        "cancel": "fac_cancel",
+        "move": "fac_move_date",
+        "remind": "fac_remind",
+    }
 
     def header(self, c: Caller, t: Texts) -> str:
         return t("facilitator.pick")
@@ -595,6 +718,31 @@ class FacCancel(Screen):
         if value != "1":
             return Invalid()
         return Finish(lambda t: t("facilitator.cancelled"), Cancel(m.id))
+
+
+class FacRemind(Screen):
+    name = "fac_remind"
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        m = _led_meeting(c, state)
+        if m is None:
+            return fit([Line(t("refusal.meeting_closed")), Line(t("common.back"))])
+        question = t.fitted("facilitator.remind_confirm", community=m.community, date=t.date(m))
+        return fit(
+            [
+                Line(question, flexible=True),
+                Line(t("facilitator.remind_yes")),
+                Line(t("common.back")),
+            ]
+        )
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        m = _led_meeting(c, state)
+        if m is None:
+            return Invalid("refusal.meeting_closed")
+        if value != "1":
+            return Invalid()
+        return Finish(lambda t: t("facilitator.reminded"), Remind(m.id))
 
 
 class FacMoveDate(Screen):
@@ -752,6 +900,7 @@ SCREENS: dict[str, Screen] = {
         CheckInCode(),
         CheckInHow(),
         Surveys(),
+        SurveyQuestion(),
         Communities(),
         Community(),
         LanguageMenu(),
@@ -762,6 +911,7 @@ SCREENS: dict[str, Screen] = {
         FacPick(),
         FacMark(),
         FacCancel(),
+        FacRemind(),
         FacMoveDate(),
         FacMoveTime(),
         FacMoveConfirm(),

@@ -6,6 +6,8 @@ handle the ones it knows and show the message for the rest.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pydantic
 import strawberry
 
@@ -76,6 +78,11 @@ class NotAMember(Error):
 
 
 @strawberry.type
+class RemindedRecently(Error):
+    reminded_at: datetime | None
+
+
+@strawberry.type
 class NotEnoughDates(Error):
     available: int
     requested: int
@@ -84,6 +91,7 @@ class NotEnoughDates(Error):
 ErrorType = (
     NotFound | NotAllowed | ValidationError | Conflict | MeetingInPast | MeetingClash
     | MeetingCancelled | MeetingClosed | MeetingNotStarted | NotAMember | NotEnoughDates
+    | RemindedRecently
 )  # fmt: skip
 
 
@@ -111,6 +119,8 @@ def from_domain(exc: domain.DomainError) -> ErrorType:
             return MeetingNotStarted(code=code, message=message)
         case domain.NotAMember():
             return NotAMember(code=code, message=message)
+        case domain.RemindedRecently():
+            return RemindedRecently(code=code, message=message, reminded_at=exc.params.get("at"))
         case domain.NotEnoughDates():
             return NotEnoughDates(code=code, message=message, available=exc.params["available"],
                                   requested=exc.params["requested"])  # fmt: skip

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy import func
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -22,17 +24,46 @@ from service.models import (
     CommunitySchool,
     Meeting,
     Membership,
+    Message,
     Person,
     Question,
     School,
     Term,
 )
-from service.models.enums import MeetingStatus, MembershipStatus, Presence, Rsvp
+from service.models.enums import (
+    Direction,
+    MeetingStatus,
+    MembershipStatus,
+    MessageStatus,
+    Presence,
+    Rsvp,
+)
 
 if TYPE_CHECKING:
     from service.api.context import Context
 
 M = TypeVar("M", bound=SQLModel)
+
+
+DeliveryRow = tuple[MessageStatus, str | None, int, int, Decimal | None]
+
+
+def delivery_query(programme_id: int | None) -> Any:
+    """Outgoing messages of the programme by status and currency (callers add filters)."""
+    return (
+        sa.select(
+            col(Message.status),
+            col(Message.currency),
+            func.count(),
+            func.coalesce(func.sum(col(Message.segments)), 0),
+            func.sum(col(Message.cost)),
+        )
+        .where(
+            col(Message.programme_id) == programme_id,
+            col(Message.direction) == Direction.outbound,
+        )
+        .group_by(col(Message.status), col(Message.currency))
+    )
 
 
 @dataclass
@@ -73,6 +104,23 @@ class Loaders:
         self.next_meeting: DataLoader[int, Meeting | None] = DataLoader(self._next_meetings)
         self.upcoming_of_person: DataLoader[int, list[Meeting]] = DataLoader(self._upcoming)
         self.counts_of_meeting: DataLoader[int, AttendanceCounts] = DataLoader(self._counts)
+        self.delivery_of_meeting = self._delivery(col(Message.meeting_id))
+        self.delivery_of_community = self._delivery(col(Message.community_id))
+
+    def _delivery(self, key: Any) -> DataLoader[int, list[DeliveryRow]]:
+        """Outgoing SMS counted by status and currency, one GROUP BY for all keys."""
+
+        async def load(keys: list[int]) -> list[list[DeliveryRow]]:
+            async def work(session: AsyncSession) -> Sequence[Any]:
+                stmt = delivery_query(self.context.programme_id).where(key.in_(keys))
+                return (await session.execute(stmt.add_columns(key).group_by(key))).all()
+
+            groups: dict[int, list[DeliveryRow]] = defaultdict(list)
+            for status, currency, count, segments, cost, owner in await self._run(work):
+                groups[owner].append((status, currency, count, segments, cost))
+            return [groups.get(k, []) for k in keys]
+
+        return DataLoader(load)
 
     async def _run(self, work: Callable[[AsyncSession], Any]) -> Any:
         return await self.context.run(work)

@@ -14,9 +14,11 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.tools import merge_types
 
 from service.api.mutations import Mutation
 from service.api.queries import Query
+from service.api.reports import ReportQueries
 from service.api.subscriptions import Subscription
 from service.api.types.access import ApiKeyNode, AuditEntryNode
 from service.api.types.communities import CommunityNode, MembershipNode
@@ -28,6 +30,9 @@ from service.api.types.surveys import SurveyNode
 from service.api.types.ussd import UssdSessionNode
 from service.config import Environment, Settings
 from service.domain.errors import DomainError
+
+# The reports live in a module of their own; GraphQL sees one root Query.
+RootQuery = merge_types("Query", (Query, ReportQueries))
 
 MAX_DEPTH = 10
 MAX_ALIASES = 15
@@ -69,7 +74,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     if settings is not None and not settings.graphql_introspection:
         extensions.append(DisableIntrospection)
     return strawberry.Schema(
-        query=Query, mutation=Mutation, subscription=Subscription, types=NODE_TYPES,
+        query=RootQuery, mutation=Mutation, subscription=Subscription, types=NODE_TYPES,
         extensions=extensions,
     )  # fmt: skip
 

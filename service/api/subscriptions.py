@@ -35,6 +35,7 @@ async def _snapshot(info: Info_, meeting_id: int) -> AttendanceChange:
         summary=await summary_of(info, meeting_id),
         attendance=[AttendanceNode.from_row(a) for a in rows],
     )
+    await info.context.release()  # before the wait: an open read would hold a connection
     return change
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -10,9 +11,11 @@ import uvicorn
 from service import migrate as migrations
 from service.cli import apikeys, programmes, roster, schema
 from service.cli.common import console, fail, run, settings
+from service.cli.export import app as export_app
 from service.cli.ussd import ussd
 from service.db import build_engine
 from service.logging import configure_logging
+from sms.simulator.cli import at_sim
 
 app = typer.Typer(
     help="copline: Communities of Practice for teachers on any phone.",
@@ -23,7 +26,9 @@ app.add_typer(programmes.app, name="programme")
 app.add_typer(roster.app, name="import")
 app.add_typer(apikeys.app, name="apikey")
 app.add_typer(schema.app, name="schema")
+app.add_typer(export_app, name="export")
 app.command()(ussd)
+app.command(name="at-sim")(at_sim)
 
 
 async def _upgrade() -> str | None:
@@ -86,7 +91,7 @@ def worker() -> None:
     import signal
 
     from service.db import build_session_factory
-    from service.worker import Worker
+    from service.worker import Worker, all_jobs
 
     config = settings()
     configure_logging(config)
@@ -98,7 +103,8 @@ def worker() -> None:
             loop.add_signal_handler(sig, stop.set)
         engine = build_engine(config)
         try:
-            await Worker(build_session_factory(engine)).run(stop)
+            sessions = build_session_factory(engine)
+            await Worker(sessions, all_jobs(config, sessions)).run(stop)
         finally:
             await engine.dispose()
 
@@ -124,6 +130,12 @@ def serve(
     if migrate_first if migrate_first is not None else config.is_sqlite:
         revision = run(_upgrade)
         console.print(f"Database at revision {revision}.")
+    # The app reads its settings from the environment in each worker process; the
+    # options given here must reach it (the AT simulator calls back on this port).
+    if host:
+        os.environ["COPLINE_HOST"] = host
+    if port:
+        os.environ["COPLINE_PORT"] = str(port)
     uvicorn.run(
         "service.app:create_app_from_env",
         factory=True,

@@ -25,9 +25,10 @@ from service.domain.communities import active_member_ids
 from service.domain.errors import NotFound
 from service.domain.meetings import MeetingInput, mark_meeting_held, schedule_meeting
 from service.domain.programmes import ProgrammeCreate, create_programme, get_programme
+from service.domain.survey_dispatch import invite_attendees
 from service.domain.terms import TermInput, create_term, find_term
 from service.models import Community, Meeting, Membership, Person, Programme
-from service.models.enums import Channel, MembershipRole, Modality, Presence, Rsvp
+from service.models.enums import Channel, MeetingStatus, MembershipRole, Modality, Presence, Rsvp
 from service.roster import ImportKind, import_csv, read_csv
 
 HERE = Path(__file__).parent
@@ -242,6 +243,16 @@ async def seed(session: AsyncSession, *, now: datetime | None = None) -> list[st
             session, programme, now.astimezone(ZoneInfo(programme.timezone)).date()
         )
         meetings = await _meetings(session, programme, demo, term_id, now)
+        # The held meetings' attendees have the reflection survey to answer (USSD menu 3).
+        held = await session.exec(
+            select(Meeting).where(
+                Meeting.programme_id == programme.id,
+                Meeting.status == MeetingStatus.held,
+                col(Meeting.surveyed_at).is_(None),
+            )
+        )
+        for meeting in held.all():
+            await invite_attendees(session, programme, meeting, now)
         people = (
             await session.exec(
                 select(func.count()).select_from(Person).where(Person.programme_id == programme.id)

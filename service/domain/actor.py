@@ -22,6 +22,10 @@ class Actor:
             return f"{self.kind}:{self.name}"[:40]
         return self.kind
 
+    @property
+    def person_id(self) -> int | None:
+        return self.id if self.kind == "person" else None
+
     @classmethod
     def person(cls, person_id: int, channel: Channel) -> Actor:
         return cls(kind="person", channel=channel, id=person_id)

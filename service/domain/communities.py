@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.domain import audit
+from service.domain import audit, outbox
 from service.domain.actor import Actor
 from service.domain.errors import Conflict, NotAllowed, NotFound, ValidationError
 from service.domain.lookup import get_owned
@@ -214,6 +214,13 @@ async def remove_member(
         changes={"status": "left"},
         at=now,
         programme_id=programme_id,
+    )
+    await outbox.drop_pending(
+        session,
+        person_id=person_id,
+        community_id=community_id,
+        reason="left the community",
+        now=now,
     )
     await session.flush()
     return membership

@@ -67,6 +67,10 @@ class MeetingNotStarted(DomainError):
     code = "meeting_not_started"
 
 
+class RemindedRecently(DomainError):
+    code = "reminded_recently"
+
+
 class NotAMember(DomainError):
     code = "not_a_member"
 

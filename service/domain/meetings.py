@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.domain import audit
+from service.domain import audit, outbox
 from service.domain.actor import Actor
 from service.domain.communities import is_facilitator
 from service.domain.errors import (
@@ -227,7 +228,7 @@ async def _ensure_facilitates(session: AsyncSession, meeting: Meeting, actor: Ac
         raise NotAllowed("only a facilitator of this community can change its meetings")
 
 
-async def _open_for_change(
+async def open_for_change(
     session: AsyncSession, programme_id: int, meeting_id: int, actor: Actor
 ) -> Meeting:
     """The meeting, locked, if it is this programme's, still open, and the actor may change it."""
@@ -257,7 +258,7 @@ async def reschedule_meeting(
     """Move a meeting, keeping its length unless a new end is given. The code stays."""
     assert programme.id is not None
     now = now or utcnow()
-    meeting = await _open_for_change(session, programme.id, meeting_id, actor)
+    meeting = await open_for_change(session, programme.id, meeting_id, actor)
     if starts_at.utcoffset() is None or (ends_at is not None and ends_at.utcoffset() is None):
         raise ValidationError("give the time with its offset or time zone", field="starts_at")
     starts_at = starts_at.astimezone(UTC)
@@ -273,8 +274,71 @@ async def reschedule_meeting(
     if changes:
         meeting.updated_at = now
         audit.record(session, actor, "meeting.reschedule", meeting, changes=changes, at=now)
+    if "starts_at" in changes:
+        await _tell_members_moved(session, programme, meeting, changes["starts_at"][0], actor, now)
     await session.flush()
     return meeting
+
+
+async def _tell_members(
+    session: AsyncSession,
+    programme: Programme,
+    meeting: Meeting,
+    actor: Actor,
+    now: datetime,
+    *,
+    template: str,
+    extra: dict[str, Any],
+    reason: str,
+    not_after: datetime,
+) -> None:
+    """Drop the meeting's pending reminders and queue one notice per member."""
+    assert meeting.id is not None
+    await outbox.drop_pending(
+        session, meeting_id=meeting.id, kinds=outbox.MEETING_BOUND, reason=reason, now=now
+    )
+    community = await session.get(Community, meeting.community_id)
+    assert community is not None
+    # The facilitator who made the change knows already.
+    recipients = await outbox.members_to_message(
+        session, meeting.community_id, exclude=[actor.person_id] if actor.person_id else []
+    )
+    stamp = f"{meeting.updated_at:%Y%m%dT%H%M%S}"
+    await outbox.queue(
+        session,
+        programme,
+        recipients,
+        kind=outbox.NOTICE,
+        template=template,
+        params={**outbox.meeting_params(meeting, community), **extra},
+        due=now,
+        now=now,
+        dedupe=lambda r: f"{template}:{meeting.id}:{r.person_id}:{stamp}",
+        meeting_id=meeting.id,
+        community_id=meeting.community_id,
+        not_after=not_after,
+    )
+
+
+async def _tell_members_moved(
+    session: AsyncSession,
+    programme: Programme,
+    meeting: Meeting,
+    old_starts_at: datetime,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    await _tell_members(
+        session,
+        programme,
+        meeting,
+        actor,
+        now,
+        template="moved",
+        extra={"old_starts_at": old_starts_at.astimezone(UTC).isoformat()},
+        reason="meeting moved",
+        not_after=meeting.starts_at,
+    )
 
 
 async def cancel_meeting(
@@ -288,7 +352,7 @@ async def cancel_meeting(
 ) -> Meeting:
     assert programme.id is not None
     now = now or utcnow()
-    meeting = await _open_for_change(session, programme.id, meeting_id, actor)
+    meeting = await open_for_change(session, programme.id, meeting_id, actor)
     if meeting.ends_at <= now:
         raise MeetingClosed("a meeting that is over cannot be cancelled", meeting_id=meeting.id)
     meeting.status = MeetingStatus.cancelled
@@ -296,6 +360,17 @@ async def cancel_meeting(
     meeting.updated_at = now
     audit.record(
         session, actor, "meeting.cancel", meeting, changes={"reason": meeting.cancel_reason}, at=now
+    )
+    await _tell_members(
+        session,
+        programme,
+        meeting,
+        actor,
+        now,
+        template="cancelled",
+        extra={"reason": meeting.cancel_reason or ""},
+        reason="meeting cancelled",
+        not_after=meeting.starts_at,
     )
     await session.flush()
     return meeting

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.domain import audit
 from service.domain.actor import Actor
 from service.domain.errors import Conflict, NotFound, ValidationError
+from service.domain.surveys import ensure_reflection
 from service.models import Programme
 from service.models.enums import Country, Language
 from service.models.types import utcnow
@@ -161,6 +162,8 @@ async def create_programme(
     audit.record(
         session, actor, "programme.create", programme, changes=data.model_dump(exclude_none=True)
     )
+    # Every programme starts with the reflection survey its meetings are followed by.
+    await ensure_reflection(session, programme, actor)
     return programme
 
 

@@ -40,6 +40,11 @@ class Meeting(SQLModel, table=True):
     status: MeetingStatus = enum_col(MeetingStatus, MeetingStatus.scheduled, length=12)
     code: str = text_col(6)
     cancel_reason: str | None = text_col(200, nullable=True)
+    # The last reminder round queued ("<offset>h@<start>"): the reminder job skips
+    # meetings it has done without re-inserting a row per member every minute.
+    reminded: str | None = text_col(40, nullable=True)
+    # When its attendees were sent the meeting's survey.
+    surveyed_at: datetime | None = when()
     created_at: datetime = stamp()
     updated_at: datetime = stamp()
 

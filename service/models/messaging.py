@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -17,16 +18,22 @@ class Message(SQLModel, table=True):
         sa.UniqueConstraint("direction", "provider_id"),
         sa.Index("ix_message_status_send_after", "status", "send_after"),
         sa.Index("ix_message_programme_id_created_at", "programme_id", "created_at"),
+        sa.Index("ix_message_meeting_id_status", "meeting_id", "status"),
     )
 
     id: int | None = id_field()
     programme_id: int = fk("programme.id", index=False)
     person_id: int | None = fk("person.id", nullable=True)
-    meeting_id: int | None = fk("meeting.id", nullable=True)
+    meeting_id: int | None = fk("meeting.id", nullable=True, index=False)
     direction: Direction = enum_col(Direction, length=3)
+    community_id: int | None = fk("community.id", nullable=True)
     kind: str = text_col(24)  # reminder, notice, reply, survey, broadcast, inbound…
     phone: str = text_col(20)
-    body: str = Field(sa_type=sa.Text, nullable=False)
+    # The domain queues a template and its values; the SMS channel renders the body
+    # in the person's language when it sends (the domain imports no channel).
+    template: str | None = text_col(40, nullable=True)
+    params: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
+    body: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
     language: Language | None = enum_col(Language, nullable=True, length=2)
     encoding: Encoding = enum_col(Encoding, Encoding.gsm7, length=8)
     segments: int = Field(default=1, ge=0)

@@ -32,5 +32,7 @@ class Person(SQLModel, table=True):
     consent_channel: Channel | None = enum_col(Channel, nullable=True, length=12)
     opted_out_at: datetime | None = when()
     opted_out_channel: Channel | None = enum_col(Channel, nullable=True, length=12)
+    # When an SMS first told this person how to opt out (the first message must).
+    told_how_to_stop_at: datetime | None = when()
     created_at: datetime = stamp()
     updated_at: datetime = stamp()

@@ -28,6 +28,11 @@ class Programme(SQLModel, table=True):
     quiet_hours_end: time = Field(default=time(7, 0), nullable=False)
     currency: str = text_col(3)
     sms_price: Decimal = Field(default=Decimal("0"), sa_type=sa.Numeric(10, 4), nullable=False)
+    # After a meeting is held its attendees get its survey; one reminder if unfinished.
+    survey_delay_minutes: int = Field(default=120, ge=0, sa_column_kwargs={"server_default": "120"})
+    survey_reminder_hours: int | None = Field(
+        default=24, ge=1, sa_column_kwargs={"server_default": "24"}
+    )
     created_at: datetime = stamp()
     updated_at: datetime = stamp()
 

@@ -58,6 +58,8 @@ class SurveyResponse(SQLModel, table=True):
     started_at: datetime = stamp()
     updated_at: datetime = stamp()
     completed_at: datetime | None = when()
+    # The question last sent by SMS: a reply answers it.
+    asked_position: int | None = None
 
 
 class Answer(SQLModel, table=True):
@@ -69,3 +71,5 @@ class Answer(SQLModel, table=True):
     value: str = text_col(500)
     channel: Channel = enum_col(Channel, length=12)
     answered_at: datetime = stamp()
+    # The USSD session (or SMS) it came in: a USSD replay tells its own answers apart.
+    session_ref: str | None = text_col(100, nullable=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from service.domain.surveys import Pending, QuestionView, SurveySpec, reflection_spec
 from service.models.enums import Language, MembershipRole, Modality, Presence, Rsvp
 from ussd_menus.context import Caller, CommunityView, JoinTarget, MeetingView, ProgrammeInfo
 
@@ -41,6 +42,58 @@ def meeting(
     )
 
 
+def _views(spec: SurveySpec) -> tuple[QuestionView, ...]:
+    return tuple(
+        QuestionView(
+            id=100 + position,
+            position=position,
+            kind=q.kind,
+            text={k.value: v for k, v in q.text.items()},
+            options=tuple({k.value: v for k, v in o.items()} for o in q.options),
+            min_value=q.min_value,
+            max_value=q.max_value,
+            required=q.required,
+            show_if_position=q.show_if_position,
+            show_if_value=q.show_if_value,
+        )
+        for position, q in enumerate(spec.questions, start=1)
+    )
+
+
+def surveys() -> tuple[Pending, ...]:
+    """The reflection survey after a meeting, and a long-worded programme survey."""
+    reflection = reflection_spec()
+    long_text = "How many learners in your largest class came back after the long school closure?"
+    census = SurveySpec.model_validate(
+        {
+            "key": "census",
+            "title": {lang.value: "Class size and returning learners census" for lang in Language},
+            "questions": [
+                {
+                    "kind": "number",
+                    "text": {lang.value: long_text for lang in Language},
+                    "min_value": 0,
+                    "max_value": 200,
+                },
+                {
+                    "kind": "single_choice",
+                    "text": {lang.value: long_text for lang in Language},
+                    "options": [
+                        {lang.value: f"{LONG_SCHOOL} option {n}" for lang in Language}
+                        for n in range(1, 10)
+                    ],
+                },
+            ],
+        }
+    )
+    return (
+        Pending(
+            1, 11, 99, {k.value: v for k, v in reflection.title.items()}, _views(reflection), {}
+        ),
+        Pending(2, None, None, {k.value: v for k, v in census.title.items()}, _views(census), {}),
+    )
+
+
 def teacher(language: Language = Language.en, meetings: int = 12) -> Caller:
     """A teacher in three long-named communities with many meetings, one hybrid and starting."""
     views = [
@@ -67,6 +120,7 @@ def teacher(language: Language = Language.en, meetings: int = 12) -> Caller:
         language=language,
         communities_=communities,
         meetings_=tuple(views),
+        surveys_=surveys(),
     )
 
 
@@ -78,6 +132,7 @@ def stranger(language: Language = Language.rw) -> Caller:
         language=language,
         communities_=(),
         meetings_=(),
+        surveys_=(),
     )
 
 

@@ -20,13 +20,15 @@ from service.domain.actor import Actor
 from service.domain.attendance import record_rsvp
 from service.domain.communities import add_member, request_to_join
 from service.domain.programmes import ProgrammeSettings, update_programme
-from service.models import Attendance, Meeting, Membership
+from service.models import Attendance, Meeting, Membership, Message
 from service.models.enums import Channel, Language, MeetingStatus, MembershipStatus, Presence, Rsvp
 from tests import factories as f
+from ussd_menus.catalog import Catalog
 from ussd_menus.phone import Phone
 
 TOKEN = "dev-callback-token"
 LANGUAGES = list(Language)
+CATALOG = Catalog.load()
 
 
 @pytest_asyncio.fixture
@@ -120,6 +122,8 @@ async def test_cancelling_a_meeting(
     assert p.ended
     [meeting] = await fresh(session, Meeting, id=w.meeting.id)
     assert meeting.status is MeetingStatus.cancelled
+    notices = await fresh(session, Message, meeting_id=w.meeting.id, template="cancelled")
+    assert {m.person_id for m in notices} == {m.id for m in w.members}  # those with a phone
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -137,6 +141,30 @@ async def test_moving_a_meeting_to_a_typed_date_and_time(
     local = meeting.starts_at.astimezone(zone)
     assert (local.date(), local.hour, local.minute) == (day, 15, 30)
     assert meeting.code == w.meeting.code
+    notices = await fresh(session, Message, meeting_id=w.meeting.id, template="moved")
+    assert len(notices) == 2
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_reminding_members_now_queues_one_sms_each_once(
+    client: httpx.AsyncClient, session: AsyncSession, language: Language
+) -> None:
+    w, _, _ = await world(session, language)
+    p = phone(client, w)
+    question = await walk(p, "6", "6", "1")  # facilitator menu, remind, the next meeting
+    assert w.community.name[:10] in question
+    done = await p.press("1")
+    assert p.ended and done == CATALOG.text(language, "facilitator.reminded")
+    await p.retry()  # the network repeats the hop: still one reminder each
+    queued = await fresh(session, Message, meeting_id=w.meeting.id, kind="remind_now")
+    assert sorted(m.person_id or 0 for m in queued) == sorted(m.id or 0 for m in w.members)
+    assert {m.language for m in queued} == {m.language for m in w.members}
+
+    again = phone(client, w)
+    await walk(again, "6", "6", "1")
+    refused = await again.press("1")
+    assert refused == CATALOG.text(language, "refusal.reminded_recently")
+    assert len(await fresh(session, Message, kind="remind_now")) == 2
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

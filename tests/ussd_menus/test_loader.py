@@ -23,9 +23,9 @@ from ussd_menus.loader import DriverReader, Reader, load_caller, load_part, load
 
 
 @asynccontextmanager
-async def _sqlalchemy(engine: AsyncEngine) -> AsyncIterator[Reader]:
+async def _sqlalchemy(engine: AsyncEngine, sessions: SessionFactory) -> AsyncIterator[Reader]:
     async with engine.connect() as connection:
-        yield Reader(connection)
+        yield Reader(connection, sessions)
 
 
 async def context(session: AsyncSession) -> tuple[f.World, ProgrammeInfo, Meeting]:
@@ -54,7 +54,7 @@ async def test_one_statement_brings_the_caller_their_communities_and_meetings(
 ) -> None:
     w, info, late = await context(session)
     now = f.now()
-    async with reading(engine) as reader:
+    async with reading(engine, sessions) as reader:
         caller = await load_caller(reader, info, w.members[0].phone or "", now)
         stranger = await load_caller(reader, info, "+254799999999", now)
     assert caller.person_id == w.members[0].id and caller.name == w.members[0].name
@@ -76,9 +76,9 @@ async def test_asyncpg_directly_reads_the_same_caller_and_recovers_from_a_dead_c
     now = f.now()
     phone = w.facilitator.phone or ""
     async with engine.connect() as connection:
-        through_sqlalchemy = await load_caller(Reader(connection), info, phone, now)
+        through_sqlalchemy = await load_caller(Reader(connection, sessions), info, phone, now)
     held = engine.pool.checkedout()  # type: ignore[attr-defined]
-    async with reading(engine) as reader:
+    async with reading(engine, sessions) as reader:
         assert isinstance(reader, DriverReader)
         raw = reader.raw
         assert raw is not None
@@ -106,7 +106,9 @@ async def test_a_facilitator_sees_only_the_communities_they_lead(
     seen = []
     for direct in (False, True):
         async with (
-            reading(engine) if direct else _sqlalchemy(engine)  # the same on SQLite
+            reading(engine, sessions)
+            if direct
+            else _sqlalchemy(engine, sessions)  # the same on SQLite
         ) as reader:
             caller = await load_caller(reader, info, w.facilitator.phone or "", now)
             for part in ("facilitation", "communities"):

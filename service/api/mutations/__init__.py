@@ -5,12 +5,22 @@ from strawberry.tools import merge_types
 from service.api.mutations.access import AccessMutations
 from service.api.mutations.communities import CommunityMutations
 from service.api.mutations.meetings import MeetingMutations
+from service.api.mutations.messaging import MessagingMutations
 from service.api.mutations.people import PeopleMutations
 from service.api.mutations.programme import ProgrammeMutations
+from service.api.mutations.surveys import SurveyMutations
 
 Mutation = merge_types(
     "Mutation",
-    (ProgrammeMutations, PeopleMutations, CommunityMutations, MeetingMutations, AccessMutations),
+    (
+        ProgrammeMutations,
+        PeopleMutations,
+        CommunityMutations,
+        MeetingMutations,
+        MessagingMutations,
+        SurveyMutations,
+        AccessMutations,
+    ),
 )
 
 __all__ = ["Mutation"]

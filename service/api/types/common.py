@@ -26,6 +26,7 @@ from service.models.enums import (
     Modality,
     Presence,
     QuestionKind,
+    ResponseStatus,
     Role,
     Rsvp,
     Scope,
@@ -38,7 +39,7 @@ Info_ = Info[Context, Any]
 for _enum in (
     Channel, CommunityKind, ConsentState, Country, Direction, Encoding, Gender, Language,
     MeetingStatus, MembershipRole, MembershipStatus, MessageStatus, Modality, Presence,
-    QuestionKind, Role, Rsvp, Scope, SurveyStatus,
+    QuestionKind, ResponseStatus, Role, Rsvp, Scope, SurveyStatus,
 ):  # fmt: skip
     strawberry.enum(_enum)
 
@@ -56,6 +57,6 @@ def phone_for(info: Info_, phone: str | None) -> str | None:
 __all__ = [
     "Channel", "CommunityKind", "ConsentState", "Country", "Direction", "Encoding", "Gender",
     "Info_", "Language", "MeetingStatus", "MembershipRole", "MembershipStatus", "MessageStatus",
-    "Modality", "Node", "Presence", "QuestionKind", "Role", "Rsvp", "Scope", "SurveyStatus",
-    "phone_for",
+    "Modality", "Node", "Presence", "QuestionKind", "ResponseStatus", "Role", "Rsvp", "Scope",
+    "SurveyStatus", "phone_for",
 ]  # fmt: skip

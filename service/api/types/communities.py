@@ -16,6 +16,7 @@ from service.api.types.common import (
     MembershipStatus,
     Node,
 )
+from service.api.types.messages import DeliverySummary
 from service.api.types.people import PersonNode
 from service.api.types.places import SchoolNode
 from service.models import Community, Membership
@@ -54,6 +55,10 @@ class CommunityNode(Node):
             reminder_offsets_hours=row.reminder_offsets_h,
             pk=row.id,
         )
+
+    @strawberry.field(description="The SMS sent to this community's members.")
+    async def delivery(self, info: Info_) -> DeliverySummary:
+        return DeliverySummary.of(await info.context.loaders.delivery_of_community.load(self.pk))
 
     @strawberry.field
     async def schools(self, info: Info_) -> list[SchoolNode]:

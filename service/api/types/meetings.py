@@ -10,6 +10,7 @@ import strawberry
 from service.api import ids
 from service.api.types.common import Channel, Info_, MeetingStatus, Modality, Node, Presence, Rsvp
 from service.api.types.communities import CommunityNode
+from service.api.types.messages import DeliverySummary
 from service.api.types.people import PersonNode
 from service.api.types.places import TermNode
 from service.models import Attendance, Meeting
@@ -86,6 +87,10 @@ class MeetingNode(Node):
     @strawberry.field
     async def attendance_summary(self, info: Info_) -> AttendanceSummary:
         return await summary_of(info, self.pk)
+
+    @strawberry.field(description="The SMS sent about this meeting: reminders, notices, replies.")
+    async def delivery(self, info: Info_) -> DeliverySummary:
+        return DeliverySummary.of(await info.context.loaders.delivery_of_meeting.load(self.pk))
 
 
 async def summary_of(info: Info_, meeting_id: int) -> AttendanceSummary:

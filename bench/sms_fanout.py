@@ -1,0 +1,402 @@
+"""100,000 reminders from due to accepted by the simulated gateway, then their
+delivery reports ingested by `copline serve`, all on PostgreSQL.
+
+1. A programme of 5,000 communities x 20 teachers, each community meeting in 48 h.
+2. A worker process (measured: wall time, peak RSS) runs the reminder job, which
+   writes 100,000 outbox rows, then sends until the outbox is empty through the
+   real `africastalking` SDK to `copline at-sim`. Baseline in the same run: the
+   same 5,000 requests of 20 numbers sent by the gateway alone, no database.
+3. `wrk` posts one delivery report per message to `copline serve` (2 workers);
+   baseline: a bare Starlette endpoint parsing the same form.
+
+Goal: <= 60 s for the 100,000 and >= 2,000 reports/s.
+
+    python -m bench.sms_fanout [--teachers 100000] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from sqlmodel import col
+
+from service import migrate
+from service.config import Settings
+from service.db import build_engine, build_session_factory
+from service.domain.actor import Actor
+from service.domain.programmes import ProgrammeCreate, create_programme
+from service.models import Community, Meeting, Membership, Message, Person
+from service.models.enums import CommunityKind, Country, Language, MeetingStatus
+
+TOKEN = "bench-token"
+ROOT = str(Path(__file__).resolve().parent.parent)
+PER_COMMUNITY = 20
+SIM_PORT, SERVE_PORT, BARE_PORT = 8791, 8773, 8774
+# A Tuesday, 14:00 in Nairobi: the 48 h round falls on a Sunday afternoon, outside quiet hours.
+MEETING_AT = datetime(2031, 3, 11, 11, 0, tzinfo=UTC)
+DUE_AT = MEETING_AT - timedelta(hours=48)
+
+LUA = """
+local ids = {}
+for line in io.lines("%s") do ids[#ids + 1] = line end
+local counter = 0
+function setup(thread) counter = counter + 1; thread:set("offset", counter) end
+local n = 0
+function init(args) n = offset end
+function request()
+  n = n + 2
+  local id = ids[(n %% #ids) + 1]
+  local body = "id=" .. id .. "&status=Success&phoneNumber=%%2B254700000000"
+  return wrk.format("POST", nil, {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+end
+"""
+
+
+async def build(url: str, teachers: int) -> int:
+    """The programme, its people, communities, memberships and meetings; bulk inserted."""
+    engine = build_engine(Settings(database_url=url, _env_file=None))
+    await migrate.upgrade(engine)
+    communities = teachers // PER_COMMUNITY
+    async with build_session_factory(engine)() as session:
+        programme = await create_programme(
+            ProgrammeCreate(
+                slug="bench-ke",
+                name="Bench Kenya",
+                country=Country.KE,
+                timezone="Africa/Nairobi",
+                default_language=Language.sw,
+                service_code="*384*9#",
+                sender_id="COPLINE",
+            ),
+            session=session,
+            actor=Actor.cli("bench"),
+        )
+        pid = programme.id
+        now = datetime.now(UTC)
+        await session.execute(
+            sa.insert(Community),
+            [
+                {
+                    "programme_id": pid,
+                    "code": f"C{c:05d}",
+                    "name": f"Cluster CoP {c:05d} Mathematics",
+                    "kind": CommunityKind.cluster,
+                    "subjects": ["Mathematics"],
+                    "join_code": f"J{c:06d}",
+                    "meetings_per_term": 3,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for c in range(communities)
+            ],
+        )
+        for start in range(0, teachers, 10_000):
+            await session.execute(
+                sa.insert(Person),
+                [
+                    {
+                        "programme_id": pid,
+                        "name": f"Teacher {n:06d}",
+                        "phone": f"+2547{n:08d}",
+                        "language": Language.sw,
+                        "roles": ["teacher"],
+                        "subjects": [],
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for n in range(start, min(start + 10_000, teachers))
+                ],
+            )
+        community_ids = (
+            (await session.execute(sa.select(col(Community.id)).order_by(col(Community.id))))
+            .scalars()
+            .all()
+        )
+        person_ids = (
+            (await session.execute(sa.select(col(Person.id)).order_by(col(Person.id))))
+            .scalars()
+            .all()
+        )
+        for start in range(0, teachers, 10_000):
+            await session.execute(
+                sa.insert(Membership),
+                [
+                    {
+                        "community_id": community_ids[i // PER_COMMUNITY],
+                        "person_id": person_ids[i],
+                        "role": "member",
+                        "status": "active",
+                        "requested_at": now,
+                        "joined_at": now,
+                    }
+                    for i in range(start, min(start + 10_000, teachers))
+                ],
+            )
+        await session.execute(
+            sa.insert(Meeting),
+            [
+                {
+                    "programme_id": pid,
+                    "community_id": cid,
+                    "starts_at": MEETING_AT,
+                    "ends_at": MEETING_AT + timedelta(minutes=90),
+                    "modality": "in_person",
+                    "venue": "Staff room",
+                    "status": MeetingStatus.scheduled,
+                    "code": f"{10000 + i}",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i, cid in enumerate(community_ids)
+            ],
+        )
+        await session.commit()
+    await engine.dispose()
+    return communities
+
+
+async def worker(url: str, simulator: str) -> None:
+    """The measured part, in a process of its own: queue the due round, send it all."""
+    from service.domain.reminders import queue_due_reminders
+    from sms.gateway import AfricasTalkingGateway
+    from sms.sender import Sender
+    from sms.texts import SmsTexts
+
+    engine = build_engine(Settings(database_url=url, _env_file=None))
+    sessions = build_session_factory(engine)
+    gateway = AfricasTalkingGateway(username="sandbox", api_key="bench", base_url=simulator)
+    sender = Sender(sessions, gateway, SmsTexts.load(), clock=lambda: DUE_AT)
+    started = time.perf_counter()
+    async with sessions() as session:
+        queued = await queue_due_reminders(session, DUE_AT)
+        await session.commit()
+    queued_at = time.perf_counter()
+    report = await sender.send_until_idle(budget=timedelta(hours=1))
+    done = time.perf_counter()
+    await engine.dispose()
+    print(
+        json.dumps(
+            {
+                "queued": queued,
+                "sent": report.sent,
+                "failed": report.failed,
+                "queue_s": queued_at - started,
+                "send_s": done - queued_at,
+                "total_s": done - started,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+def gateway_alone(simulator: str, teachers: int) -> float:
+    """The baseline: the same requests straight from the gateway, no database."""
+    from sms.gateway import AfricasTalkingGateway
+
+    gateway = AfricasTalkingGateway(username="sandbox", api_key="bench", base_url=simulator)
+    numbers = [f"+2547{n:08d}" for n in range(teachers)]
+    chunks = [numbers[i : i + PER_COMMUNITY] for i in range(0, teachers, PER_COMMUNITY)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda c: gateway.send(f"Reminder {c[0]}", c), chunks))
+    return time.perf_counter() - started
+
+
+def start(args: list[str], env: dict[str, str], cwd: str = ROOT) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait(url: str) -> None:
+    for _ in range(150):
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing answered at {url}")
+
+
+def wrk(port: int, script: Path, seconds: int) -> float:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            "-c50",
+            f"-d{seconds}s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}/at/{TOKEN}/sms/delivery",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(out)
+    return float(out.split("Requests/sec:")[1].split()[0])
+
+
+async def provider_ids(url: str) -> list[str]:
+    engine = build_engine(Settings(database_url=url, _env_file=None))
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(col(Message.provider_id)).where(col(Message.provider_id).is_not(None))
+        )
+        ids = [str(i) for i in rows.scalars().all()]
+    await engine.dispose()
+    return ids
+
+
+def send_phase(url: str, env: dict[str, str], teachers: int) -> tuple[dict[str, float], float, int]:
+    simulator_url = f"http://127.0.0.1:{SIM_PORT}"
+    # No delivery reports during the send: they are measured on their own below.
+    sim = start(
+        [
+            "-m",
+            "service.cli.main",
+            "at-sim",
+            "--port",
+            str(SIM_PORT),
+            "--delivery-delay",
+            "86400",
+            "--service-url",
+            "http://127.0.0.1:9",
+        ],
+        env,
+    )
+    try:
+        wait(f"{simulator_url}/healthz")
+        baseline = gateway_alone(simulator_url, teachers)
+        httpx.delete(f"{simulator_url}/sim/requests")
+        run = subprocess.run(
+            [sys.executable, "-m", "bench.sms_fanout", "--worker", url, simulator_url],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        accepted = int(httpx.get(f"{simulator_url}/sim/requests").json()["accepted"])
+    finally:
+        sim.terminate()
+        sim.wait(timeout=10)
+    return result, baseline, accepted
+
+
+def report_phase(ids: list[str], env: dict[str, str], seconds: int) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "ids.txt").write_text("\n".join(ids) + "\n")
+        script = Path(folder) / "reports.lua"
+        script.write_text(LUA % (Path(folder) / "ids.txt"))
+        serve = start(
+            [
+                "-m",
+                "service.cli.main",
+                "serve",
+                "--port",
+                str(SERVE_PORT),
+                "--workers",
+                "2",
+                "--no-migrate",
+            ],
+            env,
+            folder,
+        )
+        bare = start(
+            [
+                "-m",
+                "uvicorn",
+                "bench.bare_sms:app",
+                "--port",
+                str(BARE_PORT),
+                "--workers",
+                "2",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env,
+        )
+        try:
+            wait(f"http://127.0.0.1:{SERVE_PORT}/healthz")
+            wait(f"http://127.0.0.1:{BARE_PORT}/")
+            wrk(SERVE_PORT, script, 2)  # warm up
+            base = wrk(BARE_PORT, script, seconds)
+            ours = wrk(SERVE_PORT, script, seconds)
+        finally:
+            for process in (serve, bare):
+                process.terminate()
+                process.wait(timeout=10)
+    return ours, base
+
+
+def main(teachers: int = 100_000, seconds: int = 10) -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    from tests.databases import fresh_postgres_database
+
+    url = asyncio.run(fresh_postgres_database("copline_bench_sms"))
+    started = time.perf_counter()
+    communities = asyncio.run(build(url, teachers))
+    print(
+        f"SMS fan-out: {teachers:,} teachers in {communities:,} communities, one meeting each "
+        f"(set up in {time.perf_counter() - started:.0f} s), PostgreSQL"
+    )
+    env = os.environ | {
+        "COPLINE_DATABASE_URL": url,
+        "COPLINE_CALLBACK_TOKEN": TOKEN,
+        "COPLINE_LOG_LEVEL": "WARNING",
+        "COPLINE_WORKER_IN_PROCESS": "false",
+        "COPLINE_AT_SIMULATOR": "false",
+    }
+    result, baseline, accepted = send_phase(url, env, teachers)
+    rate = result["sent"] / result["total_s"]
+    print(
+        f"due -> accepted: {result['sent']:,.0f} sent ({accepted:,} accepted by the simulator) "
+        f"in {result['total_s']:.1f} s = {rate:,.0f} messages/s "
+        f"(queueing {result['queue_s']:.1f} s, sending {result['send_s']:.1f} s); "
+        f"worker peak RSS {result['peak_rss_mb']:.0f} MB"
+    )
+    print(
+        f"baseline, the gateway alone (same {teachers // PER_COMMUNITY:,} requests, no database): "
+        f"{baseline:.1f} s = {teachers / baseline:,.0f} messages/s; copline takes "
+        f"{result['total_s'] / baseline:.1f}x as long"
+    )
+    ours, base = report_phase(asyncio.run(provider_ids(url)), env, seconds)
+    print(
+        f"delivery reports: {ours:,.0f} reports/s ingested by copline serve (2 workers, 50 "
+        f"connections); bare endpoint {base:,.0f}/s; ratio {ours / base:.2f}"
+    )
+    print("goal: <= 60 s for 100,000 due -> accepted; >= 2,000 reports/s")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        asyncio.run(worker(sys.argv[2], sys.argv[3]))
+        sys.exit(0)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teachers", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    main(args.teachers, args.seconds)

@@ -1,0 +1,76 @@
+"""`copline export attendance|responses|messages --programme SLUG --out FILE.csv`."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+
+from service.cli.common import console, fail, run, unit_of_work
+from service.domain.exports import EXPORTS, ExportKind, csv_chunks, prepare
+from service.domain.programmes import get_programme
+
+app = typer.Typer(help="Export a programme's records as CSV.", no_args_is_help=True)
+
+ABOUT = {
+    ExportKind.attendance: "one row per meeting and member of its community",
+    ExportKind.responses: "one row per survey answer",
+    ExportKind.messages: "one row per SMS, in or out",
+}
+
+
+async def _write(kind: ExportKind, programme: str, term: str | None, pii: bool, out: TextIO) -> int:
+    """Write the export to `out`; the number of records (the header not counted)."""
+    written = -1
+
+    async def counted(rows: AsyncIterator[list[str]]) -> AsyncIterator[list[str]]:
+        nonlocal written
+        async for row in rows:
+            written += 1
+            yield row
+
+    async with unit_of_work() as session:
+        spec = await prepare(session, await get_programme(session, programme), term=term, pii=pii)
+        async for chunk in csv_chunks(counted(EXPORTS[kind](session, spec))):
+            out.write(chunk)
+    return written
+
+
+def _command(kind: ExportKind) -> None:
+    def command(
+        programme: Annotated[str, typer.Option(help="Programme slug")],
+        out: Annotated[Path, typer.Option(help="The CSV file to write")],
+        term: Annotated[str | None, typer.Option(help="Only this term (its name)")] = None,
+        pii: Annotated[
+            bool, typer.Option(help="Whole phone numbers, SMS texts and free-text answers")
+        ] = False,
+    ) -> None:
+        # Written beside the target and renamed at the end: a failed export leaves no
+        # file (and an older export under that name untouched), never half of one.
+        try:
+            fd, part = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+        except OSError as exc:
+            raise fail(f"cannot write {out}: {exc.strerror or exc}") from None
+        try:
+            # utf-8-sig: with the byte-order mark a spreadsheet opens the file as UTF-8.
+            with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as handle:
+                written = run(lambda: _write(kind, programme, term, pii, handle))
+            os.replace(part, out)
+        except BaseException:
+            Path(part).unlink(missing_ok=True)
+            raise
+        masked = "" if pii else " (phones masked, texts left out; --pii to include them)"
+        console.print(
+            f"Wrote {written} {kind} row(s) to {out}{masked}.", highlight=False, markup=False
+        )
+
+    command.__doc__ = f"Export {kind} as CSV: {ABOUT[kind]}."
+    app.command(kind.value)(command)
+
+
+for _kind in ExportKind:
+    _command(_kind)

@@ -1,0 +1,110 @@
+"""A programme or facilitator messages a whole community at once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.domain import audit, outbox
+from service.domain.actor import Actor
+from service.domain.errors import NotFound
+from service.domain.lookup import get_owned
+from service.models import Community, Meeting, Programme
+from service.models.enums import MeetingStatus
+from service.models.types import utcnow
+
+# Three GSM-7 segments: longer than that, a teacher stops reading and the bill triples.
+MAX_TEXT = 459
+
+
+class BroadcastTemplate(StrEnum):
+    next_meeting = "next_meeting"  # the community's next meeting, with how to answer
+    how_to_reply = "how_to_reply"  # the SMS keywords
+
+
+class BroadcastInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    text: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
+    template: BroadcastTemplate | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> BroadcastInput:
+        if (self.text is None) == (self.template is None):
+            raise ValueError("give either a text or a template")
+        return self
+
+
+async def broadcast(
+    programme: Programme,
+    community_id: int,
+    data: BroadcastInput,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+) -> outbox.Queued:
+    """Queue one SMS per active member with a phone who has not opted out."""
+    assert programme.id is not None
+    now = now or utcnow()
+    community = await get_owned(session, Community, community_id, programme.id)
+    recipients = await outbox.members_to_message(
+        session, community_id, exclude=[actor.person_id] if actor.person_id else []
+    )
+
+    async def send(
+        template: str | None,
+        params: dict[str, Any] | None,
+        body: str | None = None,
+        meeting: Meeting | None = None,
+    ) -> outbox.Queued:
+        return await outbox.queue(
+            session,
+            programme,
+            recipients,
+            kind=outbox.BROADCAST,
+            template=template,
+            params=params,
+            body=body,
+            due=now,
+            now=now,
+            community_id=community_id,
+            meeting_id=meeting.id if meeting else None,
+            not_after=meeting.starts_at if meeting else None,
+        )
+
+    if data.text is not None:
+        queued = await send(None, None, body=data.text)
+    elif data.template is BroadcastTemplate.how_to_reply:
+        queued = await send("help", {"programme": programme.name})
+    else:
+        meeting = (
+            await session.exec(
+                select(Meeting)
+                .where(
+                    col(Meeting.community_id) == community_id,
+                    col(Meeting.status) == MeetingStatus.scheduled,
+                    col(Meeting.starts_at) > now,
+                )
+                .order_by(col(Meeting.starts_at))
+                .limit(1)
+            )
+        ).first()
+        if meeting is None:
+            raise NotFound("the community has no upcoming meeting", community_id=community_id)
+        queued = await send("reminder", outbox.meeting_params(meeting, community), meeting=meeting)
+    audit.record(
+        session,
+        actor,
+        "community.broadcast",
+        community,
+        changes={"template": data.template, "queued": queued.queued, "dropped": queued.dropped},
+        at=now,
+    )
+    await session.flush()
+    return queued

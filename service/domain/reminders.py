@@ -1,0 +1,166 @@
+"""Reminders before meetings: the policy's rounds, and a facilitator's "remind now".
+
+A programme sets the offsets (hours before a meeting, e.g. 48 and 2); a community
+may override them. When several rounds are due at once (a meeting scheduled at
+short notice) only the one nearest the meeting goes out: two reminders a minute
+apart would only annoy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.domain import outbox
+from service.domain.actor import Actor
+from service.domain.errors import MeetingClosed, RemindedRecently
+from service.domain.meetings import open_for_change
+from service.models import Community, Meeting, Message, Programme
+from service.models.enums import MeetingStatus
+from service.models.types import utcnow
+
+REMIND_NOW_GAP = timedelta(hours=1)
+
+
+def offsets_for(programme: Programme, community: Community) -> list[int]:
+    offsets = community.reminder_offsets_h
+    return sorted(offsets if offsets is not None else programme.reminder_offsets_h)
+
+
+def due_round(offsets: list[int], starts_at: datetime, now: datetime) -> int | None:
+    """The offset (hours) of the round to send now: the nearest one already due."""
+    due = [h for h in offsets if starts_at - timedelta(hours=h) <= now < starts_at]
+    return min(due) if due else None
+
+
+def round_key(offset_h: int, starts_at: datetime) -> str:
+    return f"{offset_h}h@{starts_at:%Y%m%dT%H%M}"
+
+
+async def queue_due_reminders(session: AsyncSession, now: datetime) -> int:
+    """Queue every reminder round that is due; returns the rows queued."""
+    total = 0
+    programmes = (await session.exec(select(Programme))).all()
+    for programme in programmes:
+        total += await _queue_for_programme(session, programme, now)
+    return total
+
+
+async def _queue_for_programme(session: AsyncSession, programme: Programme, now: datetime) -> int:
+    assert programme.id is not None
+    overrides = (
+        await session.exec(
+            select(col(Community.reminder_offsets_h)).where(
+                col(Community.programme_id) == programme.id,
+                col(Community.reminder_offsets_h).is_not(None),
+            )
+        )
+    ).all()
+    horizon = max(
+        [*programme.reminder_offsets_h, *(h for o in overrides if o for h in o)], default=0
+    )
+    if horizon <= 0:
+        return 0
+    rows = (
+        await session.execute(
+            sa.select(Meeting, Community)
+            .join(Community, col(Community.id) == col(Meeting.community_id))
+            .where(
+                col(Meeting.programme_id) == programme.id,
+                col(Meeting.status) == MeetingStatus.scheduled,
+                col(Meeting.starts_at) > now,
+                col(Meeting.starts_at) <= now + timedelta(hours=horizon),
+            )
+            .order_by(col(Meeting.starts_at))
+            .with_for_update(of=Meeting, skip_locked=True)
+        )
+    ).all()
+    due: list[tuple[Meeting, Community, int, str]] = []
+    for meeting, community in rows:
+        offset = due_round(offsets_for(programme, community), meeting.starts_at, now)
+        if offset is None:
+            continue
+        key = round_key(offset, meeting.starts_at)
+        if meeting.reminded != key:
+            due.append((meeting, community, offset, key))
+    if not due:
+        return 0
+    members = await outbox.members_of(session, sorted({m.community_id for m, _, _, _ in due}))
+    batches = []
+    for meeting, community, offset, key in due:
+        batches.append(
+            outbox.Batch(
+                programme=programme,
+                recipients=members[meeting.community_id],
+                kind=outbox.REMINDER,
+                template="reminder",
+                params=outbox.meeting_params(meeting, community),
+                due=meeting.starts_at - timedelta(hours=offset),
+                dedupe=_reminder_key(meeting.id, key),
+                meeting_id=meeting.id,
+                community_id=meeting.community_id,
+                not_after=meeting.starts_at,
+            )
+        )
+        meeting.reminded = key
+    queued = await outbox.queue_many(session, batches, now)
+    await session.flush()
+    return queued.queued
+
+
+def _reminder_key(meeting_id: int | None, round_: str) -> Callable[[outbox.Recipient], str]:
+    return lambda r: f"reminder:{meeting_id}:{r.person_id}:{round_}"
+
+
+async def remind_now(
+    programme: Programme,
+    meeting_id: int,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+) -> outbox.Queued:
+    """A facilitator's reminder to every member, at most one an hour per meeting."""
+    assert programme.id is not None
+    now = now or utcnow()
+    meeting = await open_for_change(session, programme.id, meeting_id, actor)
+    if meeting.starts_at <= now:
+        raise MeetingClosed("the meeting has already started", meeting_id=meeting_id)
+    last = (
+        await session.exec(
+            select(sa.func.max(col(Message.created_at))).where(
+                col(Message.meeting_id) == meeting_id,
+                col(Message.kind) == outbox.REMIND_NOW,
+            )
+        )
+    ).one()
+    if last is not None and now - last < REMIND_NOW_GAP:
+        raise RemindedRecently(
+            "members were reminded less than an hour ago", meeting_id=meeting_id, at=last
+        )
+    community = await session.get(Community, meeting.community_id)
+    assert community is not None
+    recipients = await outbox.members_to_message(
+        session, meeting.community_id, exclude=[actor.person_id] if actor.person_id else []
+    )
+    stamp = f"{now:%Y%m%dT%H%M}"
+    queued = await outbox.queue(
+        session,
+        programme,
+        recipients,
+        kind=outbox.REMIND_NOW,
+        template="reminder",
+        params=outbox.meeting_params(meeting, community),
+        due=now,
+        now=now,
+        dedupe=lambda r: f"remind_now:{meeting_id}:{r.person_id}:{stamp}",
+        meeting_id=meeting_id,
+        community_id=meeting.community_id,
+        not_after=meeting.starts_at,
+    )
+    await session.flush()
+    return queued

@@ -1,0 +1,1 @@
+"""Surveys that ship with copline, as data translators can edit."""

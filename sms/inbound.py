@@ -1,0 +1,391 @@
+"""Inbound SMS: store it once, understand the keyword, act through the domain, reply.
+
+AT posts `from, to, text, date, id, linkId, networkCode`. The AT id makes a message
+idempotent: a repeated post is stored once and answered once. Every reply is
+queued in the outbox in the person's language (replies are not held for quiet
+hours: the person has just written to us). Text we cannot read gets a short help
+reply, at most one an hour per person, so a chatty phone cannot run up a bill.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.domain import outbox
+from service.domain.actor import Actor
+from service.domain.attendance import record_presence, record_rsvp
+from service.domain.errors import (
+    DomainError,
+    MeetingCancelled,
+    MeetingClosed,
+    MeetingNotStarted,
+    NotAllowed,
+    NotAMember,
+    RemindedRecently,
+)
+from service.domain.meetings import cancel_meeting
+from service.domain.people import opt_in, opt_out
+from service.domain.phones import mask_phone
+from service.domain.reminders import remind_now
+from service.models import Community, Meeting, Membership, Message, Person, Programme
+from service.models.enums import (
+    Channel,
+    Direction,
+    MeetingStatus,
+    MembershipStatus,
+    MessageStatus,
+    Modality,
+    Presence,
+    Rsvp,
+)
+from sms.keywords import Command, Keyword, parse
+from sms.surveys import answer_by_sms, open_conversation
+from sms.texts import SmsTexts
+
+log = structlog.get_logger(__name__)
+
+TABLE = Message.__table__  # type: ignore[attr-defined]
+HELP_GAP = timedelta(hours=1)
+MAX_TEXT = 480  # three segments; longer is not a reply we can use
+
+
+class BadInbound(ValueError):
+    """The form is not an inbound SMS; the caller answers 400."""
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    sender: str
+    to: str
+    text: str
+    received_at: datetime
+    provider_id: str
+    link_id: str | None
+    network_code: str | None
+
+
+def parse_date(raw: str, fallback: datetime) -> datetime:
+    """AT writes `2026-11-22 14:03:11` (UTC) or ISO-8601; without one, when we got it."""
+    raw = raw.strip()
+    if not raw:
+        return fallback
+    for candidate in (raw, raw.replace(" ", "T", 1)):
+        try:
+            moment = datetime.fromisoformat(candidate.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    raise BadInbound(f"date {raw[:30]!r} is not a date")
+
+
+def parse_inbound(form: Mapping[str, str], now: datetime) -> InboundSms:
+    sender = (form.get("from") or "").strip()
+    provider_id = (form.get("id") or "").strip()
+    if not sender:
+        raise BadInbound("from is missing")
+    if not provider_id or len(provider_id) > 80:
+        raise BadInbound("id is missing")
+    if "text" not in form:
+        raise BadInbound("text is missing")
+    return InboundSms(
+        sender=sender,
+        to=(form.get("to") or "").strip(),
+        text=form["text"][:MAX_TEXT],
+        received_at=parse_date(form.get("date") or "", now),
+        provider_id=provider_id,
+        link_id=(form.get("linkId") or "").strip() or None,
+        network_code=(form.get("networkCode") or "").strip() or None,
+    )
+
+
+async def find_sender(session: AsyncSession, phone: str, to: str) -> Person | None:
+    """The person behind a number. A number in two programmes goes to the one whose
+    sender id or short code it wrote to, else to the most recently added."""
+    rows = (
+        await session.exec(
+            select(Person, Programme)
+            .join(Programme, col(Programme.id) == col(Person.programme_id))
+            .where(col(Person.phone) == phone)
+            .order_by(col(Person.created_at).desc())
+        )
+    ).all()
+    for person, programme in rows:
+        if to and programme.sender_id == to:
+            return person
+    return rows[0][0] if rows else None
+
+
+async def receive(
+    session: AsyncSession, sms: InboundSms, now: datetime, texts: SmsTexts | None = None
+) -> str:
+    """Handle one inbound SMS; returns what happened (for logs and tests)."""
+    person = await find_sender(session, sms.sender, sms.to)
+    if person is None or person.id is None:
+        log.info("sms.inbound_unknown_sender", phone=mask_phone(sms.sender))
+        return "unknown sender"
+    programme = await session.get(Programme, person.programme_id)
+    assert programme is not None
+    if not await _store(session, person, sms, now):
+        return "duplicate"
+    command = parse(sms.text)
+    handled = await _act(session, programme, person, command, sms, now, texts or _texts())
+    log.info("sms.inbound", keyword=command.keyword.value, outcome=handled)
+    return handled
+
+
+async def _store(session: AsyncSession, person: Person, sms: InboundSms, now: datetime) -> bool:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql.insert(TABLE) if dialect == "postgresql" else sqlite.insert(TABLE)
+    result = await session.execute(
+        insert.values(
+            programme_id=person.programme_id,
+            person_id=person.id,
+            direction=Direction.inbound,
+            kind="inbound",
+            phone=sms.sender,
+            body=sms.text,
+            language=person.language,
+            status=MessageStatus.received,
+            provider_id=sms.provider_id,
+            created_at=sms.received_at,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["direction", "provider_id"])
+        .returning(TABLE.c.id)
+    )
+    return result.first() is not None
+
+
+class _Reply:
+    """Queue one reply to this inbound message (its AT id is the dedupe key)."""
+
+    def __init__(
+        self, session: AsyncSession, programme: Programme, person: Person, sms: InboundSms
+    ) -> None:
+        self.session, self.programme, self.person, self.sms = session, programme, person, sms
+
+    async def __call__(
+        self, template: str, now: datetime, meeting: Meeting | None = None, **params: object
+    ) -> str:
+        assert self.person.id is not None and self.person.phone is not None
+        values = dict(params)
+        if meeting is not None:
+            community = await self.session.get(Community, meeting.community_id)
+            values = {
+                **outbox.meeting_params(meeting, community.name if community else ""),
+                **values,
+            }
+        await outbox.queue(
+            self.session,
+            self.programme,
+            [outbox.Recipient(self.person.id, self.person.phone, self.person.language)],
+            kind=outbox.REPLY,
+            template=template,
+            params=values,
+            due=now,
+            now=now,
+            quiet=False,
+            dedupe=lambda r: f"reply:{self.sms.provider_id}",
+            meeting_id=meeting.id if meeting else None,
+        )
+        return template
+
+
+def _texts() -> SmsTexts:
+    global _TEXTS
+    if _TEXTS is None:
+        _TEXTS = SmsTexts.load()
+    return _TEXTS
+
+
+_TEXTS: SmsTexts | None = None
+# With a code these are about a meeting, even in the middle of a survey.
+_MEETING_COMMANDS = (Keyword.yes, Keyword.no, Keyword.here, Keyword.remind, Keyword.cancel)
+
+
+async def _act(
+    session: AsyncSession,
+    programme: Programme,
+    person: Person,
+    command: Command,
+    sms: InboundSms,
+    now: datetime,
+    texts: SmsTexts,
+) -> str:
+    reply = _Reply(session, programme, person, sms)
+    actor = Actor.person(person.id or 0, Channel.sms)
+    match command.keyword:
+        case Keyword.stop:
+            if not opt_out(person, channel=Channel.sms, session=session, actor=actor):
+                return "already stopped"
+            await outbox.drop_pending(session, person_id=person.id, reason="opted out", now=now)
+            return await reply("stopped", now, programme=programme.name)
+        case Keyword.start:
+            opt_in(person, channel=Channel.sms, session=session, actor=actor)
+            return await reply("started", now, programme=programme.name)
+        case _ if person.opted_out_at is not None:
+            return "ignored: opted out"  # nothing but the STOP confirmation goes to them
+        case Keyword.help:
+            return await reply("help", now, programme=programme.name)
+        case _ if not (command.code and command.keyword in _MEETING_COMMANDS) and (
+            conversation := await open_conversation(session, person, now)
+        ):
+            answered = await answer_by_sms(
+                session,
+                texts,
+                programme,
+                person,
+                conversation,
+                sms.text,
+                reply_id=sms.provider_id,
+                now=now,
+            )
+            return f"survey {answered}"
+        case Keyword.yes | Keyword.no | Keyword.here | Keyword.remind | Keyword.cancel:
+            return await _about_meeting(session, programme, person, command, reply, actor, now)
+        case _:
+            if await _helped_recently(session, person, now):
+                return "ignored: helped within the hour"
+            return await reply("unknown", now)
+
+
+async def _helped_recently(session: AsyncSession, person: Person, now: datetime) -> bool:
+    last = (
+        await session.execute(
+            sa.select(sa.func.max(TABLE.c.created_at)).where(
+                TABLE.c.person_id == person.id,
+                TABLE.c.direction == Direction.outbound,
+                TABLE.c.template == "unknown",
+            )
+        )
+    ).scalar()
+    return last is not None and now - last < HELP_GAP
+
+
+async def _about_meeting(
+    session: AsyncSession,
+    programme: Programme,
+    person: Person,
+    command: Command,
+    reply: _Reply,
+    actor: Actor,
+    now: datetime,
+) -> str:
+    assert programme.id is not None and person.id is not None
+    meeting: Meeting | None
+    if command.code is not None:
+        meeting = await _by_code(session, programme.id, command.code)
+        if meeting is None:
+            return await reply("unknown_code", now, code=command.code)
+    else:
+        choices = await _open_meetings_of(session, person.id, now)
+        if not choices:
+            return await reply("no_meeting", now)
+        if len(choices) > 1:
+            return await reply("which_meeting", now, codes=[m.code for m in choices[:5]])
+        meeting = choices[0]
+    assert meeting.id is not None
+    try:
+        match command.keyword:
+            case Keyword.yes | Keyword.no:
+                answer = Rsvp.yes if command.keyword is Keyword.yes else Rsvp.no
+                await record_rsvp(
+                    programme.id,
+                    meeting.id,
+                    person.id,
+                    answer,
+                    session=session,
+                    actor=actor,
+                    now=now,
+                )
+                return await reply(f"rsvp_{answer.value}", now, meeting)
+            case Keyword.here:
+                presence = (
+                    Presence.remote
+                    if meeting.modality in (Modality.remote_whatsapp, Modality.phone)
+                    else Presence.present
+                )
+                await record_presence(
+                    programme.id,
+                    meeting.id,
+                    person.id,
+                    presence,
+                    session=session,
+                    actor=actor,
+                    now=now,
+                )
+                template = "checked_in_remote" if presence is Presence.remote else "checked_in"
+                return await reply(template, now, meeting)
+            case Keyword.remind:
+                queued = await remind_now(
+                    programme, meeting.id, session=session, actor=actor, now=now
+                )
+                return await reply("remind_sent", now, meeting, count=queued.queued)
+            case _:
+                await cancel_meeting(programme, meeting.id, session=session, actor=actor, now=now)
+                told = await _count_notices(session, meeting.id)
+                return await reply("cancel_done", now, meeting, count=told)
+    except NotAMember:
+        return await reply("unknown_code", now, code=meeting.code)
+    except NotAllowed:
+        return await reply("not_facilitator", now, code=meeting.code)
+    except (MeetingCancelled, MeetingClosed):
+        return await reply("meeting_closed", now, code=meeting.code)
+    except MeetingNotStarted:
+        return await reply("checkin_not_open", now, meeting)
+    except RemindedRecently:
+        return await reply("reminded_recently", now, meeting)
+    except DomainError as exc:
+        log.info("sms.refused", code=exc.code)
+        return await reply("unknown", now)
+
+
+async def _by_code(session: AsyncSession, programme_id: int, code: str) -> Meeting | None:
+    """The open meeting with this code; else the latest closed one, to say it is closed."""
+    rows = (
+        await session.exec(
+            select(Meeting)
+            .where(col(Meeting.programme_id) == programme_id, col(Meeting.code) == code)
+            .order_by(col(Meeting.status) != MeetingStatus.scheduled, col(Meeting.starts_at).desc())
+            .limit(1)
+        )
+    ).all()
+    return rows[0] if rows else None
+
+
+async def _open_meetings_of(session: AsyncSession, person_id: int, now: datetime) -> list[Meeting]:
+    """Meetings of the person's communities not yet over, soonest first."""
+    rows = await session.exec(
+        select(Meeting)
+        .join(Membership, col(Membership.community_id) == col(Meeting.community_id))
+        .where(
+            col(Membership.person_id) == person_id,
+            col(Membership.status) == MembershipStatus.active,
+            col(Meeting.status) == MeetingStatus.scheduled,
+            col(Meeting.ends_at) > now,
+            col(Meeting.starts_at) <= now + timedelta(days=60),
+        )
+        .order_by(col(Meeting.starts_at))
+    )
+    return list(rows.all())
+
+
+async def _count_notices(session: AsyncSession, meeting_id: int) -> int:
+    result = await session.execute(
+        sa.select(sa.func.count())
+        .select_from(TABLE)
+        .where(
+            TABLE.c.meeting_id == meeting_id,
+            TABLE.c.template == "cancelled",
+            TABLE.c.status == MessageStatus.queued,
+        )
+    )
+    return int(result.scalar() or 0)

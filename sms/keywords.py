@@ -1,0 +1,150 @@
+"""Reading an inbound SMS: which keyword, which meeting code, in which language.
+
+People type on keypads, in four languages, in any case, with or without accents,
+with the code stuck to the word or set off by a comma or '#': "yes 4821",
+" YES4821 ", "Yes, 4821", "yes #4821", "Ndiyo 4821", "Arrêt". A reply is the
+keyword first, then (optionally) the code; words after the code are ignored.
+
+| keyword | en          | sw                | rw                | fr                     | any     |
+|---------|-------------|-------------------|-------------------|------------------------|---------|
+| yes     | yes, y      | ndiyo, ndio       | yego              | oui                    |         |
+| no      | no, n       | hapana            | oya               | non                    |         |
+| here    | here        | nipo, nipo hapa   | ndahari, ndi hano | ici                    | present |
+| stop    | unsubscribe | acha, sitisha     | hagarika          | arret, arrete, arreter | stop    |
+| start   | start       | anza              | tangira           | commencer, debut       |         |
+| help    | help        | msaada            | ubufasha          | aide                   |         |
+| remind  | remind      | kumbusha          | ibutsa            | rappel, rappeler       |         |
+| cancel  | cancel      | ghairi, ahirisha  | subika            | annuler                |         |
+
+The words follow the USSD menus where they have one (NDIYO/HAPANA, YEGO/OYA,
+"Nipo hapa", "Ndi hano", "Gusubika inama" for cancel). `ahirisha` (postpone) is the
+word the Kiswahili menu uses for cancelling a meeting, so it cancels here too.
+No word means two keywords: `sitisha` and `hagarika` mean stop, so cancelling is
+`ghairi`/`subika`. "any" words are shared by English and French, so they tell no
+language.
+
+A code is 4 or 5 digits; 3 to 6 are taken so that a mistyped code gets "no
+meeting with that code" rather than "not understood". Bare digits are `unknown`
+with their code: the survey engine reads answers from the raw text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from service.models.enums import Language
+
+
+class Keyword(StrEnum):
+    yes = "yes"
+    no = "no"
+    here = "here"
+    stop = "stop"
+    start = "start"
+    help = "help"
+    remind = "remind"
+    cancel = "cancel"
+    unknown = "unknown"
+
+
+@dataclass(frozen=True)
+class Command:
+    keyword: Keyword
+    code: str | None
+    language: Language | None  # the language the keyword was written in, when it tells
+
+
+# (keyword, language or None when shared, words): the table in the module docstring.
+VOCABULARY: tuple[tuple[Keyword, Language | None, tuple[str, ...]], ...] = (
+    (Keyword.yes, Language.en, ("yes", "y")),
+    (Keyword.yes, Language.sw, ("ndiyo", "ndio")),
+    (Keyword.yes, Language.rw, ("yego",)),
+    (Keyword.yes, Language.fr, ("oui",)),
+    (Keyword.no, Language.en, ("no", "n")),
+    (Keyword.no, Language.sw, ("hapana",)),
+    (Keyword.no, Language.rw, ("oya",)),
+    (Keyword.no, Language.fr, ("non",)),
+    (Keyword.here, Language.en, ("here",)),
+    (Keyword.here, Language.sw, ("nipo", "nipo hapa")),
+    (Keyword.here, Language.rw, ("ndahari", "ndi hano")),
+    (Keyword.here, Language.fr, ("ici",)),
+    (Keyword.here, None, ("present",)),
+    (Keyword.stop, Language.en, ("unsubscribe",)),
+    (Keyword.stop, Language.sw, ("acha", "sitisha")),
+    (Keyword.stop, Language.rw, ("hagarika",)),
+    (Keyword.stop, Language.fr, ("arrêt", "arrête", "arrêter")),
+    (Keyword.stop, None, ("stop",)),
+    (Keyword.start, Language.en, ("start",)),
+    (Keyword.start, Language.sw, ("anza",)),
+    (Keyword.start, Language.rw, ("tangira",)),
+    (Keyword.start, Language.fr, ("commencer", "début")),
+    (Keyword.help, Language.en, ("help",)),
+    (Keyword.help, Language.sw, ("msaada",)),
+    (Keyword.help, Language.rw, ("ubufasha",)),
+    (Keyword.help, Language.fr, ("aide",)),
+    (Keyword.remind, Language.en, ("remind",)),
+    (Keyword.remind, Language.sw, ("kumbusha",)),
+    (Keyword.remind, Language.rw, ("ibutsa",)),
+    (Keyword.remind, Language.fr, ("rappel", "rappeler")),
+    (Keyword.cancel, Language.en, ("cancel",)),
+    (Keyword.cancel, Language.sw, ("ghairi", "ahirisha")),
+    (Keyword.cancel, Language.rw, ("subika",)),
+    (Keyword.cancel, Language.fr, ("annuler",)),
+)
+
+CODE_DIGITS = range(3, 7)
+
+# Digits and runs of letters; everything else (spaces, commas, '#', '.') separates.
+_TOKEN = re.compile(r"[0-9]+|[^\W\d_]+")
+
+
+def normalise(text: str) -> str:
+    """Lower case without accents: "Arrêt" and "ARRET" are the same word."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(normalise(text))
+
+
+def build_index(
+    vocabulary: Iterable[tuple[Keyword, Language | None, tuple[str, ...]]],
+) -> dict[tuple[str, ...], tuple[Keyword, Language | None]]:
+    """Word (as tokens) → keyword; refuses a table where one word means two things."""
+    index: dict[tuple[str, ...], tuple[Keyword, Language | None]] = {}
+    for keyword, language, words in vocabulary:
+        for word in words:
+            key = tuple(_tokens(word))
+            if key in index and index[key] != (keyword, language):
+                raise ValueError(f"{word!r} would mean both {index[key][0]} and {keyword}")
+            index[key] = (keyword, language)
+    return index
+
+
+_INDEX = build_index(VOCABULARY)
+_LONGEST = max(len(key) for key in _INDEX)
+
+
+def _code(token: str) -> str | None:
+    return token if token.isdigit() and len(token) in CODE_DIGITS else None
+
+
+def parse(text: str) -> Command:
+    tokens = _tokens(text)
+    if not tokens:
+        return Command(Keyword.unknown, None, None)
+    if tokens[0].isdigit():
+        return Command(Keyword.unknown, _code(tokens[0]), None)
+    # Longest phrase first, so "nipo hapa 4821" finds its code after "hapa".
+    for length in range(min(_LONGEST, len(tokens)), 0, -1):
+        found = _INDEX.get(tuple(tokens[:length]))
+        if found is not None:
+            keyword, language = found
+            rest = tokens[length:]
+            return Command(keyword, _code(rest[0]) if rest else None, language)
+    return Command(Keyword.unknown, None, None)

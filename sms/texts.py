@@ -1,0 +1,338 @@
+"""The SMS copline sends, in the person's language, from the TOML files in `templates/`.
+
+Translators edit `templates/{en,sw,rw,fr}.toml`. `SmsTexts.load()` refuses to start
+when a language misses a text or has one too many, a text's {placeholders} are not
+exactly the ones listed in `PLACEHOLDERS`, or any fixed text (words, day and month
+names) is not GSM-7: one character outside GSM-7 turns an SMS into UCS-2 and
+roughly doubles its cost.
+
+Values come from the outbox as JSON:
+
+- `*_at`: an ISO-8601 instant (UTC); shown in the programme's time zone, in the
+  language's short form from `[date]` ("Tue 24 Nov 14:00", "mar 24 nov 14h00").
+- `modality`: a `Modality` value, shown in the language's words from `[modality]`.
+- `codes`: a list of meeting codes; the first `MAX_CODES` are shown.
+- `venue`, `reason`: may be empty (or null); the text then comes from the variant
+  `<template>_no_<value>` (a reminder with no venue says the modality instead).
+- everything else as text. Values are made GSM-7 (`service.gsm7.to_gsm7`: "ê"
+  becomes "e", "Ç" stays), their whitespace collapsed to single spaces, and the
+  free texts below cut to a maximum (septets), so every message fits one SMS:
+
+| value       | max | why                                                    |
+|-------------|-----|--------------------------------------------------------|
+| `community` | 30  | enough to tell a person's communities apart            |
+| `venue`     | 30  | a school or centre name; the person knows the place    |
+| `programme` | 30  | shown in stop/start/help replies                       |
+| `reason`    | 40  | why a meeting is cancelled, a short phrase             |
+| `survey`    | 40  | the survey's title                                     |
+
+Codes are never cut (4 or 5 digits, `service.domain.meetings`); counts are numbers.
+With these maxima, the longest date and a 5-digit code, every text fits one
+segment in every language, with the opt-out footer too except the templates in
+`FOOTER_MAY_NEED_TWO_SEGMENTS` (tests/sms/test_texts.py checks both).
+
+`render(..., footer=True)` appends the `footer` text (how to opt out), which a
+person's first message carries.
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from service.gsm7 import is_gsm7, to_gsm7, truncate
+from service.models.enums import Language, Modality
+
+FOLDER = Path(__file__).parent / "templates"
+
+LIMITS: Mapping[str, int] = {
+    "community": 30,
+    "venue": 30,
+    "programme": 30,
+    "reason": 40,
+    "survey": 40,
+}
+MAX_CODES = 5  # `which_meeting` lists at most this many codes
+
+_MEETING = frozenset({"community", "starts_at", "code"})
+
+# Every text in a language file and exactly the placeholders it must use.
+PLACEHOLDERS: Mapping[str, frozenset[str]] = {
+    "reminder": _MEETING | {"venue"},
+    "reminder_no_venue": _MEETING | {"modality"},
+    "moved": _MEETING | {"old_starts_at", "venue"},
+    "moved_no_venue": _MEETING | {"old_starts_at", "modality"},
+    "cancelled": _MEETING | {"reason"},
+    "cancelled_no_reason": _MEETING,
+    "rsvp_yes": _MEETING,
+    "rsvp_no": _MEETING,
+    "checked_in": frozenset({"community"}),
+    "checked_in_remote": frozenset({"community"}),
+    "stopped": frozenset({"programme"}),
+    "started": frozenset({"programme"}),
+    "help": frozenset({"programme"}),
+    "unknown": frozenset(),
+    "unknown_code": frozenset({"code"}),
+    "which_meeting": frozenset({"codes"}),
+    "no_meeting": frozenset(),
+    "meeting_closed": frozenset({"code"}),
+    "checkin_not_open": frozenset({"code", "starts_at"}),
+    "not_facilitator": frozenset({"code"}),
+    "remind_sent": frozenset({"code", "count"}),
+    "reminded_recently": frozenset({"code"}),
+    "cancel_done": frozenset({"code", "count"}),
+    "survey_invite": frozenset({"survey", "questions"}),
+    # One question per SMS: the question comes from the survey, these frame it.
+    "survey_hint_choice": frozenset(),
+    "survey_hint_yes_no": frozenset(),
+    "survey_hint_rating": frozenset(),
+    "survey_hint_number": frozenset(),
+    "survey_hint_text": frozenset(),
+    "survey_reask": frozenset(),
+    "survey_done": frozenset(),
+    "footer": frozenset(),
+}
+
+# Templates whose wording changes when an optional value is empty: (value, variant).
+VARIANTS: Mapping[str, tuple[str, str]] = {
+    "reminder": ("venue", "reminder_no_venue"),
+    "moved": ("venue", "moved_no_venue"),
+    "cancelled": ("reason", "cancelled_no_reason"),
+}
+_OPTIONAL = frozenset(value for value, _ in VARIANTS.values())
+
+# What a caller can render, and the values each needs (both variants' values).
+TEMPLATES: Mapping[str, frozenset[str]] = {
+    key: PLACEHOLDERS[key] | (PLACEHOLDERS[VARIANTS[key][1]] if key in VARIANTS else frozenset())
+    for key in PLACEHOLDERS
+    if key != "footer" and key not in {variant for _, variant in VARIANTS.values()}
+}
+
+# Two dates, a venue and two codes leave no room for the opt-out line. A person's
+# first message is a reminder or a reply to them, so a move is very rarely the one
+# that carries it; with the footer it may take two segments.
+FOOTER_MAY_NEED_TWO_SEGMENTS: Mapping[str, str] = {
+    "moved": "two dates, a venue and two codes: no room left for the opt-out line",
+}
+
+DATE_FIELDS = frozenset({"weekday", "day", "month", "hour", "minute"})
+_SECTIONS_IN_ORDER = ("date", "modality", "text")
+_SECTIONS = frozenset(_SECTIONS_IN_ORDER)
+
+
+class CatalogueError(Exception):
+    """A language file is missing, malformed or does not match the others."""
+
+
+class RenderError(ValueError):
+    """A message cannot be rendered from the values given."""
+
+
+@dataclass(frozen=True)
+class _Language:
+    texts: Mapping[str, str]
+    weekdays: tuple[str, ...]
+    months: tuple[str, ...]
+    date_format: str
+    modalities: Mapping[Modality, str]
+
+
+def _placeholders(text: str) -> set[str]:
+    """The {names} in a text; raises ValueError on a stray '{' or '}' or a {name:format}."""
+    names = set()
+    for _, field, spec, conversion in string.Formatter().parse(text):
+        if field is None:
+            continue
+        if spec or conversion:
+            raise ValueError(f"write {{{field}}} without a format or conversion")
+        names.add(field)
+    return names
+
+
+def _fill(text: str, values: Mapping[str, str]) -> str:
+    """`text` with its placeholders replaced; "Nyamirambo Ma." + "." keeps one full stop."""
+    out: list[str] = []
+    for literal, field, _, _ in string.Formatter().parse(text):
+        if out and out[-1].endswith(".") and literal.startswith("."):
+            literal = literal[1:]
+        out.append(literal)
+        if field is not None:
+            out.append(values[field])
+    return "".join(out)
+
+
+def _check_text(where: str, text: object, expected: frozenset[str] | None) -> list[str]:
+    if not isinstance(text, str):
+        return [f"{where} is not text"]
+    problems = []
+    if not is_gsm7(text):
+        bad = "".join(sorted({ch for ch in text if not is_gsm7(ch)}))
+        problems.append(f"{where} has characters outside GSM-7: {bad!r}")
+    if expected is None:
+        return problems
+    try:
+        found = _placeholders(text)
+    except ValueError as error:
+        return [*problems, f"{where} is not a valid template: {error}"]
+    for name in sorted(found - expected):
+        problems.append(f"{where} has an unknown placeholder {{{name}}}")
+    for name in sorted(expected - found):
+        problems.append(f"{where} misses the placeholder {{{name}}}")
+    return problems
+
+
+def _check_names(where: str, names: object, count: int) -> list[str]:
+    if not isinstance(names, list) or len(names) != count:
+        return [f"{where} must be a list of {count} names"]
+    return [problem for name in names for problem in _check_text(where, name, None)]
+
+
+def _problems(lang: Language, tree: Mapping[str, Any]) -> list[str]:
+    found = [f"{lang}: unknown section [{name}]" for name in sorted(tree.keys() - _SECTIONS)]
+    sections: list[dict[str, Any]] = []
+    for name in _SECTIONS_IN_ORDER:
+        section = tree.get(name, {})
+        if not isinstance(section, dict):
+            found.append(f"{lang}: [{name}] must be a table")
+            section = {}
+        sections.append(section)
+    date, modality, texts = sections
+    found += _check_names(f"{lang}: date.weekdays", date.get("weekdays"), 7)
+    found += _check_names(f"{lang}: date.months", date.get("months"), 12)
+    found += _check_text(f"{lang}: date.format", date.get("format"), DATE_FIELDS)
+    for key in sorted({m.value for m in Modality} - modality.keys()):
+        found.append(f"{lang}: missing modality.{key}")
+    for key in sorted(modality.keys() - {m.value for m in Modality}):
+        found.append(f"{lang}: modality.{key} is not a modality")
+    for key, value in modality.items():
+        found += _check_text(f"{lang}: modality.{key}", value, None)
+    for key in sorted(PLACEHOLDERS.keys() - texts.keys()):
+        found.append(f"{lang}: missing text.{key}")
+    for key in sorted(texts.keys() - PLACEHOLDERS.keys()):
+        found.append(f"{lang}: text.{key} is not a known template")
+    for key, value in texts.items():
+        if key in PLACEHOLDERS:
+            found += _check_text(f"{lang}: text.{key}", value, PLACEHOLDERS[key])
+    return found
+
+
+def _read(folder: Path, lang: Language) -> dict[str, Any]:
+    path = folder / f"{lang.value}.toml"
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise CatalogueError(f"cannot read the SMS texts {path}: {error}") from error
+
+
+class SmsTexts:
+    def __init__(self, languages: Mapping[Language, _Language]) -> None:
+        self._languages = languages
+
+    @classmethod
+    def load(cls, folder: Path | None = None) -> SmsTexts:
+        folder = FOLDER if folder is None else folder
+        trees = {lang: _read(folder, lang) for lang in Language}
+        problems = [problem for lang, tree in trees.items() for problem in _problems(lang, tree)]
+        if problems:
+            raise CatalogueError(
+                f"the SMS texts in {folder} are incomplete:\n  " + "\n  ".join(problems)
+            )
+        return cls(
+            {
+                lang: _Language(
+                    texts=dict(tree["text"]),
+                    weekdays=tuple(tree["date"]["weekdays"]),
+                    months=tuple(tree["date"]["months"]),
+                    date_format=tree["date"]["format"],
+                    modalities={Modality(k): v for k, v in tree["modality"].items()},
+                )
+                for lang, tree in trees.items()
+            }
+        )
+
+    def footer(self, language: Language) -> str:
+        """The opt-out line, for texts written by people (broadcasts) rather than templates."""
+        return self._languages[language].texts["footer"]
+
+    def keys(self) -> frozenset[str]:
+        """The templates `render` takes (variants and the footer are chosen by it)."""
+        return frozenset(TEMPLATES)
+
+    def render(
+        self,
+        template: str,
+        language: Language,
+        params: Mapping[str, object],
+        *,
+        timezone: str,
+        footer: bool = False,
+    ) -> str:
+        if template not in TEMPLATES:
+            raise RenderError(f"no SMS template {template!r}")
+        missing = sorted(TEMPLATES[template] - params.keys())
+        if missing:
+            raise RenderError(f"{template} needs the values: {', '.join(missing)}")
+        try:
+            zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise RenderError(f"unknown time zone {timezone!r}") from error
+        texts = self._languages[language]
+        values = {
+            name: self._value(name, params[name], texts, zone) for name in TEMPLATES[template]
+        }
+        key = template
+        if template in VARIANTS:
+            optional, variant = VARIANTS[template]
+            if not values[optional]:
+                key = variant
+        body = _fill(texts.texts[key], values)
+        return f"{body} {texts.texts['footer']}" if footer else body
+
+    @staticmethod
+    def _value(name: str, raw: object, texts: _Language, zone: ZoneInfo) -> str:
+        if raw is None:
+            if name in _OPTIONAL:
+                return ""
+            raise RenderError(f"{name} needs a value, got null")
+        if name.endswith("_at"):
+            return _when(name, raw, texts, zone)
+        if name == "modality":
+            try:
+                return texts.modalities[Modality(str(raw))]
+            except ValueError as error:
+                raise RenderError(f"{raw!r} is not a modality") from error
+        if name == "codes":
+            if not isinstance(raw, list | tuple):
+                raise RenderError(f"codes must be a list, got {raw!r}")
+            return ", ".join(_clean(str(code)) for code in raw[:MAX_CODES])
+        text = _clean(str(raw))
+        return truncate(text, LIMITS[name]) if name in LIMITS else text
+
+
+def _clean(text: str) -> str:
+    # A newline or tab in a venue would break the message's layout on a phone.
+    return " ".join(to_gsm7(text).split())
+
+
+def _when(name: str, raw: object, texts: _Language, zone: ZoneInfo) -> str:
+    try:
+        moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
+    except ValueError as error:
+        raise RenderError(f"{name} is not an ISO-8601 time: {raw!r}") from error
+    if moment.tzinfo is None:
+        # Guessing UTC or local time would put people at a meeting at the wrong hour.
+        raise RenderError(f"{name} has no UTC offset: {raw!r}")
+    local = moment.astimezone(zone)
+    return texts.date_format.format(
+        weekday=texts.weekdays[local.weekday()],
+        day=local.day,
+        month=texts.months[local.month - 1],
+        hour=f"{local.hour:02d}",
+        minute=f"{local.minute:02d}",
+    )

@@ -1,0 +1,369 @@
+"""SMS end to end over real HTTP: copline and the Africa's Talking simulator on real ports,
+the `africastalking` SDK between them, a controlled clock for the worker.
+
+schedule → reminders reach each phone at the right time in its language → delivery
+reports mark them delivered → `YES <code>` records the RSVP → STOP stops everything
+after the confirmation. Then the faults: 500s, timeouts, rejected recipients, a
+worker killed mid-batch, two workers on one outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.app import create_app
+from service.config import Settings
+from service.db import SessionFactory
+from service.domain.communities import add_member
+from service.models import Attendance, Message, Person
+from service.models.enums import Language, MessageStatus, Rsvp
+from service.worker import DEFAULT_JOBS, Job, Worker, sms_job
+from sms.gateway import AfricasTalkingGateway
+from sms.sender import Sender, SendPolicy
+from sms.simulator.app import create_simulator_app
+from sms.simulator.config import SimulatorConfig
+from sms.simulator.server import RunningServer, serve_in_background
+from sms.texts import SmsTexts
+from tests import factories as f
+
+NAIROBI = ZoneInfo("Africa/Nairobi")
+TOKEN = "dev-callback-token"
+TEXTS = SmsTexts.load()
+CLOCK = {Language.en: "14:00", Language.sw: "14:00", Language.rw: "14:00", Language.fr: "14h00"}
+YES = {Language.en: "YES", Language.sw: "NDIYO", Language.rw: "YEGO", Language.fr: "OUI"}
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Stack:
+    service: RunningServer
+    simulator: RunningServer
+    http: httpx.AsyncClient
+    sessions: SessionFactory
+
+    async def inbox(self, phone: str | None) -> list[dict[str, Any]]:
+        answer = await self.http.get(f"{self.simulator.url}/sim/inbox/{phone}")
+        return list(answer.json()["messages"])
+
+    async def texts(self, phone: str | None) -> list[str]:
+        return [m["text"] for m in await self.inbox(phone)]
+
+    async def phone_sends(self, phone: str | None, text: str) -> None:
+        answer = await self.http.post(
+            f"{self.simulator.url}/sim/phones/{phone}/sms", json={"text": text, "to": "20880"}
+        )
+        assert answer.status_code == 200 and answer.json()["service_status"] == 200
+
+    async def fault(self, **fault: Any) -> None:
+        assert (await self.http.post(f"{self.simulator.url}/sim/faults", json=fault)).is_success
+
+    async def requests_seen(self) -> dict[str, Any]:
+        return dict((await self.http.get(f"{self.simulator.url}/sim/requests")).json())
+
+    def sender(self, clock: Clock, **policy: Any) -> Sender:
+        gateway = AfricasTalkingGateway(
+            username="sandbox", api_key="simulator", base_url=self.simulator.url, timeout_s=1.0
+        )
+        return Sender(
+            self.sessions,
+            gateway,
+            TEXTS,
+            policy=SendPolicy(**policy),
+            clock=clock,
+            rng=random.Random(3),
+        )
+
+    def worker(self, clock: Clock, **policy: Any) -> Worker:
+        jobs: list[Job] = [*DEFAULT_JOBS, sms_job(self.sender(clock, **policy))]
+        return Worker(self.sessions, jobs, clock=clock)
+
+
+@pytest_asyncio.fixture
+async def stack(settings: Settings, sessions: SessionFactory) -> AsyncIterator[Stack]:
+    # The worker runs under the test's clock, not inside the service.
+    app = create_app(settings.model_copy(update={"worker_in_process": False}))
+    service = await serve_in_background(app)
+    simulator = await serve_in_background(
+        create_simulator_app(
+            SimulatorConfig(service_url=service.url, delivery_delay_s=0.05, seed=11)
+        )
+    )
+    async with httpx.AsyncClient(timeout=10) as http:
+        # The worker shares the service's engine, as it does inside `copline serve`.
+        yield Stack(service, simulator, http, app.state.services.sessions)
+    await simulator.stop()
+    await service.stop()
+
+
+async def eventually(check: Callable[[], Any], within: float = 5.0) -> Any:
+    """Delivery reports arrive asynchronously; wait for them without a fixed sleep."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = await check()
+        if result or asyncio.get_running_loop().time() > deadline:
+            return result
+        await asyncio.sleep(0.05)
+
+
+async def world(session: AsyncSession) -> tuple[f.World, list[Person], datetime]:
+    """A meeting on a Tuesday at 14:00 Nairobi time; one member per language."""
+    w = await f.world(session)
+    people = [w.members[0], w.members[1]]
+    for _ in range(2):
+        p = await f.person(session, w.programme)
+        assert p.id is not None and w.community.id is not None
+        await add_member(w.pid, w.community.id, p.id, session=session, actor=f.OPERATOR)
+        people.append(p)
+    for person, language in zip(people, list(Language), strict=True):
+        person.language = language
+    starts = datetime(2031, 3, 11, 14, tzinfo=NAIROBI)
+    meeting = await f.meeting(
+        session,
+        w.programme,
+        w.community,
+        at=starts - timedelta(days=10),
+        starts_in=timedelta(days=10),
+    )
+    w.meeting = meeting
+    await session.commit()
+    return w, people, starts
+
+
+async def statuses(sessions: SessionFactory, **where: Any) -> list[MessageStatus]:
+    async with sessions() as s:
+        query = select(Message).where(col(Message.direction) == "out")
+        for field, value in where.items():
+            query = query.where(getattr(Message, field) == value)
+        return [m.status for m in (await s.exec(query)).all()]
+
+
+async def test_reminders_replies_and_stop_end_to_end(stack: Stack, session: AsyncSession) -> None:
+    w, people, starts = await world(session)
+    clock = Clock(starts - timedelta(hours=49))
+    worker = stack.worker(clock)
+
+    await worker.tick({})
+    assert [await stack.texts(p.phone) for p in people] == [[], [], [], []]  # not yet
+
+    clock.now = starts - timedelta(hours=48)
+    await worker.tick({})
+    for person in people:
+        [reminder] = await stack.texts(person.phone)
+        assert f"{YES[person.language]} {w.meeting.code}" in reminder
+        # 14:00 in Nairobi (11:00 UTC), in the language's own clock format
+        assert (" 11 " in reminder) and CLOCK[person.language] in reminder
+    # one request per language: the bodies differ
+    seen = await stack.requests_seen()
+    assert seen["recipients"] >= 5  # four members and the facilitator
+
+    async def all_delivered() -> bool:
+        return set(await statuses(stack.sessions, kind="reminder")) == {MessageStatus.delivered}
+
+    assert await eventually(all_delivered)
+
+    teacher = people[1]  # speaks Kiswahili
+    await stack.phone_sends(teacher.phone, f"ndiyo {w.meeting.code}")
+    async with stack.sessions() as s:
+        row = (
+            await s.exec(
+                select(Attendance).where(
+                    col(Attendance.meeting_id) == w.meeting.id,
+                    col(Attendance.person_id) == teacher.id,
+                )
+            )
+        ).one()
+        assert row.rsvp is Rsvp.yes
+    await worker.tick({"close_finished_meetings": clock.now, "queue_due_reminders": clock.now})
+    replies = await stack.texts(teacher.phone)
+    assert len(replies) == 2 and replies[1].startswith("Asante")
+
+    await stack.phone_sends(teacher.phone, "STOP")
+    await worker.tick({})
+    confirmation = (await stack.texts(teacher.phone))[-1]
+    assert "ANZA" in confirmation  # how to start again, in Kiswahili
+
+    clock.now = starts - timedelta(hours=2)
+    await worker.tick({})
+    assert len(await stack.texts(teacher.phone)) == 3  # nothing after the confirmation
+    for person in (p for p in people if p is not teacher):
+        assert len(await stack.texts(person.phone)) == 2  # the 2 h round reached the rest
+
+
+async def queued(session: AsyncSession, at: datetime) -> None:
+    from service.domain.reminders import queue_due_reminders
+
+    await queue_due_reminders(session, at)
+    await session.commit()
+
+
+async def rows(sessions: SessionFactory) -> list[Message]:
+    async with sessions() as s:
+        return list((await s.exec(select(Message).order_by(col(Message.id)))).all())
+
+
+async def test_a_gateway_answering_500_is_retried_after_backoff_and_sends_once(
+    stack: Stack, session: AsyncSession
+) -> None:
+    _, people, starts = await world(session)
+    clock = Clock(starts - timedelta(hours=48))
+    await queued(session, clock.now)
+    sender = stack.sender(clock, backoff_base=timedelta(seconds=10))
+
+    await stack.fault(mode="http500")
+    report = await sender.send_due()
+    assert (report.retried, report.sent) == (5, 0)
+    assert {r.last_error for r in await rows(stack.sessions)} == {"HTTP 500: Internal Server Error"}
+    assert (await sender.send_due()).claimed == 0  # backing off
+
+    await stack.http.delete(f"{stack.simulator.url}/sim/faults")
+    clock.now += timedelta(seconds=11)
+    assert (await sender.send_until_idle()).sent == 5
+    for person in people:
+        assert len(await stack.texts(person.phone)) == 1
+    assert {r.attempts for r in await rows(stack.sessions)} == {2}
+    assert {r.status for r in await rows(stack.sessions)} <= {
+        MessageStatus.sent,
+        MessageStatus.delivered,  # the simulator's report may be in already
+    }
+
+
+async def test_an_unreachable_gateway_is_retried(stack: Stack, session: AsyncSession) -> None:
+    _, people, starts = await world(session)
+    clock = Clock(starts - timedelta(hours=48))
+    await queued(session, clock.now)
+    nowhere = Sender(
+        stack.sessions,
+        AfricasTalkingGateway(
+            username="sandbox", api_key="x", base_url="http://127.0.0.1:9", timeout_s=1.0
+        ),
+        TEXTS,
+        clock=clock,
+    )
+    report = await nowhere.send_due()
+    assert report.retried == 5
+    clock.now += timedelta(minutes=2)
+    assert (await stack.sender(clock).send_until_idle()).sent == 5
+    assert [len(await stack.texts(p.phone)) for p in people] == [1, 1, 1, 1]
+
+
+async def test_a_send_that_times_out_is_not_resent_and_its_report_settles_it(
+    stack: Stack, session: AsyncSession
+) -> None:
+    _, people, starts = await world(session)
+    clock = Clock(starts - timedelta(hours=48))
+    await queued(session, clock.now)
+    # The simulator takes the messages but answers after the client gave up.
+    await stack.fault(mode="timeout", delay_s=1.5)
+    report = await stack.sender(clock).send_due()
+    assert report.unknown == 5 and report.retried == 0
+    clock.now += timedelta(hours=1)
+    assert (await stack.sender(clock).send_until_idle()).claimed == 0  # never resent
+
+    async def settled() -> bool:
+        return {r.status for r in await rows(stack.sessions)} == {MessageStatus.delivered}
+
+    assert await eventually(settled)
+    assert all(r.provider_id for r in await rows(stack.sessions))
+    for person in people:
+        assert len(await stack.texts(person.phone)) == 1  # AT took it once, we sent it once
+
+
+async def test_a_worker_killed_mid_batch_loses_no_row(stack: Stack, session: AsyncSession) -> None:
+    _, _, starts = await world(session)
+    clock = Clock(starts - timedelta(hours=48))
+    await queued(session, clock.now)
+    await stack.fault(mode="timeout", delay_s=5)
+    dying = asyncio.create_task(stack.sender(clock, lease=timedelta(minutes=5)).send_due())
+    assert await eventually(lambda: _all(stack, MessageStatus.sending))  # request in flight
+    dying.cancel()  # the process dies here
+    with pytest.raises(asyncio.CancelledError):
+        await dying
+    await stack.http.delete(f"{stack.simulator.url}/sim/faults")
+
+    survivor = stack.sender(clock, lease=timedelta(minutes=5))
+    assert (await survivor.send_due()).claimed == 0  # the lease still holds
+    clock.now += timedelta(minutes=6)
+    report = await survivor.send_due()
+    assert report.expired == 5
+    assert {r.status for r in await rows(stack.sessions)} == {MessageStatus.unknown}
+
+
+async def _all(stack: Stack, status: MessageStatus) -> bool:
+    found = await rows(stack.sessions)
+    return bool(found) and {r.status for r in found} == {status}
+
+
+async def test_recipients_rejected_for_a_passing_reason_are_retried_alone(
+    stack: Stack, session: AsyncSession
+) -> None:
+    _, people, starts = await world(session)
+    clock = Clock(starts - timedelta(hours=48))
+    await queued(session, clock.now)
+    await stack.fault(mode="reject", reject_share=0.5, reject_status_code=500, count=4)
+    first = await stack.sender(clock, backoff_base=timedelta(seconds=5)).send_due()
+    assert first.retried > 0 and first.sent > 0 and first.retried + first.sent == 5
+    clock.now += timedelta(seconds=6)
+    assert (await stack.sender(clock).send_until_idle()).sent == first.retried
+    for person in people:
+        assert len(await stack.texts(person.phone)) == 1
+
+
+async def test_rejected_recipients_are_recorded_with_their_reason(
+    stack: Stack, session: AsyncSession
+) -> None:
+    _, people, starts = await world(session)
+    bad = people[0]
+    async with stack.sessions() as s:
+        person = await s.get(Person, bad.id)
+        assert person is not None
+        person.phone = "+2547"  # the simulator refuses what is not E.164
+        await s.commit()
+    clock = Clock(starts - timedelta(hours=48))
+    await queued(session, clock.now)
+    report = await stack.sender(clock).send_until_idle()
+    assert (report.sent, report.failed) == (4, 1)
+    async with stack.sessions() as s:
+        failed = (
+            await s.exec(select(Message).where(col(Message.status) == MessageStatus.failed))
+        ).one()
+        assert failed.person_id == bad.id and "InvalidPhoneNumber" in (failed.last_error or "")
+
+
+async def test_two_workers_never_send_the_same_row(
+    stack: Stack, session: AsyncSession, settings: Settings
+) -> None:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer; several workers need PostgreSQL")
+    w, _, starts = await world(session)
+    for n in range(200):  # a bigger community, so the two batches really overlap
+        p = await f.person(session, w.programme, phone=f"+2547330{n:05d}")
+        assert p.id is not None and w.community.id is not None
+        await add_member(w.pid, w.community.id, p.id, session=session, actor=f.OPERATOR)
+    await session.commit()
+    clock = Clock(starts - timedelta(hours=48))
+    await queued(session, clock.now)
+    one, two = stack.sender(clock, batch=40), stack.sender(clock, batch=40)
+    reports = await asyncio.gather(one.send_until_idle(), two.send_until_idle())
+    assert sum(r.sent for r in reports) == 205
+    assert all(r.sent > 0 for r in reports)  # both took part
+    seen = await stack.requests_seen()
+    assert seen["recipients"] == 205  # every row exactly once

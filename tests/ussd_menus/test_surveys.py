@@ -1,0 +1,135 @@
+"""A teacher answers the reflection survey by USSD in every language, over a dropped session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.app import create_app
+from service.config import Settings
+from service.db import SessionFactory
+from service.domain import surveys as sv
+from service.domain.attendance import record_presence
+from service.domain.meetings import mark_meeting_held
+from service.domain.survey_dispatch import dispatch_surveys
+from service.models import Meeting, SurveyResponse
+from service.models.enums import Language, Presence, ResponseStatus
+from tests import factories as f
+from ussd_menus.catalog import Catalog
+from ussd_menus.phone import Phone
+
+TOKEN = "dev-callback-token"
+CATALOG = Catalog.load()
+
+
+@pytest_asyncio.fixture
+async def client(settings: Settings, sessions: SessionFactory) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://at.test"
+    ) as c:
+        yield c
+    await app.state.services.engine.dispose()
+
+
+async def invited(session: AsyncSession, language: Language) -> tuple[f.World, Meeting]:
+    """A teacher who attended a meeting held an hour ago has the reflection survey to answer."""
+    w = await f.world(session)
+    teacher = w.members[0]
+    teacher.language = language
+    held = await f.meeting(
+        session,
+        w.programme,
+        w.community,
+        starts_in=timedelta(hours=1),
+        at=f.now() - timedelta(hours=5),
+    )
+    assert held.id is not None and teacher.id is not None
+    await record_presence(
+        w.pid, held.id, teacher.id, Presence.present, session=session, actor=f.OPERATOR,
+        now=held.starts_at,
+    )  # fmt: skip
+    await mark_meeting_held(w.programme, held.id, session=session, actor=f.OPERATOR)
+    assert await dispatch_surveys(session, f.now()) == 1
+    await session.commit()
+    return w, held
+
+
+def phone(client: httpx.AsyncClient, w: f.World) -> Phone:
+    assert w.members[0].phone is not None
+    return Phone(
+        client, number=w.members[0].phone, service_code=w.programme.service_code, token=TOKEN
+    )
+
+
+@pytest.mark.parametrize("language", list(Language))
+async def test_the_reflection_survey_by_ussd_resumes_after_a_dropped_session(
+    client: httpx.AsyncClient, session: AsyncSession, language: Language
+) -> None:
+    w, held = await invited(session, language)
+    first = phone(client, w)
+    await first.dial()
+    listed = await first.press("3")
+    assert CATALOG.text(language, "surveys.pick") in listed
+    q1 = await first.press("1")
+    assert q1.startswith("1/5 ")
+    q2 = await first.press("2")  # inclusive teaching
+    assert q2.startswith("2/5 ")
+    again = await first.retry()  # the network repeats the hop: nothing doubles
+    assert again == q2
+    refused = await first.press("7")  # not a rating
+    assert CATALOG.text(language, "surveys.bad_rating") in refused and "2/5" in refused
+    await first.press("4")  # useful: 4 of 5
+    # the session drops here; the next dial starts at question 3
+
+    second = phone(client, w)
+    await second.dial()
+    await second.press("3")
+    q3 = await second.press("1")
+    assert q3.startswith("3/5 ")
+    await second.press("1")  # stays connected: yes
+    q5 = await second.press("1")  # will try something: yes -> the follow-up is asked
+    assert q5.startswith("5/5 ")
+    done = await second.press("group reading")
+    assert done == CATALOG.text(language, "surveys.done")
+
+    await session.rollback()
+    [response] = (
+        await session.exec(select(SurveyResponse).where(col(SurveyResponse.meeting_id) == held.id))
+    ).all()
+    assert response.status is ResponseStatus.completed
+    assert await sv.answers_of(session, response.id or 0) == {
+        1: "2",
+        2: "4",
+        3: "yes",
+        4: "yes",
+        5: "group reading",
+    }
+
+
+async def test_no_means_the_follow_up_is_skipped(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w, _ = await invited(session, Language.en)
+    p = phone(client, w)
+    await p.dial()
+    for key in ("3", "1", "1", "5", "2"):
+        await p.press(key)
+    done = await p.press("2")  # will not try anything new: no question 5
+    assert done == CATALOG.text(Language.en, "surveys.done")
+
+
+async def test_with_nothing_to_answer_the_menu_says_so(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await f.world(session)
+    await session.commit()
+    p = phone(client, w)
+    await p.dial()
+    assert CATALOG.text(Language.sw, "surveys.none") in await p.press("3")

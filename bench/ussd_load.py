@@ -6,6 +6,10 @@ package: apt-get install wrk) generates the load from a Lua script, so the load
 generator is not the bottleneck. Goal on a 2-core machine: >= 1,500 hops/s with 100
 concurrent sessions, p99 <= 50 ms with 20.
 
+Where /proc exists (Linux) each copline run also reports the CPU a hop costs the web
+processes and PostgreSQL's backends, and the load average: on a shared machine the
+rate moves with whatever else runs, the CPU per hop much less.
+
     python -m bench.ussd_load [--seconds 15] [--workers 2]
 """
 
@@ -122,7 +126,44 @@ def wait(port: int) -> None:
     raise RuntimeError(f"nothing answered on port {port}")
 
 
-def wrk(port: int, script: Path, connections: int, seconds: int) -> tuple[float, float, float]:
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    """User + system CPU of these processes so far (0 for those gone or unreadable)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+def processes(parent: int, database: str) -> tuple[set[int], set[int]]:
+    """The web workers under `parent`, and PostgreSQL's backends serving `database`."""
+    workers, backends = set(), set()
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+            workers.add(int(entry.name))
+        elif command.startswith("postgres:") and f" {database} " in command:
+            backends.add(int(entry.name))
+    return workers, backends
+
+
+def wrk(
+    port: int, script: Path, connections: int, seconds: int, watch: tuple[int, str] | None = None
+) -> tuple[float, float, float, str]:
+    before: dict[str, float] = {}
+    if watch is not None:
+        workers, backends = processes(*watch)
+        before = {"web": cpu_seconds(workers), "pg": cpu_seconds(backends)}
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
          f"http://127.0.0.1:{port}/at/{TOKEN}/ussd"],
@@ -137,7 +178,15 @@ def wrk(port: int, script: Path, connections: int, seconds: int) -> tuple[float,
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise RuntimeError(f"{errors.group(1)} failed hops:\n{out}")
-    return rate, pct("50"), pct("99")
+    cost = ""
+    if watch is not None and before:
+        hops = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+        # Backends live as long as the pool's connections: the same set before and after.
+        workers, backends = processes(*watch)
+        web = (cpu_seconds(workers) - before["web"]) * 1000 / hops
+        pg = (cpu_seconds(backends) - before["pg"]) * 1000 / hops
+        cost = f"  CPU/hop: web {web:.2f} ms, PostgreSQL {pg:.2f} ms; load {os.getloadavg()[0]:.1f}"
+    return rate, pct("50"), pct("99"), cost
 
 
 async def main(seconds: int = 15, workers: int = 2) -> None:
@@ -200,13 +249,15 @@ async def main(seconds: int = 15, workers: int = 2) -> None:
             wrk(8771, script, 20, 3)  # warm caches and connection pools
             columns = ("sessions", "hops/s", "p50 ms", "p99 ms", "vs bare")
             print(f"{'target':<16}" + "".join(f"{c:>9}" for c in columns))
+            database = url.rsplit("/", 1)[1]
             for connections in (100, 20):
                 base = wrk(8772, script, connections, seconds)
-                ours = wrk(8771, script, connections, seconds)
-                for name, (rate, p50, p99) in (("bare Starlette", base), ("copline", ours)):
+                ours = wrk(8771, script, connections, seconds, watch=(copline.pid, database))
+                for name, (rate, p50, p99, cost) in (("bare Starlette", base), ("copline", ours)):
                     ratio = rate / base[0]
                     print(
                         f"{name:<16}{connections:>9}{rate:>9.0f}{p50:>9.1f}{p99:>9.1f}{ratio:>9.2f}"
+                        + cost
                     )
             print("goal: >= 1,500 hops/s at 100 sessions; p99 <= 50 ms at 20")
         finally:

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     environment: Environment = Environment.development
     database_url: str = DEFAULT_DATABASE_URL
     database_pool_size: int = Field(default=10, ge=1)
+    # Connections beyond the pool are closed as soon as they are returned while the pool
+    # is full, which under a steady load of concurrent requests means connecting again and
+    # again (a backend fork and asyncpg's set-up each time: 200 new connections in 10 s of
+    # the USSD bench). A fixed pool of `database_pool_size` avoids that churn.
+    database_max_overflow: int = Field(default=0, ge=0)
     database_connect_timeout_s: float = Field(default=5.0, gt=0)
     # A ping on every checkout costs a round trip per request (a third of a USSD hop).
     # Without it, a database restart fails one request per process: SQLAlchemy then

@@ -60,7 +60,7 @@ def build_engine(settings: Settings, *, sqlite_begin: str = "IMMEDIATE") -> Asyn
         return engine.execution_options(sqlite_begin=sqlite_begin)
     kwargs.update(
         pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
         connect_args={"timeout": settings.database_connect_timeout_s},
     )
     return create_async_engine(settings.database_url, **kwargs)

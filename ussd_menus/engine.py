@@ -7,14 +7,22 @@ home, `98` to the next page of a list.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 import phonenumbers
 import structlog
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import SessionFactory
@@ -27,14 +35,21 @@ from ussd_menus.catalog import Catalog, default_catalog
 from ussd_menus.context import Caller, NeedsData, ProgrammeInfo
 from ussd_menus.effects import Effect
 from ussd_menus.layout import Line, fit
-from ussd_menus.loader import load_caller, load_part, load_programme
+from ussd_menus.loader import Reader, load_caller, load_part, load_programme, reading
 from ussd_menus.screens import SCREENS, Apply, Finish, Go, Invalid, Stay, Texts, check_screens
 from ussd_menus.tracking import SessionTracker
 
 log = structlog.get_logger(__name__)
 
+# What is cached, and what is not. The programme (by service code, with its join
+# codes) for a minute and the texts for the process's life: they change rarely and
+# only by an operator. The caller's context is never cached, not even across the hops
+# of one session: hops of a session land on any process, and another process, SMS
+# reply or partner app may have changed it meanwhile (a facilitator's mark made in
+# the other worker must show on the next hop, a cancelled meeting must not be offered),
+# while nothing tells this process so. Instead it costs one statement (loader.py).
 PROGRAMME_TTL_S = 60.0
-PARTS = ("communities", "meetings", "facilitation", "surveys")
+PARTS = ("communities", "facilitation", "surveys")  # on demand; meetings come with the caller
 REFUSALS = {
     "meeting_cancelled": "refusal.meeting_cancelled",
     "meeting_closed": "refusal.meeting_closed",
@@ -110,7 +125,7 @@ def replay(caller: Caller, inputs: list[str], t: Texts) -> Replay:
 
 
 async def resolve(
-    session: AsyncSession, caller: Caller, inputs: list[str], t: Texts, now: datetime
+    reader: Reader, caller: Caller, inputs: list[str], t: Texts, now: datetime
 ) -> tuple[Caller, Replay, str]:
     """Replay and render, loading each part of the caller's context the screens ask for."""
     for _ in range(len(PARTS) + 1):
@@ -118,7 +133,7 @@ async def resolve(
             r = replay(caller, inputs, t)
             return caller, r, "" if r.finish is not None else render(caller, r, t)
         except NeedsData as need:
-            caller = await load_part(session, caller, need.part, now)
+            caller = await load_part(reader, caller, need.part, now)
     raise RuntimeError("the screens asked for more than the context has")
 
 
@@ -145,14 +160,28 @@ class UssdEngine:
         self.catalog = catalog or default_catalog()
         self.clock = clock
         self._programmes: dict[str, tuple[float, tuple[ProgrammeInfo, Programme] | None]] = {}
+        engine = sessions.kw["bind"]
+        assert isinstance(engine, AsyncEngine)
+        # Most hops only read (menus, lists): on PostgreSQL they ask asyncpg directly on a
+        # pooled connection, outside any transaction (loader.DriverReader), so the server
+        # sees one statement and no BEGIN/ROLLBACK round trips. Only a hop that writes
+        # opens a session.
+        self._engine = engine
+        self._claims: dict[str, Any] = {}
+        # As many hops at once as the pool has connections (a hop holds one at a time).
+        # Beyond that, hops wait here, first come first served, rather than in the pool's
+        # queue: there each waiter costs a task and a timer, and a connection put back
+        # goes to whoever asks next, not to who waited longest. With 50 hops in flight
+        # per process that queue cost a fifth of the throughput and put p99 near 1 s.
+        size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 0
+        self._gate = asyncio.Semaphore(size) if size else None
 
-    async def _programme(
-        self, session: AsyncSession, code: str
-    ) -> tuple[ProgrammeInfo, Programme] | None:
+    async def _programme(self, code: str) -> tuple[ProgrammeInfo, Programme] | None:
         cached = self._programmes.get(code)
         if cached is not None and time.monotonic() - cached[0] < PROGRAMME_TTL_S:
             return cached[1]
-        found = await load_programme(session, code)
+        async with self.sessions() as session:
+            found = await load_programme(session, code)
         self._programmes[code] = (time.monotonic(), found)
         return found
 
@@ -169,7 +198,10 @@ class UssdEngine:
     async def answer(self, hop: Hop) -> str:
         """The reply for Africa's Talking, `CON …` or `END …`; never raises."""
         try:
-            return await self._answer(hop)
+            if self._gate is None:
+                return await self._answer(hop)
+            async with self._gate:
+                return await self._answer(hop)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             log.error(
                 "ussd.unavailable",
@@ -181,59 +213,59 @@ class UssdEngine:
 
     async def _answer(self, hop: Hop) -> str:
         now = self.clock()
-        async with self.sessions() as session:
-            found = await self._programme(session, hop.service_code)
-            if found is None:
-                return "END " + self.catalog.text(
-                    self._guess_language(hop), "common.unknown_service"
-                )
-            info, programme = found
-            caller = await load_caller(
-                session, info, normalise(hop.phone, programme.phone_region), now
-            )
+        found = await self._programme(hop.service_code)
+        if found is None:
+            return "END " + self.catalog.text(self._guess_language(hop), "common.unknown_service")
+        info, programme = found
+        inputs = inputs_of(hop.text)
+        async with reading(self._engine, self.sessions) as reader:
+            phone = normalise(hop.phone, programme.phone_region)
+            caller = await load_caller(reader, info, phone, now)
             caller = replace(caller, session_ref=hop.session_id)
             t = Texts(self.catalog, caller.language)
-            inputs = inputs_of(hop.text)
-            caller, r, body = await resolve(session, caller, inputs, t, now)
-            if r.finish is not None:
-                reply = "END " + await self._finish(session, hop, caller, programme, r, t, now)
+            caller, r, body = await resolve(reader, caller, inputs, t, now)
+        if r.finish is not None:
+            if r.finish.effect is None:
+                reply = "END " + r.finish.message(t)
             else:
-                if r.apply is not None:
-                    effect = r.apply.effect
+                async with self.sessions() as session:
                     refusal = await self._once(
-                        session, hop, r.changed_at, effect, caller, programme, now
+                        session, hop, r.changed_at, r.finish.effect, caller, programme, now
                     )
-                    # Show the list as it is now, with the change just made.
-                    caller = await load_caller(session, info, caller.phone, now)
-                    caller = replace(caller, session_ref=hop.session_id)
-                    caller, r, body = await resolve(session, caller, inputs, t, now)
-                    if refusal:
-                        r.reason = refusal
-                        body = render(caller, r, t)
-                reply = "CON " + body
-            self._track(hop, info, caller, r, len(inputs), now)
-            if session.in_transaction() and (r.finish is not None or r.apply is not None):
+                    if session.in_transaction():
+                        await session.commit()
+                reply = "END " + (t(refusal) if refusal is not None else r.finish.message(t))
+        elif r.apply is not None:
+            async with self.sessions() as session:
+                refusal = await self._once(
+                    session, hop, r.changed_at, r.apply.effect, caller, programme, now
+                )
+                # Show the list as it is now, with the change just made.
+                reader = Reader(await session.connection(), session)
+                caller = await load_caller(reader, info, caller.phone, now)
+                caller = replace(caller, session_ref=hop.session_id)
+                caller, r, body = await resolve(reader, caller, inputs, t, now)
                 await session.commit()
+            if refusal:
+                r.reason = refusal
+                body = render(caller, r, t)
+            reply = "CON " + body
+        else:
+            reply = "CON " + body
+        self._track(hop, info, caller, r, len(inputs), now)
         return reply
 
-    async def _finish(
-        self,
-        session: AsyncSession,
-        hop: Hop,
-        caller: Caller,
-        programme: Programme,
-        r: Replay,
-        t: Texts,
-        now: datetime,
-    ) -> str:
-        assert r.finish is not None
-        if r.finish.effect is not None:
-            refusal = await self._once(
-                session, hop, r.changed_at, r.finish.effect, caller, programme, now
+    def _claim(self, dialect: str) -> Any:
+        """INSERT the action row unless this (session, key) made it already: no SAVEPOINT."""
+        stmt = self._claims.get(dialect)
+        if stmt is None:
+            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            stmt = self._claims[dialect] = (
+                insert(UssdAction)
+                .on_conflict_do_nothing(index_elements=["session_id", "key"])
+                .returning(col(UssdAction.id))
             )
-            if refusal is not None:
-                return t(refusal)
-        return r.finish.message(t)
+        return stmt
 
     async def _once(
         self,
@@ -248,16 +280,27 @@ class UssdEngine:
         """Make the change unless this hop already made it; the refusal's text key, if any.
 
         The action row and the change commit together: a retried hop finds the row and
-        skips the change, so nothing is ever done twice.
+        skips the change, so nothing is ever done twice. The action row is the hop's first
+        write, so a refused change rolls the whole transaction back (the row with it, as a
+        SAVEPOINT would, for one round trip fewer).
         """
-        try:
-            async with session.begin_nested():
-                session.add(UssdAction(session_id=hop.session_id, key=f"{index}:{effect.key}"))
-                await session.flush()
-                await effect.apply(session, caller, programme, now)
-        except IntegrityError:
+        connection = await session.connection()
+        claimed = (
+            await connection.execute(
+                self._claim(connection.dialect.name),
+                {"session_id": hop.session_id, "key": f"{index}:{effect.key}", "created_at": now},
+            )
+        ).first()
+        if claimed is None:
             return None  # done on an earlier try of this hop
+        try:
+            await effect.apply(session, caller, programme, now)
+            await session.flush()
+        except IntegrityError:
+            await session.rollback()
+            return None  # done on an earlier try of this hop, at the same moment
         except DomainError as exc:
+            await session.rollback()
             return REFUSALS.get(exc.code, "refusal.other")
         return None
 
@@ -285,6 +328,7 @@ class UssdEngine:
         )
 
 
+@lru_cache(maxsize=8192)  # a pure function; parsing costs more than the rest of a menu hop
 def normalise(phone: str, region: str) -> str:
     try:
         number = phonenumbers.parse(phone, region)

@@ -175,16 +175,18 @@ class ListScreen(Screen):
     def chosen(self, c: Caller, state: State, index: int) -> Outcome:
         raise NotImplementedError
 
-    def _pages(self, c: Caller, state: State, t: Texts) -> list[list[int]]:
-        return pages(
-            [self.header(c, t)], self.items(c, state, t), [t("common.back")], t("common.more")
-        )
+    def _pages(
+        self, c: Caller, state: State, t: Texts, items: list[str] | None = None
+    ) -> list[list[int]]:
+        if items is None:
+            items = self.items(c, state, t)
+        return pages([self.header(c, t)], items, [t("common.back")], t("common.more"))
 
     def render(self, c: Caller, state: State, t: Texts) -> str:
         items = self.items(c, state, t)
         if not items:
             return fit([Line(self.empty(t)), Line(t("common.back"))])
-        layout = self._pages(c, state, t)
+        layout = self._pages(c, state, t, items)
         page = layout[min(state.get("page", 0), len(layout) - 1)]
         lines = [Line(self.header(c, t))]
         lines += [Line(f"{n} {items[i]}", flexible=True) for n, i in enumerate(page, start=1)]
@@ -412,10 +414,14 @@ class SurveyQuestion(ListScreen):
         text = question.question(c.language, c.programme.default_language)
         return f"{number}/{len(pending.questions)} {text}"
 
-    def _pages(self, c: Caller, state: State, t: Texts) -> list[list[int]]:
+    def _pages(
+        self, c: Caller, state: State, t: Texts, items: list[str] | None = None
+    ) -> list[list[int]]:
         current = self._current(c, state)
         header = self._header(c, *current) if current else ""
-        return pages([header], self.items(c, state, t), [t("common.back")], t("common.more"))
+        if items is None:
+            items = self.items(c, state, t)
+        return pages([header], items, [t("common.back")], t("common.more"))
 
     def items(self, c: Caller, state: State, t: Texts) -> list[str]:
         current = self._current(c, state)

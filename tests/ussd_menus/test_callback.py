@@ -345,3 +345,29 @@ async def test_after_the_database_drops_every_connection_the_next_dial_works(
     first = await p.dial()  # may meet a dead connection: a polite END, never an error page
     assert p.reply.startswith(("CON ", "END ")) and first
     assert (await p.dial()).startswith("Hi")  # the pool was invalidated and reconnected
+
+
+async def test_the_form_reads_alike_urlencoded_and_multipart_and_refuses_a_huge_body(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await world(session)
+    form = {
+        "sessionId": "s-form",
+        "serviceCode": w.programme.service_code,
+        "phoneNumber": w.members[0].phone or "",
+        "networkCode": "",
+        "text": "1",
+    }
+    url = f"/at/{TOKEN}/ussd"
+    encoded = await client.post(url, data=form)
+    # Percent-escapes and '+' for a space, as AT's gateway may send them.
+    escaped = await client.post(
+        url,
+        content="&".join(f"{k}={v}" for k, v in form.items()).replace("+", "%2B"),
+        headers={"content-type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    multipart = await client.post(url, data=form, files={"unused": ("x.txt", b"x")})
+    assert encoded.status_code == escaped.status_code == multipart.status_code == 200
+    assert encoded.text == escaped.text == multipart.text and encoded.text.startswith("CON ")
+    huge = await client.post(url, data={**form, "text": "1*" * 10_000})
+    assert huge.status_code == 400

@@ -51,6 +51,8 @@ class ProgrammeSettings(BaseModel):
     quiet_hours_start: time | None = None
     quiet_hours_end: time | None = None
     sms_price: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=4)
+    survey_delay_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
+    survey_reminder_hours: int | None = Field(default=None, ge=1, le=71)
 
     @field_validator("timezone")
     @classmethod

@@ -31,6 +31,8 @@ class ProgrammeSettingsInput:
     quiet_hours_start: time | None = strawberry.UNSET
     quiet_hours_end: time | None = strawberry.UNSET
     sms_price: Decimal | None = strawberry.UNSET
+    survey_delay_minutes: int | None = strawberry.UNSET
+    survey_reminder_hours: int | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -70,6 +72,8 @@ _SETTINGS = (
     "quiet_hours_start",
     "quiet_hours_end",
     "sms_price",
+    "survey_delay_minutes",
+    "survey_reminder_hours",
 )
 
 

@@ -30,6 +30,12 @@ class ProgrammeNode(Node):
     quiet_hours_end: time
     currency: str
     sms_price: Decimal = strawberry.field(description="Estimated price of one SMS segment.")
+    survey_delay_minutes: int = strawberry.field(
+        description="How long after a held meeting its attendees get its survey."
+    )
+    survey_reminder_hours: int | None = strawberry.field(
+        description="One reminder this long after an unfinished invitation; null: none."
+    )
     created_at: datetime
 
     @classmethod
@@ -50,6 +56,8 @@ class ProgrammeNode(Node):
             quiet_hours_end=row.quiet_hours_end,
             currency=row.currency,
             sms_price=row.sms_price,
+            survey_delay_minutes=row.survey_delay_minutes,
+            survey_reminder_hours=row.survey_reminder_hours,
             created_at=row.created_at,
         )
 

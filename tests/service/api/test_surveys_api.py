@@ -106,3 +106,23 @@ async def test_answers_read_back_with_free_text_only_for_read_pii(
     assert all(
         s["responses"] == [] for s in (await api.gql(RESPONSES, key=two.admin_b))["surveys"]
     )  # the other programme sees nothing of it
+
+
+async def test_when_surveys_follow_meetings_is_a_programme_setting(api: Api, two: Two) -> None:
+    update = """
+    mutation($input: ProgrammeSettingsInput!) {
+      updateProgramme(input: $input) {
+        __typename
+        ... on ProgrammePayload { programme { surveyDelayMinutes surveyReminderHours } }
+      }
+    }"""
+    done = await api.gql(
+        update, {"input": {"surveyDelayMinutes": 30, "surveyReminderHours": 12}}, key=two.admin_a
+    )
+    assert done["updateProgramme"]["programme"] == {
+        "surveyDelayMinutes": 30,
+        "surveyReminderHours": 12,
+    }
+    # a reminder after the invitation lapsed (72 h) would reach nobody
+    late = await api.gql(update, {"input": {"surveyReminderHours": 80}}, key=two.admin_a)
+    assert late["updateProgramme"]["__typename"] == "ValidationError"

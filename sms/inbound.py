@@ -32,7 +32,7 @@ from service.domain.errors import (
     RemindedRecently,
 )
 from service.domain.meetings import cancel_meeting
-from service.domain.people import opt_in, opt_out
+from service.domain.people import opt_in, opt_out, record_consent
 from service.domain.phones import mask_phone
 from service.domain.reminders import remind_now
 from service.models import Community, Meeting, Membership, Message, Person, Programme
@@ -230,6 +230,8 @@ async def _act(
             return await reply("stopped", now, programme=programme.name)
         case Keyword.start:
             opt_in(person, channel=Channel.sms, session=session, actor=actor)
+            # Asking to receive SMS is consent, given by SMS, now.
+            record_consent(person, given=True, channel=Channel.sms, session=session, actor=actor)
             return await reply("started", now, programme=programme.name)
         case _ if person.opted_out_at is not None:
             return "ignored: opted out"  # nothing but the STOP confirmation goes to them

@@ -21,6 +21,7 @@ from service.domain.attendance import record_rsvp
 from service.models import Attendance, Meeting, Message, Person
 from service.models.enums import (
     Channel,
+    ConsentState,
     Direction,
     Language,
     MeetingStatus,
@@ -393,6 +394,8 @@ async def test_stop_stops_everything_but_its_confirmation_and_start_restarts(
     await phone.send(WORDS["start"][language])
     [person] = await fresh(session, Person, col(Person.id) == teacher.id)
     assert person.opted_out_at is None
+    assert (person.consent, person.consent_channel) == (ConsentState.given, Channel.sms)
+    assert person.consent_at is not None
     assert [r.template for r in await replies(session, teacher)] == ["stopped", "started"]
 
 

@@ -122,6 +122,7 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.services = services
     app.state.ussd = ussd
+    app.state.reports = reports
     return app
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +45,9 @@ _MOVES_FROM: Mapping[MessageStatus, tuple[MessageStatus, ...]] = {
 
 
 UNANSWERED_WINDOW = timedelta(days=1)
+# How long a report for an id not stored yet is kept and tried again, and how many.
+EARLY_FOR_S = 120.0
+MAX_EARLY = 10_000
 
 
 class BadReport(ValueError):
@@ -137,14 +141,21 @@ class ReportSink:
         *,
         max_batch: int = 500,
         max_wait_s: float = 0.005,
+        retry_s: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sessions = sessions
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
+        self.retry_s = retry_s
         self.clock = clock
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        # Reports that came before the sender stored the message's id: AT can report
+        # within milliseconds of answering the send. Held and tried again for a while.
+        self._early: list[tuple[DeliveryReport, float]] = []
+        self._retry: asyncio.TimerHandle | None = None
+        self._retry_task: asyncio.Task[None] | None = None
 
     async def submit(self, report: DeliveryReport) -> bool:
         """True when the report moved its message forward; raises if the commit failed."""
@@ -155,10 +166,32 @@ class ReportSink:
         return await future
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._retry is not None:
+            self._retry.cancel()
+        for task in (self._task, self._retry_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def _hold(self, early: list[tuple[DeliveryReport, float]]) -> None:
+        now = time.monotonic()
+        self._early = [(r, seen) for r, seen in self._early + early if now - seen < EARLY_FOR_S]
+        self._early = self._early[-MAX_EARLY:]
+        if self._early and self._retry is None:
+            self._retry = asyncio.get_running_loop().call_later(self.retry_s, self._kick)
+
+    def _kick(self) -> None:
+        self._retry = None
+        self._retry_task = asyncio.create_task(self._try_early())
+
+    async def _try_early(self) -> None:
+        early, self._early = self._early, []
+        try:
+            _, unfound = await self._apply([report for report, _ in early])
+        except Exception:  # the database is away: keep them all for the next try
+            unfound = list(range(len(early)))
+        self._hold([early[i] for i in unfound])
 
     async def _drain(self) -> None:
         while not self._queue.empty():
@@ -173,7 +206,7 @@ class ReportSink:
                 except TimeoutError:
                     break
             try:
-                results = await self._apply([report for report, _ in batch])
+                results, unfound = await self._apply([report for report, _ in batch])
             except Exception as exc:  # every waiting request answers 500; AT sends again
                 for _, future in batch:
                     if not future.done():
@@ -182,8 +215,12 @@ class ReportSink:
             for (_, future), moved in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(moved)
+            if unfound:
+                seen = time.monotonic()
+                self._hold([(batch[i][0], seen) for i in unfound])
 
-    async def _apply(self, reports: list[DeliveryReport]) -> list[bool]:
+    async def _apply(self, reports: list[DeliveryReport]) -> tuple[list[bool], list[int]]:
+        """Whether each report moved its message, and which name an id no message has (yet)."""
         now = self.clock()
         async with self.sessions() as session:
             ids = list({r.provider_id for r in reports})
@@ -224,11 +261,14 @@ class ReportSink:
                     .values({name: sa.bindparam(name) for name in params[0] if name != "_id"}),
                     params,
                 )
+            unfound: list[int] = []
             for index in strays:
                 report = reports[index]
                 moved[index] = await _settle_unanswered(session, report, _values(report, now), now)
+                if not moved[index]:
+                    unfound.append(index)
             await session.commit()
-        return moved
+        return moved, unfound
 
 
 def _values(report: DeliveryReport, now: datetime) -> dict[str, object]:

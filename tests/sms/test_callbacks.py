@@ -44,6 +44,8 @@ async def client(settings: Settings, sessions: SessionFactory) -> AsyncIterator[
         transport=httpx.ASGITransport(app=app), base_url="http://at.test"
     ) as c:
         yield c
+    # Without a lifespan here, stop the report sink's retries of early reports by hand.
+    await app.state.reports.close()
     await app.state.services.engine.dispose()
 
 
@@ -158,6 +160,31 @@ async def test_a_report_settles_a_message_whose_lease_ran_out(
     await report(client, id="ATXid_abc", status="Success")
     [row] = await fresh(session, Message, col(Message.id) == message_id)
     assert row.status is MessageStatus.delivered
+
+
+async def test_a_report_that_beats_the_sender_to_the_database_still_lands(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    # AT took the message; the sender has not stored its id yet when the report comes.
+    message_id = await sent_message(session, MessageStatus.sending)
+    [row] = await fresh(session, Message, col(Message.id) == message_id)
+    row.provider_id = None
+    await session.commit()
+    assert (await report(client, id="ATXid_abc", status="Success")).status_code == 200
+
+    [row] = await fresh(session, Message, col(Message.id) == message_id)
+    row.provider_id, row.status = "ATXid_abc", MessageStatus.sent  # the sender's store
+    await session.commit()
+
+    async def delivered() -> bool:
+        [row] = await fresh(session, Message, col(Message.id) == message_id)
+        return row.status is MessageStatus.delivered
+
+    for _ in range(60):
+        if await delivered():
+            break
+        await asyncio.sleep(0.1)
+    assert await delivered()
 
 
 async def test_a_report_for_an_unknown_id_is_accepted_and_ignored(

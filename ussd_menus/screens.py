@@ -695,54 +695,62 @@ class FacMark(ListScreen):
         return Apply(Mark(state["meeting"], person_id, target), state)
 
 
-class FacCancel(Screen):
+class _FacConfirm(Screen):
+    """Ask "do X to this meeting?"; `1` does it and ends the session."""
+
+    key = ""  # the catalog's facilitator.{key}_confirm / {key}_yes / done texts
+
+    def done(self) -> str:
+        raise NotImplementedError
+
+    def effect(self, meeting_id: int) -> Effect:
+        raise NotImplementedError
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        m = _led_meeting(c, state)
+        if m is None:
+            return fit([Line(t("refusal.meeting_closed")), Line(t("common.back"))])
+        question = t.fitted(
+            f"facilitator.{self.key}_confirm", community=m.community, date=t.date(m)
+        )
+        return fit(
+            [
+                Line(question, flexible=True),
+                Line(t(f"facilitator.{self.key}_yes")),
+                Line(t("common.back")),
+            ]
+        )
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        m = _led_meeting(c, state)
+        if m is None:
+            return Invalid("refusal.meeting_closed")
+        if value != "1":
+            return Invalid()
+        done = self.done()
+        return Finish(lambda t: t(done), self.effect(m.id))
+
+
+class FacCancel(_FacConfirm):
     name = "fac_cancel"
+    key = "cancel"
 
-    def render(self, c: Caller, state: State, t: Texts) -> str:
-        m = _led_meeting(c, state)
-        if m is None:
-            return fit([Line(t("refusal.meeting_closed")), Line(t("common.back"))])
-        question = t.fitted("facilitator.cancel_confirm", community=m.community, date=t.date(m))
-        return fit(
-            [
-                Line(question, flexible=True),
-                Line(t("facilitator.cancel_yes")),
-                Line(t("common.back")),
-            ]
-        )
+    def done(self) -> str:
+        return "facilitator.cancelled"
 
-    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
-        m = _led_meeting(c, state)
-        if m is None:
-            return Invalid("refusal.meeting_closed")
-        if value != "1":
-            return Invalid()
-        return Finish(lambda t: t("facilitator.cancelled"), Cancel(m.id))
+    def effect(self, meeting_id: int) -> Effect:
+        return Cancel(meeting_id)
 
 
-class FacRemind(Screen):
+class FacRemind(_FacConfirm):
     name = "fac_remind"
+    key = "remind"
 
-    def render(self, c: Caller, state: State, t: Texts) -> str:
-        m = _led_meeting(c, state)
-        if m is None:
-            return fit([Line(t("refusal.meeting_closed")), Line(t("common.back"))])
-        question = t.fitted("facilitator.remind_confirm", community=m.community, date=t.date(m))
-        return fit(
-            [
-                Line(question, flexible=True),
-                Line(t("facilitator.remind_yes")),
-                Line(t("common.back")),
-            ]
-        )
+    def done(self) -> str:
+        return "facilitator.reminded"
 
-    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
-        m = _led_meeting(c, state)
-        if m is None:
-            return Invalid("refusal.meeting_closed")
-        if value != "1":
-            return Invalid()
-        return Finish(lambda t: t("facilitator.reminded"), Remind(m.id))
+    def effect(self, meeting_id: int) -> Effect:
+        return Remind(meeting_id)
 
 
 class FacMoveDate(Screen):

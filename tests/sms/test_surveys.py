@@ -17,16 +17,14 @@ from service.app import create_app
 from service.config import Settings
 from service.db import SessionFactory
 from service.domain import surveys as sv
-from service.domain.apikeys import create_api_key
-from service.domain.attendance import record_presence
-from service.domain.meetings import mark_meeting_held
 from service.domain.people import opt_out
 from service.domain.survey_dispatch import dispatch_surveys, remind_unfinished
 from service.models import Message, Person, SurveyResponse
-from service.models.enums import Channel, Direction, Language, Presence, ResponseStatus, Scope
+from service.models.enums import Channel, Direction, Language, ResponseStatus
 from service.models.types import utcnow
 from sms.texts import SmsTexts
 from tests import factories as f
+from tests.surveys import answers_through_graphql, held_meeting, invited
 
 TOKEN = "dev-callback-token"
 TEXTS = SmsTexts.load()
@@ -77,33 +75,12 @@ def body(message: Message, language: Language) -> str:
     return TEXTS.render(message.template, language, message.params or {}, timezone="Africa/Nairobi")
 
 
-async def invited(session: AsyncSession, language: Language) -> tuple[f.World, Person]:
-    w = await f.world(session)
-    teacher = w.members[0]
-    teacher.language = language
-    held = await f.meeting(
-        session,
-        w.programme,
-        w.community,
-        starts_in=timedelta(hours=1),
-        at=f.now() - timedelta(hours=5),
-    )
-    assert held.id is not None and teacher.id is not None
-    await record_presence(
-        w.pid, held.id, teacher.id, Presence.present, session=session, actor=f.OPERATOR,
-        now=held.starts_at,
-    )  # fmt: skip
-    await mark_meeting_held(w.programme, held.id, session=session, actor=f.OPERATOR)
-    await dispatch_surveys(session, f.now())
-    await session.commit()
-    return w, teacher
-
-
 @pytest.mark.parametrize("language", list(Language))
 async def test_the_reflection_survey_by_sms_with_digits_and_words(
     client: httpx.AsyncClient, session: AsyncSession, language: Language
 ) -> None:
-    w, teacher = await invited(session, language)
+    w, _ = await invited(session, language)
+    teacher = w.members[0]
     invite = await last_sent(session, teacher)
     assert (invite.template, invite.language) == ("survey_invite", language)
     assert invite.params is not None and invite.params["questions"] == 5
@@ -147,7 +124,8 @@ async def test_the_reflection_survey_by_sms_with_digits_and_words(
 async def test_an_rsvp_with_a_code_mid_survey_is_still_an_rsvp(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    w, teacher = await invited(session, Language.en)
+    w, _ = await invited(session, Language.en)
+    teacher = w.members[0]
     await texts_in(client, teacher, "start")
     await texts_in(client, teacher, f"YES {w.meeting.code}")
     reply = await last_sent(session, teacher)
@@ -160,19 +138,7 @@ async def test_opted_out_attendees_get_no_invitation_and_one_reminder_reaches_th
     w = await f.world(session)
     a, b = w.members
     opt_out(b, channel=Channel.sms, session=session, actor=f.OPERATOR)
-    held = await f.meeting(
-        session,
-        w.programme,
-        w.community,
-        starts_in=timedelta(hours=1),
-        at=f.now() - timedelta(hours=5),
-    )
-    assert held.id is not None
-    for person in (a, b):
-        assert person.id is not None
-        await record_presence(w.pid, held.id, person.id, Presence.present, session=session,
-                              actor=f.OPERATOR, now=held.starts_at)  # fmt: skip
-    await mark_meeting_held(w.programme, held.id, session=session, actor=f.OPERATOR)
+    await held_meeting(session, w, [a, b])
     assert await dispatch_surveys(session, f.now()) == 1
     assert await dispatch_surveys(session, f.now()) == 0  # once per meeting
     later = f.now() + timedelta(hours=25)
@@ -191,33 +157,11 @@ async def test_opted_out_attendees_get_no_invitation_and_one_reminder_reaches_th
 async def test_a_conversation_lapses_after_the_window(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    _, teacher = await invited(session, Language.en)
+    w, _ = await invited(session, Language.en)
+    teacher = w.members[0]
     response = (await session.exec(select(SurveyResponse))).one()
     response.updated_at = utcnow() - sv.ANSWER_WINDOW - timedelta(minutes=1)
     await session.commit()
     await texts_in(client, teacher, "3")
     reply: Any = await last_sent(session, teacher)
     assert reply.template == "unknown"  # no survey to answer any more
-
-
-RESPONSES = """
-{ surveys { key responses { status answers { position value } } } }"""
-
-
-async def answers_through_graphql(
-    client: httpx.AsyncClient, session: AsyncSession, w: f.World
-) -> list[dict[str, object]]:
-    """What a partner app reads back: the reflection survey's answers, free text included."""
-    issued = await create_api_key(
-        w.programme, "tests", [Scope.read, Scope.read_pii], session=session, actor=f.OPERATOR
-    )
-    await session.commit()
-    response = await client.post(
-        "/graphql",
-        json={"query": RESPONSES},
-        headers={"Authorization": f"Bearer {issued.secret}"},
-    )
-    [survey] = [s for s in response.json()["data"]["surveys"] if s["key"] == "reflection"]
-    [only] = survey["responses"]
-    assert only["status"] == "completed"
-    return only["answers"]  # type: ignore[no-any-return]

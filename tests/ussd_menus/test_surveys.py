@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import httpx
 import pytest
@@ -15,13 +14,10 @@ from service.app import create_app
 from service.config import Settings
 from service.db import SessionFactory
 from service.domain import surveys as sv
-from service.domain.apikeys import create_api_key
-from service.domain.attendance import record_presence
-from service.domain.meetings import mark_meeting_held
-from service.domain.survey_dispatch import dispatch_surveys
-from service.models import Meeting, SurveyResponse
-from service.models.enums import Language, Presence, ResponseStatus, Scope
+from service.models import SurveyResponse
+from service.models.enums import Language, ResponseStatus
 from tests import factories as f
+from tests.surveys import answers_through_graphql, invited
 from ussd_menus.catalog import Catalog
 from ussd_menus.phone import Phone
 
@@ -37,29 +33,6 @@ async def client(settings: Settings, sessions: SessionFactory) -> AsyncIterator[
     ) as c:
         yield c
     await app.state.services.engine.dispose()
-
-
-async def invited(session: AsyncSession, language: Language) -> tuple[f.World, Meeting]:
-    """A teacher who attended a meeting held an hour ago has the reflection survey to answer."""
-    w = await f.world(session)
-    teacher = w.members[0]
-    teacher.language = language
-    held = await f.meeting(
-        session,
-        w.programme,
-        w.community,
-        starts_in=timedelta(hours=1),
-        at=f.now() - timedelta(hours=5),
-    )
-    assert held.id is not None and teacher.id is not None
-    await record_presence(
-        w.pid, held.id, teacher.id, Presence.present, session=session, actor=f.OPERATOR,
-        now=held.starts_at,
-    )  # fmt: skip
-    await mark_meeting_held(w.programme, held.id, session=session, actor=f.OPERATOR)
-    assert await dispatch_surveys(session, f.now()) == 1
-    await session.commit()
-    return w, held
 
 
 def phone(client: httpx.AsyncClient, w: f.World) -> Phone:
@@ -141,26 +114,3 @@ async def test_with_nothing_to_answer_the_menu_says_so(
     p = phone(client, w)
     await p.dial()
     assert CATALOG.text(Language.sw, "surveys.none") in await p.press("3")
-
-
-RESPONSES = """
-{ surveys { key responses { status answers { position value } } } }"""
-
-
-async def answers_through_graphql(
-    client: httpx.AsyncClient, session: AsyncSession, w: f.World
-) -> list[dict[str, object]]:
-    """What a partner app reads back: the reflection survey's answers, free text included."""
-    issued = await create_api_key(
-        w.programme, "tests", [Scope.read, Scope.read_pii], session=session, actor=f.OPERATOR
-    )
-    await session.commit()
-    response = await client.post(
-        "/graphql",
-        json={"query": RESPONSES},
-        headers={"Authorization": f"Bearer {issued.secret}"},
-    )
-    [survey] = [s for s in response.json()["data"]["surveys"] if s["key"] == "reflection"]
-    [only] = survey["responses"]
-    assert only["status"] == "completed"
-    return only["answers"]  # type: ignore[no-any-return]

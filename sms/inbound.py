@@ -123,9 +123,7 @@ async def find_sender(session: AsyncSession, phone: str, to: str) -> Person | No
     return rows[0][0] if rows else None
 
 
-async def receive(
-    session: AsyncSession, sms: InboundSms, now: datetime, texts: SmsTexts | None = None
-) -> str:
+async def receive(session: AsyncSession, sms: InboundSms, now: datetime, texts: SmsTexts) -> str:
     """Handle one inbound SMS; returns what happened (for logs and tests)."""
     person = await find_sender(session, sms.sender, sms.to)
     if person is None or person.id is None:
@@ -136,7 +134,7 @@ async def receive(
     if not await _store(session, person, sms, now):
         return "duplicate"
     command = parse(sms.text)
-    handled = await _act(session, programme, person, command, sms, now, texts or _texts())
+    handled = await _act(session, programme, person, command, sms, now, texts)
     log.info("sms.inbound", keyword=command.keyword.value, outcome=handled)
     return handled
 
@@ -199,14 +197,6 @@ class _Reply:
         return template
 
 
-def _texts() -> SmsTexts:
-    global _TEXTS
-    if _TEXTS is None:
-        _TEXTS = SmsTexts.load()
-    return _TEXTS
-
-
-_TEXTS: SmsTexts | None = None
 # With a code these are about a meeting, even in the middle of a survey.
 _MEETING_COMMANDS = (Keyword.yes, Keyword.no, Keyword.here, Keyword.remind, Keyword.cancel)
 

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from service.domain.surveys import InvalidAnswer, Pending, QuestionView, check_answer, next_question
+from service.domain.surveys import (
+    InvalidAnswer,
+    Pending,
+    QuestionView,
+    check_answer,
+    in_language,
+    next_question,
+)
 from service.gsm7 import septets, to_gsm7, truncate
 from service.models.enums import Language, MeetingStatus, Modality, Presence, QuestionKind, Rsvp
 from ussd_menus.catalog import LANGUAGE_NAMES, Catalog
@@ -374,8 +381,8 @@ class Surveys(ListScreen):
         return t("surveys.none")
 
     def items(self, c: Caller, state: State, t: Texts) -> list[str]:
-        lang, fallback = c.language.value, c.programme.default_language.value
-        return [p.title.get(lang) or p.title.get(fallback) or "?" for p in c.surveys]
+        fallback = c.programme.default_language
+        return [in_language(p.title, c.language, fallback) or "?" for p in c.surveys]
 
     def chosen(self, c: Caller, state: State, index: int) -> Outcome:
         return Go("survey_question", {"survey": c.surveys[index].survey_id, "given": {}})

@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain.errors import NotFound
 from service.domain.phones import mask_phone
+from service.domain.surveys import in_language
 from service.models import (
     Answer,
     Attendance,
@@ -181,7 +182,7 @@ async def _keyset(
 
 
 def _label(texts: Mapping[str, str], language: str) -> str:
-    return texts.get(language) or texts.get("en") or next(iter(texts.values()), "")
+    return in_language(texts, language, "en")
 
 
 ATTENDANCE_COLUMNS = [

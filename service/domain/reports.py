@@ -27,6 +27,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain.lookup import get_owned
+from service.domain.surveys import in_language
 from service.models import (
     Answer,
     Attendance,
@@ -549,7 +550,7 @@ class SurveyResults:
 
 
 def _label(texts: dict[str, str], language: str) -> str:
-    return texts.get(language) or next(iter(texts.values()), "")
+    return in_language(texts, language)
 
 
 def _responses(scope: ReportScope, survey_id: int) -> Rows:

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain import outbox
-from service.domain.surveys import ANSWER_WINDOW, REFLECTION, ensure_reflection, latest
+from service.domain.surveys import ANSWER_WINDOW, REFLECTION, ensure_reflection, in_language, latest
 from service.models import (
     Attendance,
     Meeting,
@@ -76,8 +76,7 @@ async def survey_for(session: AsyncSession, programme: Programme, meeting: Meeti
 
 
 def _title(survey: Survey, language: Language, fallback: Language) -> str:
-    titles = survey.title or {}
-    return titles.get(language.value) or titles.get(fallback.value) or survey.key
+    return in_language(survey.title or {}, language, fallback) or survey.key
 
 
 async def dispatch_surveys(session: AsyncSession, now: datetime) -> int:
@@ -193,24 +192,28 @@ async def remind_unfinished(session: AsyncSession, now: datetime) -> int:
                 )
             )
         ).all()
+        counts: dict[int, int] = {}  # questions per survey, asked once
+        batches = []
         for response, person, survey in rows:
-            assert person.id is not None and person.phone is not None
-            result = await outbox.queue(
-                session,
-                programme,
-                [outbox.Recipient(person.id, person.phone, person.language)],
-                kind=outbox.SURVEY,
-                template="survey_invite",
-                params={
-                    "survey": _title(survey, person.language, programme.default_language),
-                    "questions": await _count(session, survey.id or 0),
-                },
-                due=now,
-                now=now,
-                dedupe=_reminder_key(response.id),
-                meeting_id=response.meeting_id,
+            assert person.id is not None and person.phone is not None and survey.id is not None
+            if survey.id not in counts:
+                counts[survey.id] = await _count(session, survey.id)
+            batches.append(
+                outbox.Batch(
+                    programme=programme,
+                    recipients=[outbox.Recipient(person.id, person.phone, person.language)],
+                    kind=outbox.SURVEY,
+                    template="survey_invite",
+                    params={
+                        "survey": _title(survey, person.language, programme.default_language),
+                        "questions": counts[survey.id],
+                    },
+                    due=now,
+                    dedupe=_reminder_key(response.id),
+                    meeting_id=response.meeting_id,
+                )
             )
-            total += result.queued
+        total += (await outbox.queue_many(session, batches, now)).queued
     return total
 
 

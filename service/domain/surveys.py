@@ -227,6 +227,14 @@ async def set_status(
     return survey
 
 
+def in_language(texts: Mapping[str, str], *languages: str | None) -> str:
+    """A text of a per-language dict: the first of `languages` it has, else any, else ""."""
+    for language in languages:
+        if language and (text := texts.get(language)):
+            return text
+    return next(iter(texts.values()), "")
+
+
 # --- answering ---------------------------------------------------------------------
 
 
@@ -259,16 +267,11 @@ class QuestionView:
             show_if_value=q.show_if_value,
         )
 
-    def label(self, texts: Mapping[str, str], language: Language, fallback: Language) -> str:
-        return (
-            texts.get(language.value) or texts.get(fallback.value) or next(iter(texts.values()), "")
-        )
-
     def question(self, language: Language, fallback: Language) -> str:
-        return self.label(self.text, language, fallback)
+        return in_language(self.text, language, fallback)
 
     def choices(self, language: Language, fallback: Language) -> list[str]:
-        return [self.label(o, language, fallback) for o in self.options]
+        return [in_language(o, language, fallback) for o in self.options]
 
 
 def next_question(

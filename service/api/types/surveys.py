@@ -20,14 +20,9 @@ from service.api.types.common import (
     SurveyStatus,
 )
 from service.api.types.people import PersonNode
+from service.domain.surveys import in_language
 from service.models import Answer, Person, Question, Survey, SurveyResponse
 from service.models.enums import Scope
-
-
-def _text(texts: dict[str, str], language: Language | None, fallback: str) -> str:
-    if language is not None and language.value in texts:
-        return texts[language.value]
-    return texts.get(fallback) or next(iter(texts.values()), "")
 
 
 @strawberry.type(name="Question")
@@ -54,11 +49,11 @@ class QuestionNode:
 
     @strawberry.field
     def text(self, info: Info_, language: Language | None = None) -> str:
-        return _text(self.texts, language, _default_language(info))
+        return in_language(self.texts, language, _default_language(info))
 
     @strawberry.field
     def options(self, info: Info_, language: Language | None = None) -> list[str]:
-        return [_text(o, language, _default_language(info)) for o in self.option_texts]
+        return [in_language(o, language, _default_language(info)) for o in self.option_texts]
 
 
 def _default_language(info: Info_) -> str:
@@ -84,7 +79,7 @@ class SurveyNode(Node):
 
     @strawberry.field
     def title(self, info: Info_, language: Language | None = None) -> str:
-        return _text(self.titles, language, _default_language(info))
+        return in_language(self.titles, language, _default_language(info))
 
     @strawberry.field
     async def questions(self, info: Info_) -> list[QuestionNode]:
@@ -151,7 +146,7 @@ async def responses_of(
             if question.kind is QuestionKind.single_choice and answer.value.isdigit():
                 index = int(answer.value) - 1
                 if 0 <= index < len(question.options):
-                    label = _text(question.options[index], None, fallback)
+                    label = in_language(question.options[index], None, fallback)
             answers.setdefault(answer.response_id, []).append(
                 AnswerNode(
                     position=question.position,

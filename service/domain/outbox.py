@@ -99,29 +99,16 @@ async def members_to_message(
     session: AsyncSession, community_id: int, *, exclude: Iterable[int] = ()
 ) -> list[Recipient]:
     """Active members with a phone who have not opted out."""
-    rows = await session.execute(
-        sa.select(col(Person.id), col(Person.phone), col(Person.language))
-        .join(Membership, col(Membership.person_id) == col(Person.id))
-        .where(
-            col(Membership.community_id) == community_id,
-            col(Membership.status) == MembershipStatus.active,
-            col(Person.phone).is_not(None),
-            col(Person.opted_out_at).is_(None),
-        )
-        .order_by(col(Person.id))
-    )
     skip = set(exclude)
-    return [
-        Recipient(person_id, phone, language)
-        for person_id, phone, language in rows.all()
-        if person_id not in skip
-    ]
+    found = (await members_of(session, [community_id]))[community_id]
+    return [r for r in found if r.person_id not in skip]
 
 
 async def members_of(
     session: AsyncSession, community_ids: Sequence[int]
 ) -> dict[int, list[Recipient]]:
-    """`members_to_message` for many communities in one query per thousand."""
+    """Active members with a phone who have not opted out, for many communities at
+    once (one query per thousand), each community's ordered by person."""
     found: dict[int, list[Recipient]] = {c: [] for c in community_ids}
     ids = list(community_ids)
     for start in range(0, len(ids), 1000):

@@ -24,6 +24,7 @@ from service.events import AttendanceHub
 from service.services import Services
 from service.worker import Worker, all_jobs
 from sms.delivery import ReportSink
+from sms.gateway import AfricasTalkingGateway
 from sms.simulator import SimulatorConfig, serve_simulator_in_background
 from sms.simulator.server import RunningServer
 from sms.web import routes as sms_routes
@@ -133,6 +134,8 @@ async def _start_simulator(settings: Settings) -> RunningServer | None:
     config = SimulatorConfig(
         service_url=settings.public_url or f"http://{settings.host}:{settings.port}",
         callback_token=settings.callback_token.get_secret_value(),
+        # The key the gateway will send: copline's own, or the simulator's default.
+        api_key=AfricasTalkingGateway.key_for(settings),
     )
     try:
         running = await serve_simulator_in_background(

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     at_simulator: bool | None = None
     # Where Africa's Talking (or the simulator) reaches this service's callbacks.
     public_url: str | None = None
+    # Seconds to connect to AT, and again to wait for its answer, per request.
+    at_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Outbox rows a worker claims at a time: what a worker killed mid-batch strands.
+    sms_batch_size: int = Field(default=500, ge=1, le=10_000)
 
     # GraphQL conveniences for developers; turn both off for a public production API.
     graphiql: bool = True

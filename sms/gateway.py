@@ -18,6 +18,14 @@ Everything odd about the SDK stays in this module:
   and answers 2xx with no recipients at all when the whole request was refused
   (`{"Message": "InvalidSenderId", "Recipients": []}`).
 
+Whether a failed request may be sent again is decided by one fact: did any of its
+bytes leave for the gateway? Our connection class notes the moment it first writes
+to the socket. A failure before that (no route, DNS, refused, a TLS handshake that
+failed, a connect timeout) provably sent nothing and is retried. A failure after
+it (a reset, a closed connection, no answer in time) may have reached AT, which
+would then send the SMS while we send it again: such a request is `maybe_taken`,
+and its rows wait for delivery reports instead of being resent.
+
 `send` blocks; callers run it with `asyncio.to_thread`.
 """
 
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -34,6 +43,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 import requests
 from africastalking.Service import validate_phone
 from africastalking.SMS import SMSService
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from sms.simulator.config import DEFAULT_API_KEY
 
 if TYPE_CHECKING:
     from service.config import Settings
@@ -44,8 +58,12 @@ MAX_RECIPIENTS = 1000  # AT's limit for one bulk request
 AT_PRODUCTION_URL = "https://api.africastalking.com"
 AT_SANDBOX_URL = "https://api.sandbox.africastalking.com"
 SIMULATOR_URL = "http://127.0.0.1:8790"
-# The simulator accepts any key; the SDK refuses to start without one.
-SIMULATOR_API_KEY = "simulator"
+# The key the simulator expects when copline has none of AT's (the SDK needs one).
+SIMULATOR_API_KEY = DEFAULT_API_KEY
+# Servers close idle kept-alive connections (uvicorn after 5 s). A request written
+# into a connection the server is closing at that moment fails after it "left", so
+# it would count as maybe taken; connections idle for longer are not reused.
+IDLE_REUSE_S = 2.0
 
 
 class RecipientOutcome(StrEnum):
@@ -120,6 +138,45 @@ class Gateway(Protocol):
     ) -> list[RecipientResult]: ...
 
 
+class _Sent(threading.local):
+    """Per thread: whether the request under way has written anything to its socket."""
+
+    wrote = False
+
+
+_SENT = _Sent()
+
+
+class _NotingConnection(HTTPConnection):
+    def send(self, data: Any) -> None:
+        if self.sock is None:
+            self.connect()  # a failure here happened before anything left
+        _SENT.wrote = True
+        super().send(data)
+
+
+class _NotingTlsConnection(HTTPSConnection):
+    def send(self, data: Any) -> None:
+        if self.sock is None:
+            self.connect()  # includes the TLS handshake
+        _SENT.wrote = True
+        super().send(data)
+
+
+class _NotingPool(HTTPConnectionPool):
+    ConnectionCls = _NotingConnection
+
+
+class _NotingTlsPool(HTTPSConnectionPool):
+    ConnectionCls = _NotingTlsConnection
+
+
+class _NotingAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _NotingPool, "https": _NotingTlsPool}
+
+
 class _SdkSms(SMSService):  # type: ignore[misc]  # the SDK ships no type hints
     """The SDK's SMS service, aimed at `base_url`, answering with the raw response."""
 
@@ -136,11 +193,18 @@ class _SdkSms(SMSService):  # type: ignore[misc]  # the SDK ships no type hints
     def _session(self) -> requests.Session:
         # Sessions are not documented as thread-safe; callers send from many threads.
         session: requests.Session | None = getattr(self._local, "session", None)
+        last_used: float = getattr(self._local, "last_used", 0.0)
+        if session is not None and time.monotonic() - last_used > IDLE_REUSE_S:
+            session.close()  # drops its idle connections; the session stays usable
         if session is None:
             session = requests.Session()
+            adapter = _NotingAdapter()
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
             self._local.session = session
             with self._sessions_lock:
                 self._sessions.append(session)
+        self._local.last_used = time.monotonic()
         return session
 
     def _make_request(
@@ -154,9 +218,14 @@ class _SdkSms(SMSService):  # type: ignore[misc]  # the SDK ships no type hints
         timeout: Any = None,
     ) -> requests.Response:
         # The SDK's own timeout argument is ignored on purpose: ours is per instance.
-        return self._session().request(
-            method, url, headers=dict(headers), data=data, params=params, timeout=self._timeout
-        )
+        session = self._session()
+        _SENT.wrote = False
+        try:
+            return session.request(
+                method, url, headers=dict(headers), data=data, params=params, timeout=self._timeout
+            )
+        finally:
+            self._local.last_used = time.monotonic()
 
     def close(self) -> None:
         with self._sessions_lock:
@@ -182,8 +251,9 @@ class AfricasTalkingGateway:
         if settings.at_api_key is None:
             return cls(
                 username=settings.at_username,
-                api_key=SIMULATOR_API_KEY,
+                api_key=cls.key_for(settings),
                 base_url=settings.at_base_url,
+                timeout_s=settings.at_timeout_s,
             )
         base_url = settings.at_base_url
         if base_url.rstrip("/") == SIMULATOR_URL:
@@ -192,9 +262,17 @@ class AfricasTalkingGateway:
             base_url = AT_SANDBOX_URL if settings.at_username == "sandbox" else AT_PRODUCTION_URL
         return cls(
             username=settings.at_username,
-            api_key=settings.at_api_key.get_secret_value(),
+            api_key=cls.key_for(settings),
             base_url=base_url,
+            timeout_s=settings.at_timeout_s,
         )
+
+    @staticmethod
+    def key_for(settings: Settings) -> str:
+        """The API key copline sends: AT's, or the simulator's when it has none."""
+        if settings.at_api_key is None:
+            return SIMULATOR_API_KEY
+        return settings.at_api_key.get_secret_value()
 
     def send(
         self, message: str, recipients: Sequence[str], sender_id: str | None = None
@@ -212,25 +290,40 @@ class AfricasTalkingGateway:
             return refused
         try:
             response: requests.Response = self._sms.send(message, sendable, sender_id=sender_id)
-        except requests.ConnectTimeout as exc:  # never reached AT: safe to send again
-            raise GatewayError(
-                f"no connection within {self.timeout_s:g}s: {exc}", transient=True
-            ) from exc
-        except requests.Timeout as exc:  # sent, unanswered: AT may have it
-            raise GatewayError(
-                f"no answer within {self.timeout_s:g}s", transient=False, maybe_taken=True
-            ) from exc
-        except requests.ConnectionError as exc:
-            raise GatewayError(f"cannot connect to {self.base_url}: {exc}", transient=True) from exc
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as exc:
             raise GatewayError(f"bad gateway URL {self.base_url}: {exc}", transient=False) from exc
         except requests.RequestException as exc:
-            raise GatewayError(f"request failed: {exc}", transient=True) from exc
+            raise _request_failed(exc, self.base_url, self.timeout_s) from exc
         return _parse_response(response) + refused
 
     def close(self) -> None:
         """Close the kept-alive connections (they are also closed when collected)."""
         self._sms.close()
+
+
+def _request_failed(
+    exc: requests.RequestException, base_url: str, timeout_s: float
+) -> GatewayError:
+    """Retry only what provably never left; anything after the first byte may be AT's."""
+    if not _SENT.wrote:
+        return GatewayError(f"could not reach {base_url}: {_cause(exc)}", transient=True)
+    if isinstance(exc, requests.Timeout):
+        reason = f"no answer within {timeout_s:g}s"
+    else:
+        reason = f"the connection broke after the request left: {_cause(exc)}"
+    return GatewayError(reason, transient=False, maybe_taken=True)
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost reason, short: `ConnectionRefusedError`, `ConnectionResetError`…"""
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = exc.__context__ or exc.__cause__
+        if inner is None:
+            break
+        exc = inner
+    return f"{type(exc).__name__}: {_snippet(str(exc), 120)}"
 
 
 def _refused_here(number: str) -> RecipientResult:
@@ -247,7 +340,8 @@ def _refused_here(number: str) -> RecipientResult:
 
 def _parse_response(response: requests.Response) -> list[RecipientResult]:
     status = response.status_code
-    if status == 429 or status >= 500:
+    if status in (401, 429) or status >= 500:
+        # 401 is our key, not the message: once an operator fixes it, the retry goes out.
         raise GatewayError(f"HTTP {status}: {_snippet(response.text)}", transient=True)
     if not 200 <= status < 300:
         raise GatewayError(f"HTTP {status}: {_snippet(response.text)}", transient=False)

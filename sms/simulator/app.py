@@ -49,7 +49,7 @@ class Simulator:
         self._config = config
         self.inbox = Inbox(config.inbox_per_phone)
         self.counters = Counters()
-        self.faults = Faults()
+        self.faults = Faults(rng=Random(config.seed))
         self.reports = DeliveryReporter(config)
         self.desk = MessagingDesk(
             config, self.inbox, self.counters, Random(config.seed), self.reports.schedule
@@ -102,6 +102,8 @@ def create_simulator_app(config: SimulatorConfig) -> Starlette:
             await asyncio.sleep(
                 fault.delay_s if fault.delay_s is not None else sim.config.fault_timeout_s
             )
+        elif fault is not None and fault.mode is FaultMode.slow:
+            await asyncio.sleep(fault.delay_s or 0.0)
         answer = sim.desk.answer(fields, request.headers.get("apikey"), fault)
         if isinstance(answer.body, str):
             return PlainTextResponse(answer.body, status_code=answer.status_code)

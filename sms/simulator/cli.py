@@ -20,6 +20,10 @@ def at_sim(
         float, typer.Option(min=0, max=1, help="Share of delivery reports that say Failed")
     ] = 0.0,
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible failures")] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(help="The key to expect (default: COPLINE_AT_API_KEY, else simulator)"),
+    ] = None,
 ) -> None:
     """Stand in for Africa's Talking: its SMS API, delivery reports, and test phones."""
     import uvicorn
@@ -27,6 +31,7 @@ def at_sim(
     from service.cli.common import settings
     from service.logging import configure_logging
     from sms.simulator import SimulatorConfig, create_simulator_app
+    from sms.simulator.config import DEFAULT_API_KEY
 
     config = settings()
     configure_logging(config)
@@ -37,6 +42,8 @@ def at_sim(
             delivery_delay_s=delivery_delay,
             failure_share=failure_share,
             seed=seed,
+            api_key=api_key
+            or (config.at_api_key.get_secret_value() if config.at_api_key else DEFAULT_API_KEY),
         )
     )
     uvicorn.run(app, host=host, port=port, log_level=config.log_level.lower(), access_log=False)

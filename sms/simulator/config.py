@@ -5,11 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+# The key the simulator expects when none is given; copline sends it when it has no
+# key of AT's, so `make run` works offline. Any other key is refused, as AT does.
+DEFAULT_API_KEY = "simulator"
+
 
 @dataclass(frozen=True)
 class SimulatorConfig:
     service_url: str = "http://127.0.0.1:8000"
     callback_token: str = "dev-callback-token"
+    api_key: str = DEFAULT_API_KEY
     delivery_delay_s: float = 1.0
     # Share of accepted messages whose delivery report says Failed.
     failure_share: float = 0.0

@@ -90,7 +90,7 @@ class MessagingDesk:
         self.on_accepted = on_accepted
 
     def answer(self, form: Mapping[str, str], api_key: str | None, fault: Fault | None) -> Answer:
-        if not api_key:
+        if not api_key or not secrets.compare_digest(api_key, self.config.api_key):
             return Answer(401, "The supplied authentication is invalid")
         missing = [name for name in ("username", "to", "message") if not form.get(name)]
         if missing:
@@ -124,6 +124,7 @@ class MessagingDesk:
         fault: Fault | None,
     ) -> dict[str, Any]:
         price = self.config.price * segments(message)
+        # Queued for sending later (enqueue=1) is 102, yet AT still writes "Success".
         accepted_code = 102 if form.get("enqueue") == "1" else 101
         rejecting = fault is not None and fault.mode is FaultMode.reject
         recipients: list[dict[str, Any]] = []
@@ -151,7 +152,7 @@ class MessagingDesk:
                 {
                     "statusCode": code,
                     "number": number,
-                    "status": STATUS_NAMES[code],
+                    "status": "Success",
                     "cost": self._money(price),
                     "messageId": inbox_message.id,
                 }

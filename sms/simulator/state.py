@@ -6,6 +6,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from random import Random
 from typing import Any
 
 
@@ -73,6 +74,7 @@ class FaultMode(StrEnum):
     none = "none"
     http500 = "http500"  # the whole request answers HTTP 500
     timeout = "timeout"  # the request hangs past the client's timeout, then is accepted
+    slow = "slow"  # the request is answered normally after `delay_s`
     reject = "reject"  # a share of the recipients get `reject_status_code`
 
 
@@ -82,13 +84,15 @@ class Fault:
     count: int | None = None  # how many upcoming requests; None: until reset
     reject_share: float = 0.5
     reject_status_code: int = 500
-    delay_s: float | None = None  # for `timeout`; None: the simulator's default
+    delay_s: float | None = None  # for `timeout` and `slow`; None: the simulator's default
+    share: float = 1.0  # the chance that a request meets the fault (counted only if it does)
 
     @classmethod
     def from_json(cls, body: Any) -> Fault:
         if not isinstance(body, dict):
             raise ValueError("expected a JSON object")
-        unknown = set(body) - {"mode", "count", "reject_share", "reject_status_code", "delay_s"}
+        known = {"mode", "count", "reject_share", "reject_status_code", "delay_s", "share"}
+        unknown = set(body) - known
         if unknown:
             raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
         fault = cls(
@@ -97,11 +101,14 @@ class Fault:
             reject_share=float(body.get("reject_share", 0.5)),
             reject_status_code=int(body.get("reject_status_code", 500)),
             delay_s=None if body.get("delay_s") is None else float(body["delay_s"]),
+            share=float(body.get("share", 1.0)),
         )
         if fault.count is not None and fault.count < 0:
             raise ValueError("count must not be negative")
         if not 0.0 <= fault.reject_share <= 1.0:
             raise ValueError("reject_share must be between 0 and 1")
+        if not 0.0 <= fault.share <= 1.0:
+            raise ValueError("share must be between 0 and 1")
         if not 400 <= fault.reject_status_code <= 599:
             raise ValueError("reject_status_code must be an AT failure code (4xx or 5xx)")
         return fault
@@ -113,6 +120,7 @@ class Fault:
 @dataclass
 class Faults:
     current: Fault = field(default_factory=Fault)
+    rng: Random = field(default_factory=Random)
 
     def set(self, fault: Fault) -> None:
         self.current = fault
@@ -124,6 +132,8 @@ class Faults:
         """The fault for the request arriving now, counting it against `count`."""
         fault = self.current
         if fault.mode is FaultMode.none:
+            return None
+        if fault.share < 1.0 and self.rng.random() >= fault.share:
             return None
         if fault.count is not None:
             if fault.count <= 0:

@@ -18,7 +18,7 @@ from sms.simulator import (
     serve_in_background,
     serve_simulator_in_background,
 )
-from tests.sms.support import TOKEN, RunningSimulator, StandInService, StartSimulator
+from tests.sms.support import AT_KEY, TOKEN, RunningSimulator, StandInService, StartSimulator
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -52,7 +52,11 @@ async def start_at_sim(
     """Start a simulator aimed at the receiver; keyword arguments override its config."""
     started: list[RunningSimulator] = []
     base = SimulatorConfig(
-        service_url=receiver_url, callback_token=TOKEN, delivery_delay_s=0.0, seed=1
+        service_url=receiver_url,
+        callback_token=TOKEN,
+        api_key=AT_KEY,
+        delivery_delay_s=0.0,
+        seed=1,
     )
 
     async def start(**overrides: Any) -> RunningSimulator:

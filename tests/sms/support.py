@@ -18,6 +18,7 @@ from sms.simulator import RunningServer
 from sms.simulator.app import Simulator
 
 TOKEN = "test-callback-token"
+AT_KEY = "test-key"  # the key the tests' simulators expect
 WANJIRU = "+254712345678"
 KAMANZI = "+250788123456"
 USSD_MENU = "CON Welcome\n1. Next meeting\n2. Check in"
@@ -117,7 +118,10 @@ class RunningSimulator:
 
     def gateway(self, *, timeout_s: float = 2.0) -> AfricasTalkingGateway:
         return AfricasTalkingGateway(
-            username="sandbox", api_key="test-key", base_url=self.url, timeout_s=timeout_s
+            username="sandbox",
+            api_key=self.state.config.api_key,
+            base_url=self.url,
+            timeout_s=timeout_s,
         )
 
     async def seen(self) -> dict[str, Any]:

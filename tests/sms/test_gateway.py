@@ -18,6 +18,7 @@ from sms.gateway import (
     RecipientOutcome,
     RecipientResult,
 )
+from tests.faults.proxy import FaultyProxy
 from tests.sms.support import KAMANZI, WANJIRU, RunningSimulator, send
 
 
@@ -130,6 +131,37 @@ async def test_a_gateway_that_cannot_be_reached_is_a_transient_failure(
     assert raised.value.transient
 
 
+async def test_a_connection_reset_after_the_request_left_is_maybe_taken_not_retried(
+    at_sim: RunningSimulator,
+) -> None:
+    # The proxy hands the request to AT, reads AT's answer, then resets our connection.
+    proxy = await FaultyProxy("127.0.0.1", at_sim.server.port, reset_share=1.0).start()
+    try:
+        gateway = AfricasTalkingGateway(
+            username="sandbox", api_key=at_sim.state.config.api_key, base_url=proxy.url
+        )
+        with pytest.raises(GatewayError) as raised:
+            await send(gateway, "Reminder", WANJIRU)
+    finally:
+        await proxy.stop()
+
+    assert proxy.counters.resets == 1
+    assert raised.value.maybe_taken and not raised.value.transient
+    assert "ConnectionResetError" in raised.value.reason
+    assert len(await at_sim.inbox(WANJIRU)) == 1  # AT took it: sending again sends twice
+
+
+async def test_a_name_that_does_not_resolve_never_left_and_is_retried() -> None:
+    gateway = AfricasTalkingGateway(
+        username="sandbox", api_key="k", base_url="http://at-gateway.invalid", timeout_s=2
+    )
+
+    with pytest.raises(GatewayError) as raised:
+        await send(gateway, "Reminder", WANJIRU)
+
+    assert raised.value.transient and not raised.value.maybe_taken
+
+
 @pytest.mark.parametrize(
     ("code", "status", "outcome"),
     [
@@ -190,7 +222,9 @@ async def test_a_request_at_refuses_as_malformed_is_not_retried(
 
 
 @pytest.mark.parametrize(
-    ("code", "transient"), [(429, True), (503, True), (401, False), (404, False), (200, False)]
+    # 401 is a key an operator will fix: the messages wait for it rather than fail.
+    ("code", "transient"),
+    [(429, True), (503, True), (401, True), (404, False), (200, False)],
 )
 async def test_a_base_url_answering_like_something_else_than_at(
     receiver_url: str, code: int, transient: bool

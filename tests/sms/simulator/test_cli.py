@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from sms.gateway import AfricasTalkingGateway
+from sms.gateway import SIMULATOR_API_KEY, AfricasTalkingGateway
 from tests.sms.support import TOKEN, WANJIRU, StandInService, eventually, send
 
 
@@ -49,7 +49,9 @@ async def test_copline_at_sim_accepts_sms_and_reports_to_the_service(
                 assert process.stderr is not None
                 raise AssertionError((await process.stderr.read()).decode())
 
-            gateway = AfricasTalkingGateway(username="sandbox", api_key="k", base_url=url)
+            gateway = AfricasTalkingGateway(
+                username="sandbox", api_key=SIMULATOR_API_KEY, base_url=url
+            )
             [result] = await send(gateway, "Hello from the CLI", WANJIRU)
             await eventually(lambda: len(receiver.delivery_reports) == 1, what="the report")
 

@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 
 from sms.simulator.messaging import segments
-from tests.sms.support import KAMANZI, WANJIRU, RunningSimulator
+from tests.sms.support import AT_KEY, KAMANZI, WANJIRU, RunningSimulator
 
-AT_HEADERS = {"apiKey": "test-key", "Accept": "application/json"}
+AT_HEADERS = {"apiKey": AT_KEY, "Accept": "application/json"}
 
 
 async def post(at_sim: RunningSimulator, headers: dict[str, str], **form: str) -> httpx.Response:
@@ -44,10 +44,11 @@ async def test_the_answer_has_ats_shape(at_sim: RunningSimulator) -> None:
     }
 
 
-async def test_queued_messages_answer_102(at_sim: RunningSimulator) -> None:
+async def test_queued_messages_answer_success_with_code_102(at_sim: RunningSimulator) -> None:
     body = await sms(at_sim, WANJIRU, enqueue="1")
 
-    assert body["SMSMessageData"]["Recipients"][0]["status"] == "Queued"
+    recipient = body["SMSMessageData"]["Recipients"][0]
+    assert (recipient["status"], recipient["statusCode"]) == ("Success", 102)
 
 
 async def test_a_missing_field_or_key_is_refused_like_at(at_sim: RunningSimulator) -> None:
@@ -57,6 +58,20 @@ async def test_a_missing_field_or_key_is_refused_like_at(at_sim: RunningSimulato
     assert (no_to.status_code, no_to.text) == (400, "Request is missing required form field 'to'")
     assert no_key.status_code == 401
     assert (await at_sim.seen())["requests"] == 0
+
+
+async def test_a_wrong_api_key_is_refused_with_ats_401(at_sim: RunningSimulator) -> None:
+    wrong = await post(
+        at_sim,
+        {**AT_HEADERS, "apiKey": "not-the-key"},
+        username="sandbox",
+        to=WANJIRU,
+        message="Hi",
+    )
+
+    assert (wrong.status_code, wrong.text) == (401, "The supplied authentication is invalid")
+    assert (await at_sim.seen())["requests"] == 0
+    assert await at_sim.inbox(WANJIRU) == []
 
 
 def test_segments_are_counted_as_operators_bill_them() -> None:

@@ -24,8 +24,9 @@ from service.domain.reminders import queue_due_reminders
 from service.domain.survey_dispatch import dispatch_surveys, remind_unfinished
 from service.domain.surveys import expire_responses
 from service.models.types import utcnow
+from sms.delivery import settle_unmatched
 from sms.gateway import AfricasTalkingGateway
-from sms.sender import Sender
+from sms.sender import Sender, SendPolicy
 from sms.texts import SmsTexts
 
 log = structlog.get_logger(__name__)
@@ -48,6 +49,10 @@ async def _queue_due_reminders(session: AsyncSession, now: datetime) -> int:
     return await queue_due_reminders(session, now)
 
 
+async def _settle_unmatched_reports(session: AsyncSession, now: datetime) -> int:
+    return await settle_unmatched(session, now)
+
+
 # The jobs that need nothing but the database.
 DEFAULT_JOBS: tuple[Job, ...] = (
     Job("close_finished_meetings", timedelta(minutes=1), _close_finished_meetings),
@@ -55,6 +60,9 @@ DEFAULT_JOBS: tuple[Job, ...] = (
     Job("dispatch_surveys", timedelta(minutes=1), dispatch_surveys),
     Job("remind_unfinished_surveys", timedelta(minutes=10), remind_unfinished),
     Job("expire_survey_responses", timedelta(minutes=10), expire_responses),
+    # Delivery reports whose id never came: forgotten after a while (the sender applies
+    # the others as it stores their ids; this also catches any it could not).
+    Job("settle_unmatched_reports", timedelta(minutes=1), _settle_unmatched_reports),
 )
 
 
@@ -72,7 +80,8 @@ def sms_job(sender: Sender, *, every: timedelta = timedelta(seconds=2)) -> Job:
 def all_jobs(settings: Settings, sessions: SessionFactory) -> list[Job]:
     """Every job a worker runs: the database jobs and sending through Africa's Talking."""
     gateway = AfricasTalkingGateway.from_settings(settings)
-    return [*DEFAULT_JOBS, sms_job(Sender(sessions, gateway, SmsTexts.load()))]
+    policy = SendPolicy.for_timeout(settings.at_timeout_s, batch=settings.sms_batch_size)
+    return [*DEFAULT_JOBS, sms_job(Sender(sessions, gateway, SmsTexts.load(), policy=policy))]
 
 
 class Worker:

@@ -1,29 +1,51 @@
-"""Delivery reports from Africa's Talking: a message's status only ever moves forward.
+"""Delivery reports from Africa's Talking: a message's status only ever moves forward, and
+only the message whose id the report names is moved.
 
 AT posts `id, status, phoneNumber, networkCode, failureReason, retryCount` for each
 message it took. `Sent`, `Submitted` and `Buffered` say it is on its way; `Success`
 that the phone has it; `Rejected`, `Failed` and the undocumented `Expired` that it
-never will. A report for an id we do not know, or one older than what we have,
-changes nothing and is still answered 200: AT would only send it again.
+never will. A report older than what we have changes nothing and is still answered
+200: AT would only send it again.
+
+A report whose id no message carries yet is kept in `unmatched_report`, not in a
+process's memory: AT can report within milliseconds of answering a send, before the
+sender has stored the id, and a sender waiting out a database outage stores its ids
+minutes later. The sender applies waiting reports as it stores ids, and a worker
+job sweeps the rest. A report whose id never comes (its request's answer was lost:
+a timeout, a dropped connection, a worker killed mid-request) expires after
+UNMATCHED_KEEP. It is never given to another message of the same phone: which of a
+phone's messages it is about cannot be known, and guessing settles the wrong one.
+
+`failureReason=UserInBlacklist` means the subscriber blocked our sender: that
+person is opted out (channel SMS) and what is queued for them is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+import structlog
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.models import Message
-from service.models.enums import Direction, MessageStatus
+from service.domain import outbox
+from service.domain.actor import Actor
+from service.domain.people import opt_out
+from service.models import Message, Person, UnmatchedReport
+from service.models.enums import Channel, Direction, MessageStatus
 from service.models.types import utcnow
 
+log = structlog.get_logger(__name__)
+
 TABLE = Message.__table__  # type: ignore[attr-defined]
+UNMATCHED = UnmatchedReport.__table__  # type: ignore[attr-defined]
 
 STATUSES: Mapping[str, MessageStatus] = {
     "sent": MessageStatus.sent,
@@ -35,19 +57,20 @@ STATUSES: Mapping[str, MessageStatus] = {
     "expired": MessageStatus.failed,
 }
 
-# Which stored statuses each reported status may replace. `unknown` (a lease that
-# ran out mid-send) is settled by a report: it proves AT took the message.
+# Which stored statuses each reported status may replace. `unknown` (a request whose
+# answer was lost after its id was stored) is settled by a report: AT took it.
 _MOVES_FROM: Mapping[MessageStatus, tuple[MessageStatus, ...]] = {
     MessageStatus.sent: (MessageStatus.sending, MessageStatus.unknown),
     MessageStatus.delivered: (MessageStatus.sending, MessageStatus.sent, MessageStatus.unknown),
     MessageStatus.failed: (MessageStatus.sending, MessageStatus.sent, MessageStatus.unknown),
 }
+_FINAL = frozenset({MessageStatus.delivered, MessageStatus.failed})
 
-
-UNANSWERED_WINDOW = timedelta(days=1)
-# How long a report for an id not stored yet is kept and tried again, and how many.
-EARLY_FOR_S = 120.0
-MAX_EARLY = 10_000
+# How long a report waits for its id: longer than any database outage a sender
+# rides out with the ids in hand (SendPolicy.store_retry_for).
+UNMATCHED_KEEP = timedelta(hours=72)
+# AT's failure reason when the subscriber has blocked the sender id.
+BLACKLISTED = "userinblacklist"
 
 
 class BadReport(ValueError):
@@ -63,6 +86,10 @@ class DeliveryReport:
     failure_reason: str | None
     retry_count: int | None
 
+    @property
+    def blacklisted(self) -> bool:
+        return (self.failure_reason or "").replace(" ", "").lower() == BLACKLISTED
+
 
 def parse_report(form: Mapping[str, str]) -> DeliveryReport:
     provider_id = (form.get("id") or "").strip()
@@ -75,55 +102,201 @@ def parse_report(form: Mapping[str, str]) -> DeliveryReport:
     if status is None:
         raise BadReport(f"unknown status {reported[:20]!r}")
     retry = (form.get("retryCount") or "").strip()
-    if retry and not (retry.isascii() and retry.isdigit()):
+    if retry and not (retry.isascii() and retry.isdigit() and len(retry) <= 6):
         raise BadReport("retryCount is not a number")
     return DeliveryReport(
         provider_id=provider_id,
         status=status,
-        reported=reported,
-        phone=(form.get("phoneNumber") or "").strip() or None,
-        failure_reason=(form.get("failureReason") or "").strip() or None,
+        reported=reported[:20],
+        phone=(form.get("phoneNumber") or "").strip()[:20] or None,
+        failure_reason=(form.get("failureReason") or "").strip()[:100] or None,
         retry_count=int(retry) if retry else None,
     )
 
 
-async def _settle_unanswered(
-    session: AsyncSession, report: DeliveryReport, values: dict[str, object], now: datetime
-) -> bool:
-    """A report for an id we never heard of may be for a message whose send timed out
-    after AT took it: such a row is `unknown` with no provider id. Give the number's
-    oldest one from the last day this id, so the message is counted once, as delivered."""
-    if report.phone is None:
-        return False
-    exists = await session.execute(
-        sa.select(TABLE.c.id).where(
-            TABLE.c.direction == Direction.outbound, TABLE.c.provider_id == report.provider_id
-        )
-    )
-    if exists.first() is not None:
-        return False  # a known id whose status is already this far
-    candidate = (
-        await session.execute(
-            sa.select(TABLE.c.id)
-            .where(
-                TABLE.c.direction == Direction.outbound,
-                TABLE.c.status == MessageStatus.unknown,
-                TABLE.c.provider_id.is_(None),
-                TABLE.c.phone == report.phone,
-                TABLE.c.updated_at > now - UNANSWERED_WINDOW,
-            )
-            .order_by(TABLE.c.id)
-            .limit(1)
-        )
-    ).first()
-    if candidate is None:
-        return False
+async def lock_ids(session: AsyncSession, provider_ids: Collection[str]) -> None:
+    """Take a lock per message id until the transaction ends.
+
+    A report that finds no row keeps itself in `unmatched_report`; the sender that
+    writes the id looks there. Under READ COMMITTED each could read before the other
+    commits and both would miss. Both take these locks first, so one waits for the
+    other's commit and then sees it. Ids are locked in one order: no deadlocks.
+    SQLite needs none: its writers take turns (transactions begin IMMEDIATE).
+    """
+    if not provider_ids or session.bind is None or session.bind.dialect.name != "postgresql":
+        return
     await session.execute(
-        sa.update(TABLE)
-        .where(TABLE.c.id == candidate[0], TABLE.c.provider_id.is_(None))
-        .values({**values, "provider_id": report.provider_id})
+        sa.text(
+            "SELECT count(pg_advisory_xact_lock(hashtextextended(id, 0))) "
+            "FROM (SELECT unnest(CAST(:ids AS text[])) AS id ORDER BY 1) AS ids"
+        ),
+        {"ids": sorted(set(provider_ids))},
     )
-    return True
+
+
+def _values(report: DeliveryReport, now: datetime) -> dict[str, object]:
+    values: dict[str, object] = {"status": report.status, "updated_at": now}
+    if report.status is MessageStatus.delivered:
+        values["delivered_at"] = now
+    if report.status is MessageStatus.failed:
+        reason = report.failure_reason or "no reason given"
+        values["last_error"] = f"{report.reported}: {reason}"[:300]
+    return values
+
+
+async def apply_reports(
+    session: AsyncSession, reports: Sequence[DeliveryReport], now: datetime
+) -> tuple[list[bool], list[int]]:
+    """Move each report's message forward. Returns whether each moved one, and the
+    indexes of the reports whose id no message carries. A few statements, whatever
+    the number of reports: the locks, one indexed lookup, one batched UPDATE per status."""
+    ids = list({r.provider_id for r in reports})
+    await lock_ids(session, ids)
+    rows = await session.execute(
+        sa.select(TABLE.c.id, TABLE.c.provider_id, TABLE.c.status, TABLE.c.person_id).where(
+            TABLE.c.direction == Direction.outbound, TABLE.c.provider_id.in_(ids)
+        )
+    )
+    current = {pid: (pk, status, person) for pk, pid, status, person in rows.all()}
+    updates: dict[MessageStatus, list[dict[str, object]]] = {}
+    moved: list[bool] = []
+    unfound: list[int] = []
+    blocked: set[int] = set()
+    for index, report in enumerate(reports):
+        found = current.get(report.provider_id)
+        if found is None:
+            unfound.append(index)
+            moved.append(False)
+            continue
+        pk, status, person_id = found
+        if status not in _MOVES_FROM[report.status]:
+            moved.append(False)
+            continue
+        current[report.provider_id] = (pk, report.status, person_id)
+        updates.setdefault(report.status, []).append({"_id": pk, **_values(report, now)})
+        moved.append(True)
+        if report.status is MessageStatus.failed and report.blacklisted and person_id:
+            blocked.add(person_id)
+    for target, params in updates.items():
+        await session.execute(
+            sa.update(TABLE)
+            .where(
+                TABLE.c.id == sa.bindparam("_id"),
+                # Another process may have moved it meanwhile: still forward only.
+                # (Literals: an expanding IN cannot go in an executemany.)
+                TABLE.c.status.in_(
+                    [sa.literal_column(f"'{s.value}'") for s in _MOVES_FROM[target]]
+                ),
+            )
+            .values({name: sa.bindparam(name) for name in params[0] if name != "_id"}),
+            params,
+        )
+    await stop_blacklisted(session, blocked, now)
+    return moved, unfound
+
+
+async def stop_blacklisted(session: AsyncSession, people: Collection[int], now: datetime) -> int:
+    """The subscriber blocked our sender at the network: stop sending to them."""
+    if not people:
+        return 0
+    found = await session.exec(select(Person).where(col(Person.id).in_(sorted(people))))
+    stopped = 0
+    for person in found.all():
+        if opt_out(person, channel=Channel.sms, session=session, actor=Actor.system()):
+            await outbox.drop_pending(
+                session, person_id=person.id, reason="the number blocks our sender id", now=now
+            )
+            stopped += 1
+    if stopped:
+        log.info("sms.blacklisted_opted_out", people=stopped)
+    return stopped
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return postgresql.insert(UNMATCHED) if dialect == "postgresql" else sqlite.insert(UNMATCHED)
+
+
+async def keep_unmatched(
+    session: AsyncSession, reports: Sequence[DeliveryReport], now: datetime
+) -> None:
+    """Keep reports whose id is not stored yet; a final word replaces an earlier `Sent`."""
+    if not reports:
+        return
+    latest: dict[str, DeliveryReport] = {}
+    for report in reports:
+        seen = latest.get(report.provider_id)
+        if seen is None or seen.status not in _FINAL:
+            latest[report.provider_id] = report
+    insert = _insert(session)
+    statement = insert.on_conflict_do_update(
+        index_elements=["provider_id"],
+        set_={
+            "status": insert.excluded.status,
+            "reported": insert.excluded.reported,
+            "failure_reason": insert.excluded.failure_reason,
+        },
+        where=UNMATCHED.c.status == sa.literal_column(f"'{MessageStatus.sent.value}'"),
+    )
+    await session.execute(
+        statement,
+        [
+            {
+                "provider_id": r.provider_id,
+                "status": r.status,
+                "reported": r.reported,
+                "failure_reason": r.failure_reason,
+                "received_at": now,
+            }
+            for r in latest.values()
+        ],
+    )
+
+
+async def settle_unmatched(
+    session: AsyncSession, now: datetime, provider_ids: Collection[str] | None = None
+) -> int:
+    """Apply waiting reports whose id a message now carries (only `provider_ids`, if
+    given), and forget those past UNMATCHED_KEEP. Returns how many were applied."""
+    query = (
+        sa.select(
+            UNMATCHED.c.id,
+            UNMATCHED.c.provider_id,
+            UNMATCHED.c.status,
+            UNMATCHED.c.reported,
+            UNMATCHED.c.failure_reason,
+        )
+        .join(
+            TABLE,
+            sa.and_(
+                TABLE.c.provider_id == UNMATCHED.c.provider_id,
+                TABLE.c.direction == Direction.outbound,
+            ),
+        )
+        .limit(5000)
+    )
+    if provider_ids is not None:
+        if not provider_ids:
+            return 0
+        query = query.where(UNMATCHED.c.provider_id.in_(list(provider_ids)))
+    waiting = (await session.execute(query)).all()
+    if waiting:
+        reports = [
+            DeliveryReport(pid, MessageStatus(status), reported, None, reason, None)
+            for _, pid, status, reported, reason in waiting
+        ]
+        await apply_reports(session, reports, now)
+        await session.execute(
+            sa.delete(UNMATCHED).where(UNMATCHED.c.id.in_([row[0] for row in waiting]))
+        )
+    if provider_ids is None:
+        gone = await session.execute(
+            sa.delete(UNMATCHED).where(UNMATCHED.c.received_at < now - UNMATCHED_KEEP)
+        )
+        expired = int(getattr(gone, "rowcount", 0) or 0)
+        if expired:
+            log.info("sms.unmatched_reports_expired", count=expired)
+    return len(waiting)
 
 
 _Pending = tuple[DeliveryReport, "asyncio.Future[bool]"]
@@ -141,21 +314,14 @@ class ReportSink:
         *,
         max_batch: int = 500,
         max_wait_s: float = 0.005,
-        retry_s: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sessions = sessions
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
-        self.retry_s = retry_s
         self.clock = clock
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        # Reports that came before the sender stored the message's id: AT can report
-        # within milliseconds of answering the send. Held and tried again for a while.
-        self._early: list[tuple[DeliveryReport, float]] = []
-        self._retry: asyncio.TimerHandle | None = None
-        self._retry_task: asyncio.Task[None] | None = None
 
     async def submit(self, report: DeliveryReport) -> bool:
         """True when the report moved its message forward; raises if the commit failed."""
@@ -166,32 +332,10 @@ class ReportSink:
         return await future
 
     async def close(self) -> None:
-        if self._retry is not None:
-            self._retry.cancel()
-        for task in (self._task, self._retry_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-    def _hold(self, early: list[tuple[DeliveryReport, float]]) -> None:
-        now = time.monotonic()
-        self._early = [(r, seen) for r, seen in self._early + early if now - seen < EARLY_FOR_S]
-        self._early = self._early[-MAX_EARLY:]
-        if self._early and self._retry is None:
-            self._retry = asyncio.get_running_loop().call_later(self.retry_s, self._kick)
-
-    def _kick(self) -> None:
-        self._retry = None
-        self._retry_task = asyncio.create_task(self._try_early())
-
-    async def _try_early(self) -> None:
-        early, self._early = self._early, []
-        try:
-            _, unfound = await self._apply([report for report, _ in early])
-        except Exception:  # the database is away: keep them all for the next try
-            unfound = list(range(len(early)))
-        self._hold([early[i] for i in unfound])
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
     async def _drain(self) -> None:
         while not self._queue.empty():
@@ -206,7 +350,7 @@ class ReportSink:
                 except TimeoutError:
                     break
             try:
-                results, unfound = await self._apply([report for report, _ in batch])
+                results = await self._apply([report for report, _ in batch])
             except Exception as exc:  # every waiting request answers 500; AT sends again
                 for _, future in batch:
                     if not future.done():
@@ -215,67 +359,11 @@ class ReportSink:
             for (_, future), moved in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(moved)
-            if unfound:
-                seen = time.monotonic()
-                self._hold([(batch[i][0], seen) for i in unfound])
 
-    async def _apply(self, reports: list[DeliveryReport]) -> tuple[list[bool], list[int]]:
-        """Whether each report moved its message, and which name an id no message has (yet)."""
+    async def _apply(self, reports: list[DeliveryReport]) -> list[bool]:
         now = self.clock()
         async with self.sessions() as session:
-            ids = list({r.provider_id for r in reports})
-            rows = await session.execute(
-                sa.select(TABLE.c.id, TABLE.c.provider_id, TABLE.c.status).where(
-                    TABLE.c.direction == Direction.outbound, TABLE.c.provider_id.in_(ids)
-                )
-            )
-            current = {provider_id: (pk, status) for pk, provider_id, status in rows.all()}
-            # One batched UPDATE per target status (each has its own columns and guard).
-            updates: dict[MessageStatus, list[dict[str, object]]] = {}
-            moved: list[bool] = []
-            strays: list[int] = []
-            for index, report in enumerate(reports):
-                found = current.get(report.provider_id)
-                if found is None:
-                    strays.append(index)
-                    moved.append(False)
-                    continue
-                pk, status = found
-                if status not in _MOVES_FROM[report.status]:
-                    moved.append(False)
-                    continue
-                current[report.provider_id] = (pk, report.status)
-                updates.setdefault(report.status, []).append({"_id": pk, **_values(report, now)})
-                moved.append(True)
-            for target, params in updates.items():
-                await session.execute(
-                    sa.update(TABLE)
-                    .where(
-                        TABLE.c.id == sa.bindparam("_id"),
-                        # Another process may have moved it meanwhile: still forward only.
-                        # (Literals: an expanding IN cannot go in an executemany.)
-                        TABLE.c.status.in_(
-                            [sa.literal_column(f"'{s.value}'") for s in _MOVES_FROM[target]]
-                        ),
-                    )
-                    .values({name: sa.bindparam(name) for name in params[0] if name != "_id"}),
-                    params,
-                )
-            unfound: list[int] = []
-            for index in strays:
-                report = reports[index]
-                moved[index] = await _settle_unanswered(session, report, _values(report, now), now)
-                if not moved[index]:
-                    unfound.append(index)
+            moved, unfound = await apply_reports(session, reports, now)
+            await keep_unmatched(session, [reports[i] for i in unfound], now)
             await session.commit()
-        return moved, unfound
-
-
-def _values(report: DeliveryReport, now: datetime) -> dict[str, object]:
-    values: dict[str, object] = {"status": report.status, "updated_at": now}
-    if report.status is MessageStatus.delivered:
-        values["delivered_at"] = now
-    if report.status is MessageStatus.failed:
-        reason = report.failure_reason or "no reason given"
-        values["last_error"] = f"{report.reported}: {reason}"[:300]
-    return values
+        return moved

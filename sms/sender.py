@@ -2,23 +2,27 @@
 
 One pass (`Sender.send_due`):
 
-1. Rows left in `sending` after their lease expired (a worker died mid-batch)
-   become `unknown`. Whether AT took them cannot be known, and resending could
-   send twice, so they are never resent silently; a late delivery report still
-   settles them.
-2. Claim a batch of due `queued` rows: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
-   any number of workers share the outbox without taking the same row; each
-   claimed row is `sending` with a lease and one more attempt.
-3. Re-check each row against the world as it is now: whoever said STOP gets
-   nothing but the confirmation, whoever left the community nothing of it, and a
-   reminder for a meeting that was cancelled, held or has started is dropped.
+1. Leases a dead worker left behind run out (sms/claims.py): rows it never handed to
+   the gateway are queued again; rows it did are `unknown`, never resent silently.
+2. Claim a small batch of due `queued` rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
+   so any number of workers share the outbox), a phone's oldest first.
+3. Re-check each row against the world as it is now: whoever said STOP gets nothing
+   but the confirmation, whoever left the community nothing of it, and a reminder
+   for a meeting that was cancelled, held or has started is dropped, as is a
+   notice that a newer state of its meeting contradicts.
 4. Render the body in the person's language and programme time (a person's first
    message says how to stop), measure encoding and segments, estimate the cost.
-5. Group identical bodies into requests of up to 1,000 recipients, send them
-   through the gateway off the event loop, and store each recipient's outcome:
-   accepted (`sent`, with AT's id and cost), transient (`queued` again after an
-   exponential backoff with jitter, `failed` after the last attempt) or
-   permanent (`failed` with the reason).
+5. Group identical bodies into requests of up to 1,000 recipients and send them in
+   waves of `parallel_requests`. Before a wave, its rows are marked as handed to
+   the gateway and the lease is renewed, in a commit of its own; after it, each
+   row's outcome is stored at once: accepted (`sent`, with AT's id and cost),
+   transient and provably never sent (`queued` after a backoff with jitter, `failed`
+   after the last attempt), permanent (`failed` with the reason), or perhaps taken
+   (`unknown`: a timeout or a connection lost after the request left). A worker
+   killed mid-batch thus strands only the wave in flight.
+6. The ids are stored even through a database outage: the wave's results are held
+   and written again until the database answers (for `store_retry_for`), and
+   delivery reports that came first are applied as they are written.
 """
 
 from __future__ import annotations
@@ -28,9 +32,8 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -38,52 +41,49 @@ from sqlmodel import col, select
 
 from service.db import SessionFactory
 from service.domain import outbox
-from service.models import Meeting, Membership, Message, Person, Programme
-from service.models.enums import Direction, Language, MeetingStatus, MembershipStatus, MessageStatus
+from service.models import Meeting, Membership, Person, Programme
+from service.models.enums import MeetingStatus, MembershipStatus, MessageStatus
 from service.models.types import utcnow
+from sms import claims
+from sms.claims import Claimed
+from sms.delivery import lock_ids, settle_unmatched, stop_blacklisted
 from sms.encoding import estimate_cost, measure
 from sms.gateway import MAX_RECIPIENTS, Gateway, GatewayError, RecipientOutcome, RecipientResult
 from sms.texts import SmsTexts
 
 log = structlog.get_logger(__name__)
 
-TABLE = Message.__table__  # type: ignore[attr-defined]
-
 # Templates that may reach someone who said STOP: the confirmation of that STOP.
 AFTER_STOP = frozenset({"stopped"})
+# AT's per-recipient code for a number that blocks our sender id.
+BLACKLISTED_CODE = 406
 
 
 @dataclass(frozen=True)
 class SendPolicy:
-    batch: int = 2000
-    lease: timedelta = timedelta(minutes=5)
+    # Small enough that a killed worker strands little, large enough to fill requests.
+    batch: int = 500
+    # How long one wave may take: its requests (connect and read timeouts) and storing.
+    # Renewed before every wave, so a dead worker's rows are free again this soon.
+    lease: timedelta = timedelta(seconds=30)
     max_attempts: int = 5
     backoff_base: timedelta = timedelta(seconds=30)
     backoff_cap: timedelta = timedelta(hours=1)
     parallel_requests: int = 8
+    # How long results are held and written again while the database is away.
+    store_retry_for: timedelta = timedelta(hours=1)
+    store_retry_cap_s: float = 10.0
 
     def backoff(self, attempts: int, rng: random.Random) -> timedelta:
         """Equal jitter: between half and all of base * 2^(attempts-1), capped."""
         ceiling: timedelta = min(self.backoff_cap, self.backoff_base * (2 ** max(attempts - 1, 0)))
         return ceiling * (0.5 + rng.random() / 2)
 
-
-@dataclass
-class Claimed:
-    id: int
-    programme_id: int
-    person_id: int | None
-    meeting_id: int | None
-    community_id: int | None
-    kind: str
-    phone: str
-    template: str | None
-    params: dict[str, Any] | None
-    language: Language | None
-    body: str | None
-    attempts: int
-    values: dict[str, Any] = field(default_factory=dict)  # what to store for this row
-    footer: bool = False  # carries the how-to-stop line
+    @classmethod
+    def for_timeout(cls, timeout_s: float, **overrides: object) -> SendPolicy:
+        """A lease that covers a wave whose requests wait out both of the gateway's timeouts."""
+        lease = timedelta(seconds=2 * timeout_s + 10)
+        return cls(lease=lease, **overrides)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,17 @@ class PassReport:
     retried: int = 0
     failed: int = 0
     dropped: int = 0
-    expired: int = 0
+    expired: int = 0  # left `sending` by a dead worker after it handed them over: unknown
+    requeued: int = 0  # left `sending` by a dead worker before it handed them over
     unknown: int = 0
+    released: int = 0  # claimed but not sent this pass (the database went away)
+
+    def add(self, other: PassReport) -> None:
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+_Request = tuple[str, str | None, list[Claimed]]
 
 
 class Sender:
@@ -126,15 +135,20 @@ class Sender:
 
     async def send_due(self) -> PassReport:
         """One pass over the outbox: expire leases, then claim and send one batch."""
-        report = PassReport(expired=await self.expire_leases())
-        rows = await self.claim()
+        report = PassReport()
+        report.requeued, report.expired = await claims.expire_leases(self.sessions, self.clock())
+        rows = await claims.claim(
+            self.sessions, self.clock(), batch=self.policy.batch, lease=self.policy.lease
+        )
         report.claimed = len(rows)
         if not rows:
             return report
         context = await self._context(rows)
         sendable = self._check(rows, context, report)
+        dropped = [r for r in rows if r.values.get("status") is MessageStatus.dropped]
+        if dropped:
+            await self._store(dropped)
         await self._send(sendable, context, report)
-        await self._store(rows)
         return report
 
     async def send_until_idle(self, *, budget: timedelta = timedelta(seconds=30)) -> PassReport:
@@ -144,77 +158,15 @@ class Sender:
         started = time.monotonic()
         while True:
             report = await self.send_due()
-            for name in ("claimed", "sent", "retried", "failed", "dropped", "expired", "unknown"):
-                setattr(total, name, getattr(total, name) + getattr(report, name))
-            if report.claimed < self.policy.batch:
+            total.add(report)
+            if report.claimed < self.policy.batch or report.released:
                 return total
             if time.monotonic() - started > budget.total_seconds():
                 return total
 
     async def expire_leases(self) -> int:
-        now = self.clock()
-        async with self.sessions() as session:
-            result = await session.execute(
-                sa.update(TABLE)
-                .where(
-                    TABLE.c.status == MessageStatus.sending,
-                    TABLE.c.lease_until < now,
-                )
-                .values(
-                    status=MessageStatus.unknown,
-                    last_error="the lease ran out while sending: not resent",
-                    updated_at=now,
-                )
-            )
-            await session.commit()
-        expired = int(getattr(result, "rowcount", 0) or 0)
-        if expired:
-            log.warning("sms.lease_expired", count=expired)
-        return expired
-
-    async def claim(self) -> list[Claimed]:
-        """Mark a batch of due rows `sending` under a lease: one statement, one round trip."""
-        now = self.clock()
-        picked = (
-            sa.select(TABLE.c.id)
-            .where(
-                TABLE.c.direction == Direction.outbound,
-                TABLE.c.status == MessageStatus.queued,
-                TABLE.c.send_after <= now,
-            )
-            .order_by(TABLE.c.send_after, TABLE.c.id)
-            .limit(self.policy.batch)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        claim = (
-            sa.update(TABLE)
-            .where(TABLE.c.id.in_(picked))
-            .values(
-                status=MessageStatus.sending,
-                lease_until=now + self.policy.lease,
-                attempts=TABLE.c.attempts + 1,
-                updated_at=now,
-            )
-            .returning(
-                TABLE.c.id,
-                TABLE.c.programme_id,
-                TABLE.c.person_id,
-                TABLE.c.meeting_id,
-                TABLE.c.community_id,
-                TABLE.c.kind,
-                TABLE.c.phone,
-                TABLE.c.template,
-                TABLE.c.params,
-                TABLE.c.language,
-                TABLE.c.body,
-                TABLE.c.attempts,
-            )
-        )
-        async with self.sessions() as session:
-            rows = [Claimed(*row) for row in (await session.execute(claim)).all()]
-            await session.commit()
-        return sorted(rows, key=lambda r: r.id)
+        requeued, unknown = await claims.expire_leases(self.sessions, self.clock())
+        return requeued + unknown
 
     async def _context(self, rows: Sequence[Claimed]) -> _Context:
         people = {r.person_id for r in rows if r.person_id is not None}
@@ -306,20 +258,41 @@ class Sender:
         }
 
     async def _send(self, rows: Sequence[Claimed], ctx: _Context, report: PassReport) -> None:
-        requests: list[tuple[str, str | None, list[Claimed]]] = []
+        requests: list[_Request] = []
         groups: dict[tuple[str | None, str], list[Claimed]] = defaultdict(list)
         for row in rows:
             assert row.body is not None
             groups[(ctx.programmes[row.programme_id].sender_id, row.body)].append(row)
         for (sender_id, body), members in groups.items():
             requests += [(body, sender_id, chunk) for chunk in _requests(members)]
-        gate = asyncio.Semaphore(self.policy.parallel_requests)
+        step = self.policy.parallel_requests
+        for start in range(0, len(requests), step):
+            wave = requests[start : start + step]
+            holding = [r for _, _, chunk in requests[start:] for r in chunk]
+            if not await self._send_wave(wave, holding, report):
+                # The database is away: what was not handed over waits for the lease.
+                report.released += sum(len(chunk) for _, _, chunk in requests[start:])
+                return
 
-        async def one(body: str, sender_id: str | None, chunk: list[Claimed]) -> None:
-            async with gate:
-                await self._send_one(body, sender_id, chunk, report)
-
-        await asyncio.gather(*(one(*request) for request in requests))
+    async def _send_wave(
+        self, wave: list[_Request], holding: list[Claimed], report: PassReport
+    ) -> bool:
+        """Hand the wave over, send it, store it. False if it could not be handed over."""
+        rows = [r for _, _, chunk in wave for r in chunk]
+        try:
+            held = await claims.hand_off(
+                self.sessions, rows, holding, self.clock(), self.policy.lease
+            )
+        except Exception as exc:  # the database is away: nothing of the wave left
+            log.warning("sms.hand_off_failed", error=type(exc).__name__, rows=len(rows))
+            return False
+        sending = [
+            (body, sender_id, [r for r in chunk if r.id in held]) for body, sender_id, chunk in wave
+        ]
+        sending = [(body, sender_id, chunk) for body, sender_id, chunk in sending if chunk]
+        await asyncio.gather(*(self._send_one(*request, report) for request in sending))
+        await self._store([r for _, _, chunk in sending for r in chunk], retry=True)
+        return True
 
     async def _send_one(
         self, body: str, sender_id: str | None, rows: list[Claimed], report: PassReport
@@ -332,11 +305,11 @@ class Sender:
             log.warning("sms.request_failed", recipients=len(rows), reason=exc.reason[:200])
             for row in rows:
                 if exc.maybe_taken:
-                    # Like a lease that ran out: AT may have the message, so it is not
-                    # resent; a delivery report for this number settles it.
+                    # AT may have the message, so it is not resent; a delivery report
+                    # cannot settle it either, as its id never came back.
                     row.values.update(
                         status=MessageStatus.unknown,
-                        last_error=f"{exc.reason}: AT may have taken it, not resent",
+                        last_error=f"{exc.reason}: AT may have taken it, not resent"[:300],
                     )
                     report.unknown += 1
                 else:
@@ -370,15 +343,18 @@ class Sender:
                 self._settle_failure(
                     row, reason, answer.outcome is RecipientOutcome.transient, report
                 )
+                if answer.status_code == BLACKLISTED_CODE:
+                    row.values["blacklisted"] = True
 
     def _settle_failure(
         self, row: Claimed, reason: str, transient: bool, report: PassReport
     ) -> None:
-        attempts = row.attempts  # the claim counted this attempt already
+        attempts = row.attempts  # the hand-off counted this attempt already
         if transient and attempts < self.policy.max_attempts:
             row.values.update(
                 status=MessageStatus.queued,
                 send_after=self.clock() + self.policy.backoff(attempts, self.rng),
+                claim_token=None,
                 last_error=reason[:300],
             )
             report.retried += 1
@@ -387,21 +363,31 @@ class Sender:
             row.values.update(status=MessageStatus.failed, last_error=given_up[:300])
             report.failed += 1
 
-    async def _store(self, rows: Sequence[Claimed]) -> None:
-        """Write every row's outcome; rows are grouped by the columns they change."""
+    async def _store(self, rows: Sequence[Claimed], *, retry: bool = False) -> None:
+        """Write the rows' outcomes; with `retry`, again and again while the database is away:
+        the ids in hand are what lets delivery reports settle these rows."""
+        started = time.monotonic()
+        pause = 0.2
+        while True:
+            try:
+                await self._store_once(rows)
+                return
+            except Exception as exc:
+                waited = time.monotonic() - started
+                if not retry or waited > self.policy.store_retry_for.total_seconds():
+                    log.error("sms.results_not_stored", error=type(exc).__name__, rows=len(rows))
+                    raise
+                log.warning("sms.store_retrying", error=type(exc).__name__, rows=len(rows))
+                await asyncio.sleep(pause * (0.5 + self.rng.random() / 2))
+                pause = min(pause * 2, self.policy.store_retry_cap_s)
+
+    async def _store_once(self, rows: Sequence[Claimed]) -> None:
         now = self.clock()
-        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-        for row in rows:
-            values = {**row.values, "updated_at": now, "lease_until": None}
-            by_shape[tuple(sorted(values))].append({"_id": row.id, **values})
+        blocked = {r.person_id for r in rows if r.values.pop("blacklisted", False) and r.person_id}
+        provider_ids = [r.values["provider_id"] for r in rows if r.values.get("provider_id")]
         async with self.sessions() as session:
-            for shape, params in by_shape.items():
-                statement = (
-                    sa.update(TABLE)
-                    .where(TABLE.c.id == sa.bindparam("_id"))
-                    .values({name: sa.bindparam(name) for name in shape})
-                )
-                await session.execute(statement, params)
+            await lock_ids(session, provider_ids)  # a report for one of them may be landing
+            await claims.store(session, rows, now)
             told = sorted(
                 {
                     row.person_id
@@ -420,6 +406,8 @@ class Sender:
                     )
                     .values(told_how_to_stop_at=now)
                 )
+            await settle_unmatched(session, now, provider_ids)
+            await stop_blacklisted(session, blocked, now)
             await session.commit()
 
 
@@ -434,8 +422,14 @@ def _reason_not_to_send(row: Claimed, ctx: _Context, now: datetime) -> str | Non
         and (row.community_id, row.person_id) not in ctx.members
     ):
         return "left the community"
-    if row.kind in outbox.MEETING_BOUND and row.meeting_id is not None:
+    if row.meeting_id is not None and row.kind in (*outbox.MEETING_BOUND, outbox.NOTICE):
         status, starts_at = ctx.meetings.get(row.meeting_id, (MeetingStatus.cancelled, now))
+        if row.kind == outbox.NOTICE:
+            # A cancellation is news whatever happens next; any other notice (a move)
+            # is contradicted by a meeting that has been cancelled since.
+            if status is MeetingStatus.cancelled and row.template != "cancelled":
+                return "meeting cancelled since"
+            return None
         if status is not MeetingStatus.scheduled:
             return f"meeting {status.value}"
         if starts_at <= now:

@@ -292,10 +292,19 @@ async def _tell_members(
     reason: str,
     not_after: datetime,
 ) -> None:
-    """Drop the meeting's pending reminders and queue one notice per member."""
+    """Drop the meeting's pending reminders and queue one notice per member. The new
+    notice supersedes older ones still waiting (say, overnight): a member wakes up to
+    the meeting as it is now, not to a move that a cancellation has since undone."""
     assert meeting.id is not None
     await outbox.drop_pending(
         session, meeting_id=meeting.id, kinds=outbox.MEETING_BOUND, reason=reason, now=now
+    )
+    await outbox.drop_pending(
+        session,
+        meeting_id=meeting.id,
+        kinds=[outbox.NOTICE],
+        reason=f"superseded: {reason}",
+        now=now,
     )
     community = await session.get(Community, meeting.community_id)
     assert community is not None

@@ -5,7 +5,7 @@ from sqlmodel import SQLModel
 from service.models.access import ApiKey, AuditEntry
 from service.models.community import Community, CommunitySchool, Membership
 from service.models.meeting import Attendance, Meeting
-from service.models.messaging import Message
+from service.models.messaging import Message, UnmatchedReport
 from service.models.people import Person
 from service.models.programme import Programme, School, Term
 from service.models.survey import Answer, Question, Survey, SurveyResponse
@@ -30,6 +30,7 @@ __all__ = [
     "Survey",
     "SurveyResponse",
     "Term",
+    "UnmatchedReport",
     "UssdAction",
     "UssdSession",
     "metadata",

@@ -1,4 +1,5 @@
-"""One SMS, in or out, one row per recipient: the outbox and the inbox."""
+"""One SMS, in or out, one row per recipient: the outbox and the inbox; and the delivery
+reports that came before we knew their message's id."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from service.models.base import enum_col, fk, id_field, stamp, text_col, when
 from service.models.enums import Direction, Encoding, Language, MessageStatus
+from service.models.types import UTCDateTime
 
 
 class Message(SQLModel, table=True):
@@ -19,6 +21,14 @@ class Message(SQLModel, table=True):
         sa.Index("ix_message_status_send_after", "status", "send_after"),
         sa.Index("ix_message_programme_id_created_at", "programme_id", "created_at"),
         sa.Index("ix_message_meeting_id_status", "meeting_id", "status"),
+        # A phone's older pending message goes first: the claim looks for one per row.
+        sa.Index(
+            "ix_message_pending_phone",
+            "phone",
+            "id",
+            sqlite_where=sa.text("status IN ('queued', 'sending')"),
+            postgresql_where=sa.text("status IN ('queued', 'sending')"),
+        ),
     )
 
     id: int | None = id_field()
@@ -47,8 +57,33 @@ class Message(SQLModel, table=True):
     attempts: int = Field(default=0, ge=0)
     send_after: datetime | None = when()
     lease_until: datetime | None = when()
+    # Which claim holds the row while it is `sending`: a worker whose lease ran out
+    # (stalled, not dead) can no longer hand the row to the gateway or store its fate.
+    claim_token: str | None = text_col(32, nullable=True)
+    # When this attempt's request went to the gateway. A dead worker's rows that were
+    # never handed over can be sent again; those that were may have reached AT.
+    handed_at: datetime | None = when()
     last_error: str | None = text_col(300, nullable=True)
     created_at: datetime = stamp()
     updated_at: datetime = stamp()
     sent_at: datetime | None = when()
     delivered_at: datetime | None = when()
+
+
+class UnmatchedReport(SQLModel, table=True):
+    """A delivery report whose message id no row carries (yet).
+
+    AT may report within milliseconds of answering a send, before the sender has
+    stored the id; the sender may be waiting out a database outage with the ids in
+    hand. The report waits here, durably, and is applied when its id is stored. One
+    whose id never comes (a request whose answer was lost) expires.
+    """
+
+    __tablename__ = "unmatched_report"
+
+    id: int | None = id_field()
+    provider_id: str = Field(max_length=80, unique=True)
+    status: MessageStatus = enum_col(MessageStatus, length=12)
+    reported: str = text_col(20)  # AT's own word
+    failure_reason: str | None = text_col(100, nullable=True)
+    received_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)

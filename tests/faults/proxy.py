@@ -27,7 +27,6 @@ class ProxyCounters:
     connections: int = 0
     requests: int = 0
     resets: int = 0
-    refused_while_down: int = 0
 
 
 @dataclass(eq=False)  # links are kept in a set, by identity
@@ -53,6 +52,10 @@ class FaultyProxy:
         self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def down(self) -> bool:
+        return self._server is None
 
     @property
     def url(self) -> str:

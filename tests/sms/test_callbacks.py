@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import AsyncIterator
 from datetime import UTC, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,7 +20,7 @@ from service.config import Settings
 from service.db import SessionFactory
 from service.domain.actor import Actor
 from service.domain.attendance import record_rsvp
-from service.models import Attendance, Meeting, Message, Person
+from service.models import Attendance, Meeting, Message, Person, UnmatchedReport
 from service.models.enums import (
     Channel,
     ConsentState,
@@ -30,8 +32,10 @@ from service.models.enums import (
     Rsvp,
 )
 from service.models.types import utcnow
+from sms.delivery import UNMATCHED_KEEP, settle_unmatched
 from sms.texts import SmsTexts
 from tests import factories as f
+from tests.sms.outbox import Script, queued_world, rows, sender
 
 TOKEN = "dev-callback-token"
 TEXTS = SmsTexts.load()
@@ -44,7 +48,7 @@ async def client(settings: Settings, sessions: SessionFactory) -> AsyncIterator[
         transport=httpx.ASGITransport(app=app), base_url="http://at.test"
     ) as c:
         yield c
-    # Without a lifespan here, stop the report sink's retries of early reports by hand.
+    # Without a lifespan here, stop the report sink by hand.
     await app.state.reports.close()
     await app.state.services.engine.dispose()
 
@@ -162,29 +166,173 @@ async def test_a_report_settles_a_message_whose_lease_ran_out(
     assert row.status is MessageStatus.delivered
 
 
-async def test_a_report_that_beats_the_sender_to_the_database_still_lands(
-    client: httpx.AsyncClient, session: AsyncSession
+async def test_a_report_that_beats_the_sender_waits_in_the_database_and_lands_with_the_id(
+    settings: Settings, session: AsyncSession, sessions: SessionFactory
 ) -> None:
     # AT took the message; the sender has not stored its id yet when the report comes.
+    w, clock = await queued_world(session, members=2)
+    phone = w.members[0].phone
+    assert phone is not None
+    app = create_app(settings)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://at.test"
+    ) as early:
+        answer = await report(early, id="ATXid_early", status="Success", phoneNumber=phone)
+    assert answer.status_code == 200
+    await app.state.services.engine.dispose()  # the web process restarts meanwhile
+    [waiting] = await fresh(session, UnmatchedReport)
+    assert (waiting.provider_id, waiting.status) == ("ATXid_early", MessageStatus.delivered)
+
+    gateway = Script(ids={phone: "ATXid_early"})
+    await sender(sessions, gateway, clock).send_due()
+
+    by_phone = {r.phone: r for r in await rows(sessions)}
+    assert by_phone[phone].status is MessageStatus.delivered
+    assert by_phone[phone].provider_id == "ATXid_early"
+    assert {r.status for p, r in by_phone.items() if p != phone} == {MessageStatus.sent}
+    assert await fresh(session, UnmatchedReport) == []
+
+
+async def test_reports_racing_the_senders_write_of_their_ids_are_never_missed(
+    settings: Settings, session: AsyncSession, sessions: SessionFactory
+) -> None:
+    _, clock = await queued_world(session, members=151)  # 152 reminders
+    app = create_app(settings)
+    loop = asyncio.get_running_loop()
+    posts: list[concurrent.futures.Future[httpx.Response]] = []
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://at.test"
+    ) as c:
+        gateway = Script()
+
+        def at_reports_at_once() -> None:
+            # AT reports while its answer is still on the way back: the reports and the
+            # sender's write of the ids race each other.
+            for number in gateway.requests[-1][1]:
+                ids = f"ATXid_{number[-6:]}_{len(gateway.requests)}"
+                posts.append(
+                    asyncio.run_coroutine_threadsafe(
+                        report(c, id=ids, status="Success", phoneNumber=number), loop
+                    )
+                )
+
+        gateway.during = at_reports_at_once
+        await sender(sessions, gateway, clock, parallel_requests=1).send_due()
+        answers = await asyncio.gather(*(asyncio.wrap_future(p) for p in posts))
+        assert len(answers) == 152 and {a.status_code for a in answers} == {200}
+    await app.state.reports.close()
+    await app.state.services.engine.dispose()
+
+    assert {r.status for r in await rows(sessions)} == {MessageStatus.delivered}
+    assert await fresh(session, UnmatchedReport) == []
+
+
+async def test_a_report_for_an_id_not_stored_never_settles_another_message_of_that_phone(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    # An earlier batch's message timed out: AT may or may not have it, and no id came back.
+    message_id = await sent_message(session, MessageStatus.unknown)
+    [row] = await fresh(session, Message, col(Message.id) == message_id)
+    row.provider_id = None
+    await session.commit()
+    # A later batch's report, for the same phone, arrives before its id is stored.
+    answer = await report(client, id="ATXid_later", status="Success", phoneNumber=row.phone)
+    assert answer.status_code == 200
+
+    [row] = await fresh(session, Message, col(Message.id) == message_id)
+    assert (row.status, row.provider_id) == (MessageStatus.unknown, None)
+    assert [u.provider_id for u in await fresh(session, UnmatchedReport)] == ["ATXid_later"]
+
+
+async def test_the_sweep_applies_a_waiting_report_once_its_id_is_stored_and_expires_the_rest(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
     message_id = await sent_message(session, MessageStatus.sending)
     [row] = await fresh(session, Message, col(Message.id) == message_id)
     row.provider_id = None
     await session.commit()
-    assert (await report(client, id="ATXid_abc", status="Success")).status_code == 200
-
+    await report(client, id="ATXid_abc", status="Failed", failureReason="DeliveryFailure")
+    await report(client, id="ATXid_never", status="Success")
+    # The sender stored the id while the report was being written: neither saw the other.
     [row] = await fresh(session, Message, col(Message.id) == message_id)
-    row.provider_id, row.status = "ATXid_abc", MessageStatus.sent  # the sender's store
+    row.provider_id, row.status = "ATXid_abc", MessageStatus.sent
     await session.commit()
 
-    async def delivered() -> bool:
-        [row] = await fresh(session, Message, col(Message.id) == message_id)
-        return row.status is MessageStatus.delivered
+    now = utcnow()
+    assert await settle_unmatched(session, now) == 1
+    await session.commit()
+    [row] = await fresh(session, Message, col(Message.id) == message_id)
+    assert (row.status, row.last_error) == (MessageStatus.failed, "Failed: DeliveryFailure")
+    assert [u.provider_id for u in await fresh(session, UnmatchedReport)] == ["ATXid_never"]
 
-    for _ in range(60):
-        if await delivered():
-            break
-        await asyncio.sleep(0.1)
-    assert await delivered()
+    assert await settle_unmatched(session, now + UNMATCHED_KEEP + timedelta(minutes=1)) == 0
+    await session.commit()
+    assert await fresh(session, UnmatchedReport) == []
+
+
+async def test_reports_for_unknown_ids_cost_one_indexed_lookup_and_are_not_retried(
+    settings: Settings, session: AsyncSession
+) -> None:
+    await sent_message(session, MessageStatus.unknown)
+    app = create_app(settings)
+    statements: list[str] = []
+    engine = app.state.services.engine.sync_engine
+    sa.event.listen(
+        engine, "before_cursor_execute", lambda *args: statements.append(str(args[2]).lower())
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://at.test"
+    ) as c:
+        answers = await asyncio.gather(
+            *(
+                report(c, id=f"ATXid_stray_{n}", status="Success", phoneNumber="+254700000001")
+                for n in range(200)
+            )
+        )
+        assert {a.status_code for a in answers} == {200}
+        batches = len([s for s in statements if "from message" in s])
+        await asyncio.sleep(1.5)  # nothing keeps trying them in the background
+        assert len([s for s in statements if "from message" in s]) == batches
+    await app.state.reports.close()
+    await app.state.services.engine.dispose()
+
+    reading = [s for s in statements if "from message" in s]
+    assert reading and all("message.provider_id in" in s for s in reading)
+    assert not any("message.phone" in s for s in statements)
+    assert len(reading) <= 200 / 5  # grouped: each lookup serves many reports
+    assert len(await fresh(session, UnmatchedReport)) == 200
+
+
+async def test_a_report_that_the_number_blocks_our_sender_stops_that_person(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    message_id = await sent_message(session)
+    [row] = await fresh(session, Message, col(Message.id) == message_id)
+    queued = Message(
+        programme_id=row.programme_id,
+        person_id=row.person_id,
+        direction=Direction.outbound,
+        kind="broadcast",
+        phone=row.phone,
+        body="Term dates",
+        status=MessageStatus.queued,
+        send_after=utcnow() + timedelta(hours=2),
+    )
+    session.add(queued)
+    await session.commit()
+
+    answer = await report(client, id="ATXid_abc", status="Failed", failureReason="UserInBlackList")
+    assert answer.status_code == 200
+
+    [person] = await fresh(session, Person, col(Person.id) == row.person_id)
+    assert person.opted_out_at is not None and person.opted_out_channel is Channel.sms
+    [later] = await fresh(session, Message, col(Message.id) == queued.id)
+    assert (later.status, later.last_error) == (
+        MessageStatus.dropped,
+        "the number blocks our sender id",
+    )
+    [row] = await fresh(session, Message, col(Message.id) == message_id)
+    assert (row.status, row.last_error) == (MessageStatus.failed, "Failed: UserInBlackList")
 
 
 async def test_a_report_for_an_unknown_id_is_accepted_and_ignored(

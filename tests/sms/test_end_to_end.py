@@ -27,16 +27,18 @@ from service.app import create_app
 from service.config import Settings
 from service.db import SessionFactory
 from service.domain.communities import add_member
-from service.models import Attendance, Message, Person
+from service.models import Attendance, Message, Person, UnmatchedReport
 from service.models.enums import Language, MessageStatus, Rsvp
 from service.worker import DEFAULT_JOBS, Job, Worker, sms_job
-from sms.gateway import AfricasTalkingGateway
+from sms import claims
+from sms.gateway import SIMULATOR_API_KEY, AfricasTalkingGateway
 from sms.sender import Sender, SendPolicy
 from sms.simulator.app import create_simulator_app
 from sms.simulator.config import SimulatorConfig
 from sms.simulator.server import RunningServer, serve_in_background
 from sms.texts import SmsTexts
 from tests import factories as f
+from tests.faults.proxy import FaultyProxy
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 TOKEN = "dev-callback-token"
@@ -79,9 +81,12 @@ class Stack:
     async def requests_seen(self) -> dict[str, Any]:
         return dict((await self.http.get(f"{self.simulator.url}/sim/requests")).json())
 
-    def sender(self, clock: Clock, **policy: Any) -> Sender:
+    def sender(self, clock: Clock, *, via: str | None = None, **policy: Any) -> Sender:
         gateway = AfricasTalkingGateway(
-            username="sandbox", api_key="simulator", base_url=self.simulator.url, timeout_s=1.0
+            username="sandbox",
+            api_key=SIMULATOR_API_KEY,
+            base_url=via or self.simulator.url,
+            timeout_s=1.0,
         )
         return Sender(
             self.sessions,
@@ -265,7 +270,7 @@ async def test_an_unreachable_gateway_is_retried(stack: Stack, session: AsyncSes
     assert [len(await stack.texts(p.phone)) for p in people] == [1, 1, 1, 1]
 
 
-async def test_a_send_that_times_out_is_not_resent_and_its_report_settles_it(
+async def test_a_send_that_times_out_is_not_resent_and_stays_honestly_unknown(
     stack: Stack, session: AsyncSession
 ) -> None:
     _, people, starts = await world(session)
@@ -278,22 +283,71 @@ async def test_a_send_that_times_out_is_not_resent_and_its_report_settles_it(
     clock.now += timedelta(hours=1)
     assert (await stack.sender(clock).send_until_idle()).claimed == 0  # never resent
 
-    async def settled() -> bool:
-        return {r.status for r in await rows(stack.sessions)} == {MessageStatus.delivered}
+    async def reported() -> bool:
+        async with stack.sessions() as s:
+            return len((await s.exec(select(UnmatchedReport))).all()) == 5
 
-    assert await eventually(settled)
-    assert all(r.provider_id for r in await rows(stack.sessions))
+    # AT reports them, but under ids no row carries: which row each is cannot be known.
+    assert await eventually(reported)
+    assert {(r.status, r.provider_id) for r in await rows(stack.sessions)} == {
+        (MessageStatus.unknown, None)
+    }
     for person in people:
         assert len(await stack.texts(person.phone)) == 1  # AT took it once, we sent it once
 
 
-async def test_a_worker_killed_mid_batch_loses_no_row(stack: Stack, session: AsyncSession) -> None:
-    _, _, starts = await world(session)
+async def test_a_connection_reset_after_at_took_the_request_is_not_sent_again(
+    stack: Stack, session: AsyncSession
+) -> None:
+    _, people, starts = await world(session)
+    clock = Clock(starts - timedelta(hours=48))
+    await queued(session, clock.now)
+    proxy = await FaultyProxy("127.0.0.1", stack.simulator.port, reset_share=1.0).start()
+    try:
+        report = await stack.sender(clock, via=proxy.url).send_until_idle()
+        clock.now += timedelta(hours=1)
+        again = await stack.sender(clock, via=proxy.url).send_until_idle()
+    finally:
+        await proxy.stop()
+
+    assert (report.unknown, report.retried, again.claimed) == (5, 0, 0)
+    assert proxy.counters.resets == len({r.body for r in await rows(stack.sessions)})
+    for person in people:
+        assert len(await stack.texts(person.phone)) == 1
+    assert {r.status for r in await rows(stack.sessions)} == {MessageStatus.unknown}
+
+
+async def test_a_worker_killed_before_handing_its_batch_over_loses_nothing(
+    stack: Stack, session: AsyncSession
+) -> None:
+    _, people, starts = await world(session)
+    clock = Clock(starts - timedelta(hours=48))
+    await queued(session, clock.now)
+    lease = timedelta(minutes=1)
+    # It claimed, then died before the first request left.
+    await claims.claim(stack.sessions, clock.now, batch=100, lease=lease)
+    clock.now += timedelta(minutes=2)
+    report = await stack.sender(clock, lease=lease).send_until_idle()
+
+    assert (report.requeued, report.sent) == (5, 5)
+    for person in people:
+        assert len(await stack.texts(person.phone)) == 1
+
+
+async def test_a_worker_killed_with_its_request_in_flight_leaves_unknown_never_resent(
+    stack: Stack, session: AsyncSession
+) -> None:
+    _, people, starts = await world(session)
     clock = Clock(starts - timedelta(hours=48))
     await queued(session, clock.now)
     await stack.fault(mode="timeout", delay_s=5)
     dying = asyncio.create_task(stack.sender(clock, lease=timedelta(minutes=5)).send_due())
-    assert await eventually(lambda: _all(stack, MessageStatus.sending))  # request in flight
+
+    async def in_flight() -> bool:
+        found = await rows(stack.sessions)
+        return bool(found) and all(r.handed_at is not None for r in found)
+
+    assert await eventually(in_flight)
     dying.cancel()  # the process dies here
     with pytest.raises(asyncio.CancelledError):
         await dying
@@ -303,8 +357,11 @@ async def test_a_worker_killed_mid_batch_loses_no_row(stack: Stack, session: Asy
     assert (await survivor.send_due()).claimed == 0  # the lease still holds
     clock.now += timedelta(minutes=6)
     report = await survivor.send_due()
-    assert report.expired == 5
+    assert (report.expired, report.claimed) == (5, 0)
     assert {r.status for r in await rows(stack.sessions)} == {MessageStatus.unknown}
+    await asyncio.sleep(5.5)  # the simulator accepts them after its delay
+    for person in people:
+        assert len(await stack.texts(person.phone)) == 1
 
 
 async def _all(stack: Stack, status: MessageStatus) -> bool:

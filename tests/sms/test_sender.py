@@ -7,11 +7,7 @@ over HTTP to the simulator is covered in tests/sms/test_end_to_end.py.
 
 from __future__ import annotations
 
-import random
-import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -20,96 +16,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import SessionFactory
 from service.domain import reminders
-from service.domain.communities import add_member, remove_member
+from service.domain.communities import remove_member
 from service.domain.people import opt_out
-from service.models import Message
-from service.models.enums import Channel, Encoding, Language, MessageStatus
-from sms.gateway import GatewayError, RecipientOutcome, RecipientResult
-from sms.sender import Sender, SendPolicy
-from sms.texts import SmsTexts
+from service.models import Message, Person
+from service.models.enums import Channel, Direction, Encoding, Language, MessageStatus
+from sms import claims
+from sms.gateway import GatewayError, RecipientOutcome
 from tests import factories as f
-
-TEXTS = SmsTexts.load()
-
-
-@dataclass
-class Script:
-    """A gateway that answers as told: per number an outcome, or a whole-request error."""
-
-    outcomes: dict[str, tuple[RecipientOutcome, int, str]] = field(default_factory=dict)
-    errors: list[GatewayError] = field(default_factory=list)
-    requests: list[tuple[str, list[str], str | None]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def send(
-        self, message: str, recipients: Sequence[str], sender_id: str | None = None
-    ) -> list[RecipientResult]:
-        with self.lock:
-            self.requests.append((message, list(recipients), sender_id))
-            if self.errors:
-                raise self.errors.pop(0)
-        results = []
-        for number in recipients:
-            outcome, code, status = self.outcomes.get(
-                number, (RecipientOutcome.accepted, 101, "Success")
-            )
-            accepted = outcome is RecipientOutcome.accepted
-            results.append(
-                RecipientResult(
-                    number=number,
-                    status=status,
-                    status_code=code,
-                    message_id=f"ATXid_{number[-6:]}_{len(self.requests)}" if accepted else None,
-                    cost=Decimal("0.8000") if accepted else None,
-                    currency="KES" if accepted else None,
-                    outcome=outcome,
-                )
-            )
-        return results
-
-    def sent_to(self) -> list[str]:
-        return [n for _, numbers, _ in self.requests for n in numbers]
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-async def queued_world(session: AsyncSession, members: int = 2) -> tuple[f.World, Clock]:
-    """A world whose meeting's 48 h reminders are queued and due now."""
-    w = await f.world(session)
-    for _ in range(members - 2):
-        p = await f.person(session, w.programme)
-        assert p.id is not None and w.community.id is not None
-        await add_member(w.pid, w.community.id, p.id, session=session, actor=f.OPERATOR)
-    # Quiet hours would defer the rows by the wall clock; they have tests of their own.
-    w.programme.quiet_hours_start = w.programme.quiet_hours_end = time(0)
-    clock = Clock(w.meeting.starts_at - timedelta(hours=47))
-    await reminders.queue_due_reminders(session, clock.now)
-    await session.commit()
-    return w, clock
-
-
-async def rows(sessions: SessionFactory) -> list[Message]:
-    async with sessions() as s:
-        return list(
-            (await s.exec(select(Message).order_by(col(Message.person_id), col(Message.id)))).all()
-        )
-
-
-def sender(sessions: SessionFactory, gateway: Script, clock: Clock, **policy: object) -> Sender:
-    return Sender(
-        sessions,
-        gateway,
-        TEXTS,
-        policy=SendPolicy(**policy),  # type: ignore[arg-type]
-        clock=clock,
-        rng=random.Random(7),
-    )
+from tests.sms.outbox import TEXTS, Clock, Script, queued_world, rows, sender
 
 
 async def test_identical_bodies_go_in_one_request_and_each_row_records_its_answer(
@@ -276,39 +190,114 @@ async def test_a_reminder_for_a_cancelled_meeting_is_dropped_at_send_time(
     assert {r.last_error for r in await rows(sessions)} == {"meeting cancelled"}
 
 
-async def test_rows_left_sending_by_a_dead_worker_become_unknown_and_are_not_resent(
+async def test_rows_a_dead_worker_never_handed_over_are_sent_once_by_another(
     session: AsyncSession, sessions: SessionFactory
 ) -> None:
     _, clock = await queued_world(session)
-    dying = sender(sessions, Script(), clock, lease=timedelta(minutes=5))
-    claimed = await dying.claim()  # the worker claims, then dies before sending
+    lease = timedelta(minutes=1)
+    claimed = await claims.claim(sessions, clock.now, batch=10, lease=lease)  # then it dies
     assert len(claimed) == 3
     assert {r.status for r in await rows(sessions)} == {MessageStatus.sending}
 
     gateway = Script()
-    other = sender(sessions, gateway, clock, lease=timedelta(minutes=5))
+    other = sender(sessions, gateway, clock, lease=lease)
     assert (await other.send_due()).claimed == 0  # the lease still holds
-    clock.now += timedelta(minutes=6)
+    clock.now += timedelta(minutes=2)
     report = await other.send_due()
-    assert report.expired == 3 and gateway.requests == []
-    assert {r.status for r in await rows(sessions)} == {MessageStatus.unknown}
+    assert (report.requeued, report.expired) == (3, 0)
+    assert report.sent == 3 and len(gateway.sent_to()) == 3
+    assert {(r.status, r.attempts) for r in await rows(sessions)} == {(MessageStatus.sent, 1)}
 
 
-async def test_one_number_twice_goes_in_two_requests(
+async def test_rows_a_dead_worker_had_handed_to_the_gateway_become_unknown_and_are_not_resent(
+    session: AsyncSession, sessions: SessionFactory
+) -> None:
+    _, clock = await queued_world(session)
+    lease = timedelta(minutes=1)
+    claimed = await claims.claim(sessions, clock.now, batch=10, lease=lease)
+    await claims.hand_off(sessions, claimed, claimed, clock.now, lease)  # then it dies
+
+    gateway = Script()
+    clock.now += timedelta(minutes=2)
+    report = await sender(sessions, gateway, clock, lease=lease).send_due()
+    assert (report.expired, report.requeued, report.claimed) == (3, 0, 0)
+    assert gateway.requests == []
+    for row in await rows(sessions):
+        assert row.status is MessageStatus.unknown
+        assert row.last_error == "the sender stopped after handing it to the gateway: not resent"
+
+
+async def test_a_stalled_worker_whose_lease_ran_out_cannot_send_what_another_took_over(
+    session: AsyncSession, sessions: SessionFactory
+) -> None:
+    _, clock = await queued_world(session)
+    lease = timedelta(minutes=1)
+    stalled = await claims.claim(sessions, clock.now, batch=10, lease=lease)
+    clock.now += timedelta(minutes=2)
+    gateway = Script()
+    assert (await sender(sessions, gateway, clock, lease=lease).send_due()).sent == 3
+
+    # The stalled worker wakes up and tries to go on with its batch: nothing is its own.
+    assert await claims.hand_off(sessions, stalled, stalled, clock.now, lease) == set()
+    assert len(gateway.sent_to()) == 3
+    assert {r.status for r in await rows(sessions)} == {MessageStatus.sent}
+
+
+async def test_a_phones_messages_go_out_in_the_order_they_were_written(
     session: AsyncSession, sessions: SessionFactory
 ) -> None:
     w, clock = await queued_world(session)
     assert w.meeting.id is not None
     from service.domain.reminders import remind_now
 
-    # remind-now and the policy round share a body: one phone, two rows, two requests
+    # remind-now after the policy round: two rows per phone, the round's first.
     await remind_now(w.programme, w.meeting.id, session=session, actor=f.OPERATOR, now=clock.now)
     await session.commit()
     gateway = Script()
-    await sender(sessions, gateway, clock).send_due()
+    first = await sender(sessions, gateway, clock).send_due()
+    assert first.sent == 3  # one per phone; each second one waits for its first
+    second = await sender(sessions, gateway, clock).send_due()
+    assert second.sent == 3
+    by_phone: dict[str, list[int]] = {}
+    for row in sorted(await rows(sessions), key=lambda r: r.sent_at or clock.now):
+        by_phone.setdefault(row.phone, []).append(row.id or 0)
+    assert all(ids == sorted(ids) for ids in by_phone.values())
     for _, numbers, _ in gateway.requests:
         assert len(numbers) == len(set(numbers))
-    assert sorted(gateway.sent_to()) == sorted(r.phone for r in await rows(sessions))
+
+
+async def test_a_number_that_blocks_our_sender_id_is_opted_out_and_its_queue_dropped(
+    session: AsyncSession, sessions: SessionFactory
+) -> None:
+    w, clock = await queued_world(session)
+    blocked = w.members[0]
+    assert blocked.phone is not None and blocked.id is not None
+    later = Message(
+        programme_id=w.pid,
+        person_id=blocked.id,
+        direction=Direction.outbound,
+        kind="broadcast",
+        phone=blocked.phone,
+        body="Next term's dates",
+        status=MessageStatus.queued,
+        send_after=clock.now + timedelta(days=1),
+    )
+    session.add(later)
+    await session.commit()
+    gateway = Script(outcomes={blocked.phone: (RecipientOutcome.permanent, 406, "UserInBlacklist")})
+    await sender(sessions, gateway, clock).send_due()
+
+    async with sessions() as s:
+        person = await s.get(Person, blocked.id)
+        assert person is not None
+        assert person.opted_out_at is not None and person.opted_out_channel is Channel.sms
+        mine = (await s.exec(select(Message).where(col(Message.person_id) == blocked.id))).all()
+        assert {m.status for m in mine} == {MessageStatus.failed, MessageStatus.dropped}
+        assert [m.last_error for m in mine if m.id == later.id] == [
+            "the number blocks our sender id"
+        ]
+    others = [r for r in await rows(sessions) if r.person_id != blocked.id]
+    assert {r.status for r in others} == {MessageStatus.sent}
 
 
 @pytest.mark.parametrize("batch", [1, 2])

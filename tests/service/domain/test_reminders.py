@@ -225,6 +225,51 @@ async def test_moving_replaces_pending_reminders_with_one_notice_and_new_rounds(
     assert await reminders.queue_due_reminders(session, local(10, 9)) == 3
 
 
+async def test_a_cancellation_supersedes_a_move_notice_still_held_for_the_morning(
+    session: AsyncSession,
+) -> None:
+    w = await f.world(session)
+    meeting = await meeting_at(session, w, local(10, 14))
+    assert meeting.id is not None
+    # 20:00: moved; 21:00: cancelled. Both notices wait for 07:00 (quiet hours).
+    await m.reschedule_meeting(
+        w.programme, meeting.id, local(12, 9), session=session, actor=OP, now=local(8, 20)
+    )
+    await m.cancel_meeting(w.programme, meeting.id, session=session, actor=OP, now=local(8, 21))
+    await session.commit()
+
+    notices = await messages(session, meeting, kind=outbox.NOTICE)
+    pending = [r for r in notices if r.status is MessageStatus.queued]
+    assert {r.template for r in pending} == {"cancelled"}
+    assert len(pending) == len(member_ids(w))
+    assert {(r.status, r.last_error) for r in notices if r.template == "moved"} == {
+        (MessageStatus.dropped, "superseded: meeting cancelled")
+    }
+
+
+async def test_a_second_move_supersedes_the_first_moves_pending_notice(
+    session: AsyncSession,
+) -> None:
+    w = await f.world(session)
+    meeting = await meeting_at(session, w, local(10, 14))
+    assert meeting.id is not None
+    for new_start, at in ((local(12, 9), local(8, 20)), (local(13, 9), local(8, 21))):
+        await m.reschedule_meeting(
+            w.programme, meeting.id, new_start, session=session, actor=OP, now=at
+        )
+    await session.commit()
+
+    pending = [
+        r
+        for r in await messages(session, meeting, kind=outbox.NOTICE)
+        if r.status is MessageStatus.queued
+    ]
+    assert len(pending) == len(member_ids(w))
+    assert {r.params["starts_at"] for r in pending if r.params} == {
+        local(13, 9).astimezone(UTC).isoformat()
+    }
+
+
 async def test_remind_now_reaches_every_member_but_the_facilitator_once_an_hour(
     session: AsyncSession,
 ) -> None:

@@ -1,0 +1,230 @@
+"""The outbox rows a sender holds: claimed under a lease, handed to the gateway request by
+request, then settled or put back.
+
+A claim marks a batch `sending` with a random token and a short lease. Every later
+write names the token, so a worker whose lease ran out (stalled, not dead) can
+neither hand a row to the gateway nor overwrite what another worker did with it.
+
+A row's `handed_at` is set, in its own commit, just before its request goes to the
+gateway, and the lease is renewed for the whole batch at that moment. When a lease
+runs out, that mark is what tells the two kinds of rows a dead worker leaves apart:
+
+- never handed over: provably never left, so queued again and sent by someone else;
+- handed over: AT may have it. `unknown`, never resent; a delivery report with its
+  id settles it, if the id was stored before the worker died.
+
+A phone's messages go out in the order they were written: a row is not claimed
+while an older one to the same phone is due or being sent.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.db import SessionFactory
+from service.models import Message
+from service.models.enums import Direction, Language, MessageStatus
+
+TABLE = Message.__table__  # type: ignore[attr-defined]
+
+
+def _literal(status: MessageStatus) -> Any:
+    # Literals, not parameters: PostgreSQL uses the partial index on pending rows only
+    # when it can see, in the plan, that the query asks for its statuses.
+    return sa.literal_column(f"'{status.value}'")
+
+
+_QUEUED = _literal(MessageStatus.queued)
+_SENDING = _literal(MessageStatus.sending)
+
+
+@dataclass
+class Claimed:
+    id: int
+    programme_id: int
+    person_id: int | None
+    meeting_id: int | None
+    community_id: int | None
+    kind: str
+    phone: str
+    template: str | None
+    params: dict[str, Any] | None
+    language: Language | None
+    body: str | None
+    attempts: int
+    token: str
+    values: dict[str, Any] = field(default_factory=dict)  # what to store for this row
+    footer: bool = False  # carries the how-to-stop line
+
+
+async def expire_leases(sessions: SessionFactory, now: datetime) -> tuple[int, int]:
+    """Rows a dead worker left `sending`: (queued again, now unknown)."""
+    expired = (TABLE.c.status == _SENDING, TABLE.c.lease_until < now)
+    async with sessions() as session:
+        requeued = await session.execute(
+            sa.update(TABLE)
+            .where(*expired, TABLE.c.handed_at.is_(None))
+            .values(
+                status=MessageStatus.queued,
+                lease_until=None,
+                claim_token=None,
+                updated_at=now,
+            )
+        )
+        unknown = await session.execute(
+            sa.update(TABLE)
+            .where(*expired, TABLE.c.handed_at.is_not(None))
+            .values(
+                status=MessageStatus.unknown,
+                lease_until=None,
+                last_error="the sender stopped after handing it to the gateway: not resent",
+                updated_at=now,
+            )
+        )
+        await session.commit()
+    return _count(requeued), _count(unknown)
+
+
+def _count(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def claim(
+    sessions: SessionFactory, now: datetime, *, batch: int, lease: timedelta
+) -> list[Claimed]:
+    """Mark a batch of due rows `sending` under a fresh token: one statement."""
+    older = TABLE.alias("older")
+    an_older_one_is_pending = (
+        sa.select(older.c.id)
+        .where(
+            older.c.phone == TABLE.c.phone,
+            older.c.id < TABLE.c.id,
+            older.c.status.in_([_QUEUED, _SENDING]),
+            sa.or_(older.c.status == _SENDING, older.c.send_after <= now),
+        )
+        .exists()
+    )
+    picked = (
+        sa.select(TABLE.c.id)
+        .where(
+            TABLE.c.direction == Direction.outbound,
+            TABLE.c.status == _QUEUED,
+            TABLE.c.send_after <= now,
+            ~an_older_one_is_pending,
+        )
+        .order_by(TABLE.c.send_after, TABLE.c.id)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    token = secrets.token_hex(16)
+    statement = (
+        sa.update(TABLE)
+        .where(TABLE.c.id.in_(picked))
+        .values(
+            status=MessageStatus.sending,
+            lease_until=now + lease,
+            claim_token=token,
+            handed_at=None,
+            updated_at=now,
+        )
+        .returning(
+            TABLE.c.id,
+            TABLE.c.programme_id,
+            TABLE.c.person_id,
+            TABLE.c.meeting_id,
+            TABLE.c.community_id,
+            TABLE.c.kind,
+            TABLE.c.phone,
+            TABLE.c.template,
+            TABLE.c.params,
+            TABLE.c.language,
+            TABLE.c.body,
+            TABLE.c.attempts,
+        )
+    )
+    async with sessions() as session:
+        result = await session.execute(statement)
+        rows = [Claimed(**row._mapping, token=token) for row in result.all()]
+        await session.commit()
+    return sorted(rows, key=lambda r: r.id)
+
+
+def _held(token: str, ids: Sequence[int]) -> tuple[Any, ...]:
+    return (TABLE.c.id.in_(list(ids)), TABLE.c.claim_token == token, TABLE.c.status == _SENDING)
+
+
+async def hand_off(
+    sessions: SessionFactory,
+    wave: Sequence[Claimed],
+    holding: Sequence[Claimed],
+    now: datetime,
+    lease: timedelta,
+) -> set[int]:
+    """Mark `wave` as handed to the gateway and renew the lease of everything still held.
+
+    Returns the ids of the wave still held by this claim: only those may be sent.
+    """
+    if not wave:
+        return set()
+    token = wave[0].token
+    async with sessions() as session:
+        handed = await session.execute(
+            sa.update(TABLE)
+            .where(*_held(token, [r.id for r in wave]))
+            .values(handed_at=now, attempts=TABLE.c.attempts + 1, lease_until=now + lease)
+            .returning(TABLE.c.id)
+        )
+        ids = {int(row[0]) for row in handed.all()}
+        rest = [r.id for r in holding if r.id not in ids]
+        if rest:
+            await session.execute(
+                sa.update(TABLE).where(*_held(token, rest)).values(lease_until=now + lease)
+            )
+        await session.commit()
+    for row in wave:
+        if row.id in ids:
+            row.attempts += 1
+    return ids
+
+
+async def store(session: AsyncSession, rows: Sequence[Claimed], now: datetime) -> None:
+    """Write each row's outcome, if the claim still holds it; grouped by changed columns."""
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        values = {**row.values, "updated_at": now, "lease_until": None}
+        by_shape.setdefault(tuple(sorted(values)), []).append(
+            {"_id": row.id, "_token": row.token, **values}
+        )
+    for shape, params in by_shape.items():
+        await session.execute(
+            sa.update(TABLE)
+            .where(TABLE.c.id == sa.bindparam("_id"), TABLE.c.claim_token == sa.bindparam("_token"))
+            .values({name: sa.bindparam(name) for name in shape}),
+            params,
+        )
+
+
+async def release(sessions: SessionFactory, rows: Sequence[Claimed], now: datetime) -> None:
+    """Put rows that were never handed over back in the queue, in their place."""
+    if not rows:
+        return
+    async with sessions() as session:
+        await session.execute(
+            sa.update(TABLE)
+            .where(*_held(rows[0].token, [r.id for r in rows]), TABLE.c.handed_at.is_(None))
+            .values(
+                status=MessageStatus.queued,
+                lease_until=None,
+                claim_token=None,
+                updated_at=now,
+            )
+        )
+        await session.commit()

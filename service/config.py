@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     at_timeout_s: float = Field(default=10.0, gt=0, le=120)
     # Outbox rows a worker claims at a time: what a worker killed mid-batch strands.
     sms_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # First wait before a failed send is tried again; it doubles per attempt (up to an hour).
+    sms_retry_base_s: float = Field(default=30.0, gt=0, le=3600)
 
     # GraphQL conveniences for developers; turn both off for a public production API.
     graphiql: bool = True

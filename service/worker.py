@@ -80,7 +80,11 @@ def sms_job(sender: Sender, *, every: timedelta = timedelta(seconds=2)) -> Job:
 def all_jobs(settings: Settings, sessions: SessionFactory) -> list[Job]:
     """Every job a worker runs: the database jobs and sending through Africa's Talking."""
     gateway = AfricasTalkingGateway.from_settings(settings)
-    policy = SendPolicy.for_timeout(settings.at_timeout_s, batch=settings.sms_batch_size)
+    policy = SendPolicy.for_timeout(
+        settings.at_timeout_s,
+        batch=settings.sms_batch_size,
+        backoff_base=timedelta(seconds=settings.sms_retry_base_s),
+    )
     return [*DEFAULT_JOBS, sms_job(Sender(sessions, gateway, SmsTexts.load(), policy=policy))]
 
 

@@ -2,7 +2,9 @@
 
 - `reset_share`: that share of requests is forwarded, the server's answer is read,
   and then the client's connection is reset instead of given the answer. The server
-  did the work (AT took the SMS); the client saw "Connection reset by peer".
+  did the work (AT took the SMS); the client saw "Connection reset by peer". With
+  `reset_taken_only`, only answers that say the server took the request (2xx) are
+  lost this way: the case where resending would send twice.
 - `refuse()`: every open connection is cut and the port stops listening, so new
   connections are refused, as a database that is restarting refuses them;
   `resume()` listens again on the same port.
@@ -42,6 +44,8 @@ class FaultyProxy:
     upstream_host: str
     upstream_port: int
     reset_share: float = 0.0
+    answer_delay_s: float = 0.0  # each answer waits this long: a slow link to AT
+    reset_taken_only: bool = False
     seed: int = 1
     host: str = "127.0.0.1"
     port: int = 0
@@ -52,6 +56,11 @@ class FaultyProxy:
         self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests forwarded and not yet answered."""
+        return sum(1 for link in self._links if not link.answered)
 
     @property
     def down(self) -> bool:
@@ -128,7 +137,11 @@ class FaultyProxy:
     async def _server_to_client(self, link: _Link, reader: asyncio.StreamReader) -> None:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
             while data := await reader.read(65536):
+                if not link.answered and self.answer_delay_s:
+                    await asyncio.sleep(self.answer_delay_s)
                 link.answered = True
+                if link.doomed and self.reset_taken_only and not data.startswith(b"HTTP/1.1 2"):
+                    link.doomed = False
                 if link.doomed:
                     self.counters.resets += 1
                     _reset(link.client)

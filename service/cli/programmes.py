@@ -18,9 +18,7 @@ from service.domain.programmes import (
 )
 from service.models.enums import Country, Language
 
-app = typer.Typer(
-    help="Create, change and list programmes (the tenants).", no_args_is_help=True
-)
+app = typer.Typer(help="Create, change and list programmes (the tenants).", no_args_is_help=True)
 
 SHORT_CODE_HELP = "Two-way SMS short code teachers reply to, e.g. 20880 (programmes may share one)"
 

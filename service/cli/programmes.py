@@ -72,7 +72,10 @@ def update(
     ] = None,
     short_code: Annotated[str | None, typer.Option(help=SHORT_CODE_HELP)] = None,
     no_short_code: Annotated[
-        bool, typer.Option("--no-short-code", help="Stop receiving on a short code of its own")
+        bool,
+        typer.Option(
+            "--no-short-code", help="Remove its short code: it then hears replies to any code"
+        ),
     ] = False,
 ) -> None:
     """Change a programme's SMS addresses; what is not given stays as it is."""

@@ -5,6 +5,17 @@ idempotent: a repeated post is stored once and answered once. Every reply is
 queued in the outbox in the person's language (replies are not held for quiet
 hours: the person has just written to us). Text we cannot read gets a short help
 reply, at most one an hour per person, so a chatty phone cannot run up a bill.
+
+Whose message it is, when the phone is in several programmes, is `sms.routing`'s
+rule: the programmes that hear the short code it was sent to; among them the one
+whose meeting the text's code names, else the one that last sent the phone an SMS;
+else nobody (not acted on, not stored, logged with the phone masked), never the
+number added last. STOP is about the short code, not one programme: it stops the
+phone's person in every programme that hears that code, with one confirmation.
+START restarts the programme the text is routed to, and undoes the other SMS
+opt-outs on that code (a STOP text, AT's opt-out notice), so that the "Reply START"
+of the one confirmation is true. An opt-out recorded on another channel in another
+programme (a USSD menu, staff) stays: a text only undoes what a text took away.
 """
 
 from __future__ import annotations
@@ -47,6 +58,7 @@ from service.models.enums import (
     Rsvp,
 )
 from sms.keywords import Command, Keyword, parse
+from sms.routing import Routing, route
 from sms.surveys import answer_by_sms, open_conversation
 from sms.texts import SmsTexts
 
@@ -106,37 +118,78 @@ def parse_inbound(form: Mapping[str, str], now: datetime) -> InboundSms:
     )
 
 
-async def find_sender(session: AsyncSession, phone: str, to: str) -> Person | None:
-    """The person behind a number. A number in two programmes goes to the one whose
-    sender id or short code it wrote to, else to the most recently added."""
-    rows = (
-        await session.exec(
-            select(Person, Programme)
-            .join(Programme, col(Programme.id) == col(Person.programme_id))
-            .where(col(Person.phone) == phone)
-            .order_by(col(Person.created_at).desc())
-        )
-    ).all()
-    for person, programme in rows:
-        if to and programme.sender_id == to:
-            return person
-    return rows[0][0] if rows else None
-
-
 async def receive(session: AsyncSession, sms: InboundSms, now: datetime, texts: SmsTexts) -> str:
     """Handle one inbound SMS; returns what happened (for logs and tests)."""
-    person = await find_sender(session, sms.sender, sms.to)
-    if person is None or person.id is None:
+    command = parse(sms.text)
+    # Bare digits are survey answers, not meeting codes.
+    code = command.code if command.keyword is not Keyword.unknown else None
+    routing = await route(session, sms.sender, sms.to, code)
+    if not routing.candidates:
         log.info("sms.inbound_unknown_sender", phone=mask_phone(sms.sender))
         return "unknown sender"
-    programme = await session.get(Programme, person.programme_id)
-    assert programme is not None
-    if not await _store(session, person, sms, now):
-        return "duplicate"
-    command = parse(sms.text)
-    handled = await _act(session, programme, person, command, sms, now, texts)
+    if command.keyword in (Keyword.stop, Keyword.start):
+        handled = await _stop_or_start(session, routing, command.keyword, sms, now)
+    elif routing.chosen is None:
+        handled = _ambiguous(sms, routing)
+    else:
+        person, programme = routing.chosen.person, routing.chosen.programme
+        if not await _store(session, person, sms, now):
+            return "duplicate"
+        handled = await _act(session, programme, person, command, sms, now, texts)
     log.info("sms.inbound", keyword=command.keyword.value, outcome=handled)
     return handled
+
+
+def _ambiguous(sms: InboundSms, routing: Routing) -> str:
+    log.info(
+        "sms.inbound_ambiguous",
+        phone=mask_phone(sms.sender),
+        to=sms.to,
+        programmes=len({c.programme.id for c in routing.candidates}),
+    )
+    return "ambiguous sender"
+
+
+async def _stop_or_start(
+    session: AsyncSession, routing: Routing, keyword: Keyword, sms: InboundSms, now: datetime
+) -> str:
+    """STOP stops every programme that hears the address it was sent to: the phone
+    must stop hearing from that number, whichever programme it meant. START
+    restarts the programme the text is routed to whatever had stopped it, and the
+    others on that address that an SMS opt-out stopped; an opt-out recorded on
+    another channel in another programme stays. One confirmation goes out, not one
+    per programme: from the programme the text is routed to when it is among them
+    (else the best placed of them), naming each programme changed."""
+    chosen = routing.chosen
+    if keyword is Keyword.stop:
+        acting = [c for c in routing.candidates if c.person.opted_out_at is None]
+    else:
+        acting = [
+            c
+            for c in routing.candidates
+            if c is chosen
+            or (c.person.opted_out_at is not None and c.person.opted_out_channel is Channel.sms)
+        ]
+    owner = chosen if chosen in acting or not acting else acting[0]
+    if owner is None:  # nothing to change, and nobody the text is about
+        return "already stopped" if keyword is Keyword.stop else _ambiguous(sms, routing)
+    if not await _store(session, owner.person, sms, now):
+        return "duplicate"
+    if not acting:
+        return "already stopped"
+    for candidate in acting:
+        person = candidate.person
+        actor = Actor.person(person.id or 0, Channel.sms)
+        if keyword is Keyword.stop:
+            opt_out(person, channel=Channel.sms, session=session, actor=actor)
+            await outbox.drop_pending(session, person_id=person.id, reason="opted out", now=now)
+        else:
+            opt_in(person, channel=Channel.sms, session=session, actor=actor)
+            # Asking to receive SMS is consent, given by SMS, now.
+            record_consent(person, given=True, channel=Channel.sms, session=session, actor=actor)
+    reply = _Reply(session, owner.programme, owner.person, sms)
+    names = ", ".join(c.programme.name for c in acting)
+    return await reply("stopped" if keyword is Keyword.stop else "started", now, programme=names)
 
 
 async def _store(session: AsyncSession, person: Person, sms: InboundSms, now: datetime) -> bool:
@@ -213,16 +266,6 @@ async def _act(
     reply = _Reply(session, programme, person, sms)
     actor = Actor.person(person.id or 0, Channel.sms)
     match command.keyword:
-        case Keyword.stop:
-            if not opt_out(person, channel=Channel.sms, session=session, actor=actor):
-                return "already stopped"
-            await outbox.drop_pending(session, person_id=person.id, reason="opted out", now=now)
-            return await reply("stopped", now, programme=programme.name)
-        case Keyword.start:
-            opt_in(person, channel=Channel.sms, session=session, actor=actor)
-            # Asking to receive SMS is consent, given by SMS, now.
-            record_consent(person, given=True, channel=Channel.sms, session=session, actor=actor)
-            return await reply("started", now, programme=programme.name)
         case _ if person.opted_out_at is not None:
             return "ignored: opted out"  # nothing but the STOP confirmation goes to them
         case Keyword.help:

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 import structlog
-from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -21,12 +20,12 @@ from service.domain import outbox
 from service.domain.actor import Actor
 from service.domain.people import opt_out
 from service.domain.phones import mask_phone
-from service.models import Person, Programme
 from service.models.enums import Channel
 from service.models.types import utcnow
 from service.services import Services
 from sms.delivery import BadReport, ReportSink, parse_report
 from sms.inbound import BadInbound, parse_inbound, receive
+from sms.routing import people_sending_as
 from sms.texts import SmsTexts
 
 log = structlog.get_logger(__name__)
@@ -92,7 +91,7 @@ def routes(services: Services, reports: ReportSink) -> list[Route]:
         return PlainTextResponse("OK")
 
     async def optout(request: Request) -> Response:
-        """AT's own opt-out list: the person blocked our sender id at the network."""
+        """AT's own opt-out list: the person blocked one of our senders at the network."""
         if not _token_ok(request, services):
             return PlainTextResponse("Not Found", status_code=404)
         form = await _form(request)
@@ -102,18 +101,8 @@ def routes(services: Services, reports: ReportSink) -> list[Route]:
         sender_id = (form or {}).get("senderId", "").strip()
         now = utcnow()
         async with services.sessions() as session:
-            query = (
-                select(Person)
-                .join(Programme, col(Programme.id) == col(Person.programme_id))
-                .where(col(Person.phone) == phone)
-            )
-            people = list((await session.exec(query)).all())
-            programmes = {p.programme_id for p in people}
-            if sender_id and len(programmes) > 1:
-                mine = (
-                    await session.exec(select(Programme.id).where(Programme.sender_id == sender_id))
-                ).all()
-                people = [p for p in people if p.programme_id in set(mine)] or people
+            # Only the programmes that send as that sender: see sms.routing.
+            people = await people_sending_as(session, phone, sender_id)
             for person in people:
                 actor = Actor.person(person.id or 0, Channel.sms)
                 if opt_out(person, channel=Channel.sms, session=session, actor=actor):

@@ -32,6 +32,8 @@ async def programme(
     country: Country = Country.KE,
     timezone: str = "Africa/Nairobi",
     language: Language = Language.sw,
+    sender_id: str | None = "COPLINE",
+    short_code: str | None = None,
 ) -> Programme:
     n = next(_serial)
     data = ProgrammeCreate(
@@ -41,7 +43,8 @@ async def programme(
         timezone=timezone,
         default_language=language,
         service_code=f"*384*{n}#",
-        sender_id="COPLINE",
+        sender_id=sender_id,
+        short_code=short_code,
     )
     return await create_programme(data, session=session, actor=OPERATOR)
 
@@ -159,9 +162,17 @@ async def world(
     country: Country = Country.KE,
     timezone: str = "Africa/Nairobi",
     language: Language = Language.sw,
+    sender_id: str | None = "COPLINE",
+    short_code: str | None = None,
 ) -> World:
     prog = await programme(
-        session, slug=slug, country=country, timezone=timezone, language=language
+        session,
+        slug=slug,
+        country=country,
+        timezone=timezone,
+        language=language,
+        sender_id=sender_id,
+        short_code=short_code,
     )
     sch = await school(session, prog)
     assert prog.id is not None and sch.id is not None

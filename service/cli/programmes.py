@@ -1,4 +1,4 @@
-"""`copline programme create|list`."""
+"""`copline programme create|update|list`."""
 
 from __future__ import annotations
 
@@ -7,11 +7,20 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from service.cli.common import console, operator, run, unit_of_work
-from service.domain.programmes import ProgrammeCreate, create_programme, list_programmes
+from service.cli.common import console, fail, operator, run, unit_of_work
+from service.domain.programmes import (
+    ProgrammeCreate,
+    ProgrammeSettings,
+    create_programme,
+    get_programme,
+    list_programmes,
+    update_programme,
+)
 from service.models.enums import Country, Language
 
-app = typer.Typer(help="Create and list programmes (the tenants).", no_args_is_help=True)
+app = typer.Typer(help="Create, change and list programmes (the tenants).", no_args_is_help=True)
+
+SHORT_CODE_HELP = "Two-way SMS short code teachers reply to, e.g. 20880 (programmes may share one)"
 
 
 @app.command("create")
@@ -25,6 +34,7 @@ def create(
     sender_id: Annotated[
         str | None, typer.Option(help="SMS sender id, at most 11 characters")
     ] = None,
+    short_code: Annotated[str | None, typer.Option(help=SHORT_CODE_HELP)] = None,
     languages: Annotated[
         str | None, typer.Option(help="Offered languages, comma-separated (default: LANGUAGE,en)")
     ] = None,
@@ -33,6 +43,7 @@ def create(
     data: dict[str, object] = {
         "slug": slug, "name": name, "country": country, "timezone": timezone,
         "default_language": language, "service_code": service_code, "sender_id": sender_id,
+        "short_code": short_code,
     }  # fmt: skip
     if languages:
         data["languages"] = [part.strip() for part in languages.split(",") if part.strip()]
@@ -47,6 +58,51 @@ def create(
                 f"Created programme [bold]{programme.slug}[/] ({programme.name}): "
                 f"{programme.country}, {programme.timezone}, "
                 f"languages {', '.join(programme.languages)}, USSD {programme.service_code}",
+                highlight=False,
+            )
+
+    run(work)
+
+
+@app.command("update")
+def update(
+    slug: Annotated[str, typer.Option(help="The programme to change")],
+    sender_id: Annotated[
+        str | None, typer.Option(help="SMS sender id, at most 11 characters")
+    ] = None,
+    short_code: Annotated[str | None, typer.Option(help=SHORT_CODE_HELP)] = None,
+    no_short_code: Annotated[
+        bool,
+        typer.Option(
+            "--no-short-code", help="Remove its short code: it then hears replies to any code"
+        ),
+    ] = False,
+) -> None:
+    """Change a programme's SMS addresses; what is not given stays as it is."""
+    if short_code is not None and no_short_code:
+        raise fail("give --short-code or --no-short-code, not both")
+    data: dict[str, object] = {}
+    if sender_id is not None:
+        data["sender_id"] = sender_id
+    if short_code is not None or no_short_code:
+        data["short_code"] = short_code
+    if not data:
+        raise fail("nothing to change: give --sender-id, --short-code or --no-short-code")
+
+    async def work() -> None:
+        async with unit_of_work() as session:
+            programme = await get_programme(session, slug)
+            assert programme.id is not None
+            changed = await update_programme(
+                programme.id,
+                ProgrammeSettings.model_validate(data),
+                session=session,
+                actor=operator(),
+            )
+            await session.commit()
+            console.print(
+                f"Programme [bold]{changed.slug}[/]: sender id {changed.sender_id or '-'}, "
+                f"short code {changed.short_code or '- (it hears replies to any code)'}",
                 highlight=False,
             )
 
@@ -75,11 +131,14 @@ def list_() -> None:
                             ",".join(p.languages),
                             p.service_code,
                             p.sender_id or "",
+                            p.short_code or "",
                         ]
                     )
                 )
             return
-        table = Table("slug", "name", "country", "timezone", "languages", "USSD", "sender")
+        table = Table(
+            "slug", "name", "country", "timezone", "languages", "USSD", "sender", "short code"
+        )
         for p in programmes:
             table.add_row(
                 p.slug,
@@ -89,6 +148,7 @@ def list_() -> None:
                 ",".join(p.languages),
                 p.service_code,
                 p.sender_id or "",
+                p.short_code or "",
             )
         console.print(table)
 

@@ -34,6 +34,9 @@ from service.roster import ImportKind, import_csv, read_csv
 HERE = Path(__file__).parent
 SEED_ACTOR = Actor.cli("seed-demo", channel=Channel.import_)
 TERM_NAME = "Demo term"
+# Both programmes reply on one short code, as programmes of one AT account often do:
+# their phones are in different countries, so each reply finds its programme.
+SHARED_SHORT_CODE = "20880"
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ PROGRAMMES = [
             languages=["rw", "en"],
             service_code="*384*2501#",
             sender_id="CoPRwanda",
+            short_code=SHARED_SHORT_CODE,
             sms_price=Decimal("15"),
         ),
         meeting_time=time(14, 30),
@@ -73,6 +77,7 @@ PROGRAMMES = [
             languages=["sw", "en"],
             service_code="*384*2541#",
             sender_id="CoPKenya",
+            short_code=SHARED_SHORT_CODE,
             sms_price=Decimal("0.8"),
         ),
         meeting_time=time(14, 0),

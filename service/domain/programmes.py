@@ -32,6 +32,10 @@ CURRENCY = {
 SERVICE_CODE = re.compile(r"^\*\d{2,4}(\*\d{1,6})*#$")
 # Alphanumeric sender ids: at most 11 characters, letters, digits and spaces.
 SENDER_ID = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
+# Two-way short codes are a few digits (20880 is a Kenyan one).
+SHORT_CODE = re.compile(r"^\d{3,8}$")
+# Settings an admin may remove again by setting them to null.
+CLEARABLE = frozenset({"short_code"})
 
 Hours = Annotated[int, Field(ge=0, le=24 * 14)]
 
@@ -47,6 +51,7 @@ class ProgrammeSettings(BaseModel):
     languages: list[Language] | None = Field(default=None, min_length=1)
     service_code: str | None = None
     sender_id: str | None = None
+    short_code: str | None = None
     reminder_offsets_h: list[Hours] | None = Field(default=None, max_length=5)
     quiet_hours_start: time | None = None
     quiet_hours_end: time | None = None
@@ -77,6 +82,13 @@ class ProgrammeSettings(BaseModel):
     def _sender_id(cls, value: str | None) -> str | None:
         if value is not None and not SENDER_ID.match(value):
             raise ValueError("sender id must be 1-11 letters, digits or spaces")
+        return value
+
+    @field_validator("short_code")
+    @classmethod
+    def _short_code(cls, value: str | None) -> str | None:
+        if value is not None and not SHORT_CODE.match(value):
+            raise ValueError(f"short code {value!r} must be 3-8 digits, e.g. 20880")
         return value
 
     @field_validator("sms_price")
@@ -152,6 +164,7 @@ async def create_programme(
         phone_region=data.country.value,
         service_code=data.service_code,
         sender_id=data.sender_id,
+        short_code=data.short_code,
         reminder_offsets_h=data.reminder_offsets_h or [48, 2],
         quiet_hours_start=data.quiet_hours_start or time(19, 0),
         quiet_hours_end=data.quiet_hours_end or time(7, 0),
@@ -175,7 +188,11 @@ async def update_programme(
     programme = await session.get(Programme, programme_id, with_for_update=True)
     if programme is None:
         raise NotFound(f"programme {programme_id} not found", id=programme_id)
-    values = data.model_dump(exclude_unset=True, exclude_none=True)
+    values = {
+        name: value
+        for name, value in data.model_dump(exclude_unset=True).items()
+        if value is not None or name in CLEARABLE
+    }
     if "languages" in values:
         values["languages"] = [str(lang) for lang in values["languages"]]
     await _ensure_free(

@@ -23,6 +23,9 @@ class Programme(SQLModel, table=True):
     phone_region: str = text_col(2)
     service_code: str = Field(max_length=32, unique=True)
     sender_id: str | None = text_col(11, nullable=True)
+    # The two-way short code teachers reply to. Several programmes of one AT account
+    # may share one; an alphanumeric sender id cannot receive replies.
+    short_code: str | None = text_col(8, nullable=True)
     reminder_offsets_h: list[int] = json_list()
     quiet_hours_start: time = Field(default=time(19, 0), nullable=False)
     quiet_hours_end: time = Field(default=time(7, 0), nullable=False)

@@ -31,6 +31,14 @@ async def test_seeding_twice_gives_the_same_row_counts(session: AsyncSession) ->
     assert 55 <= len(teachers) <= 70
 
 
+async def test_both_demo_programmes_take_replies_on_the_readmes_short_code(
+    session: AsyncSession,
+) -> None:
+    await seed(session)
+    programmes = (await session.exec(select(Programme))).all()
+    assert {p.short_code for p in programmes} == {"20880"}  # the README texts "to": "20880"
+
+
 async def test_each_demo_programme_has_held_meetings_with_attendance_and_upcoming_ones(
     session: AsyncSession,
 ) -> None:

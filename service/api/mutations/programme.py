@@ -27,6 +27,10 @@ class ProgrammeSettingsInput:
     languages: list[Language] | None = strawberry.UNSET
     service_code: str | None = strawberry.UNSET
     sender_id: str | None = strawberry.UNSET
+    short_code: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Two-way SMS short code teachers reply to; null removes it.",
+    )
     reminder_offsets_hours: list[int] | None = strawberry.UNSET
     quiet_hours_start: time | None = strawberry.UNSET
     quiet_hours_end: time | None = strawberry.UNSET
@@ -69,6 +73,7 @@ _SETTINGS = (
     "languages",
     "service_code",
     "sender_id",
+    "short_code",
     "quiet_hours_start",
     "quiet_hours_end",
     "sms_price",

@@ -23,6 +23,10 @@ class ProgrammeNode(Node):
     phone_region: str
     service_code: str = strawberry.field(description="The USSD code teachers dial.")
     sender_id: str | None
+    short_code: str | None = strawberry.field(
+        description="The two-way SMS short code teachers reply to (programmes may share "
+        "one); null: it hears replies to any of the account's codes."
+    )
     reminder_offsets_hours: list[int] = strawberry.field(
         description="Hours before a meeting that reminders go out."
     )
@@ -51,6 +55,7 @@ class ProgrammeNode(Node):
             phone_region=row.phone_region,
             service_code=row.service_code,
             sender_id=row.sender_id,
+            short_code=row.short_code,
             reminder_offsets_hours=list(row.reminder_offsets_h),
             quiet_hours_start=row.quiet_hours_start,
             quiet_hours_end=row.quiet_hours_end,

@@ -58,6 +58,25 @@ async def test_update_programme_changes_only_what_is_given(
     assert programme.timezone == "Africa/Nairobi" and programme.reminder_offsets_h == [24, 2]
 
 
+async def test_an_admin_sets_and_removes_the_programmes_short_code(
+    api: Api, two: Two, session: AsyncSession
+) -> None:
+    query = """mutation($i: ProgrammeSettingsInput!) { updateProgramme(input: $i) {
+        __typename ... on ProgrammePayload { programme { shortCode senderId } }
+        ... on ValidationError { fields { field message } } } }"""
+    data = await api.gql(query, {"i": {"shortCode": "20880"}}, key=two.admin_a)
+    assert data["updateProgramme"]["programme"]["shortCode"] == "20880"
+    assert (await fresh(session, Programme, two.a.pid)).short_code == "20880"
+    bad = await api.gql(query, {"i": {"shortCode": "CoPKenya"}}, key=two.admin_a)
+    assert bad["updateProgramme"]["fields"] == [
+        {"field": "shortCode", "message": "short code 'CoPKenya' must be 3-8 digits, e.g. 20880"}
+    ]
+    cleared = await api.gql(query, {"i": {"shortCode": None}}, key=two.admin_a)
+    assert cleared["updateProgramme"]["programme"]["shortCode"] is None
+    await session.rollback()  # end the read above: SQLite would keep showing its snapshot
+    assert (await fresh(session, Programme, two.a.pid)).short_code is None
+
+
 async def test_only_an_admin_changes_programme_settings(
     api: Api, two: Two, session: AsyncSession
 ) -> None:

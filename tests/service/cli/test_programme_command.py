@@ -1,4 +1,4 @@
-"""`copline programme create|list` as an operator types them."""
+"""`copline programme create|update|list` as an operator types them."""
 
 from __future__ import annotations
 
@@ -40,7 +40,40 @@ def test_an_operator_creates_a_programme_and_sees_it_listed(cli: CliRunner) -> N
         "sw,en",
         "*384*77#",
         "CoPKenya",
+        "",
     ]
+
+
+def test_an_operator_sets_changes_and_removes_a_programmes_short_code(cli: CliRunner) -> None:
+    created = cli.invoke(app, [*CREATE, "--short-code", "20880"])
+    assert created.exit_code == 0, created.output
+
+    def listed_code() -> str:
+        listed = cli.invoke(app, ["programme", "list"])
+        assert listed.exit_code == 0
+        return listed.stdout.split("\n")[0].split("\t")[-1]
+
+    assert listed_code() == "20880"
+    changed = cli.invoke(
+        app, ["programme", "update", "--slug", "ke-clusters", "--short-code", "30990"]
+    )
+    assert changed.exit_code == 0, changed.output
+    assert "short code 30990" in changed.stdout
+    assert listed_code() == "30990"
+    removed = cli.invoke(app, ["programme", "update", "--slug", "ke-clusters", "--no-short-code"])
+    assert removed.exit_code == 0, removed.output
+    assert listed_code() == ""
+
+
+def test_a_bad_short_code_or_an_empty_update_is_refused_clearly(cli: CliRunner) -> None:
+    assert cli.invoke(app, CREATE).exit_code == 0
+    bad = cli.invoke(app, ["programme", "update", "--slug", "ke-clusters", "--short-code", "CoP"])
+    assert bad.exit_code == 1
+    assert "--short-code: short code 'CoP' must be 3-8 digits" in bad.stderr
+    empty = cli.invoke(app, ["programme", "update", "--slug", "ke-clusters"])
+    assert empty.exit_code == 1 and "nothing to change" in empty.stderr
+    unknown = cli.invoke(app, ["programme", "update", "--slug", "nowhere", "--short-code", "20880"])
+    assert unknown.exit_code == 1 and "no programme with slug 'nowhere'" in unknown.stderr
 
 
 def test_a_second_programme_with_the_same_slug_is_refused_clearly(cli: CliRunner) -> None:

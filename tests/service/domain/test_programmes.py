@@ -59,6 +59,8 @@ async def test_slug_and_service_code_are_each_one_programmes(session: AsyncSessi
         ("timezone", "Africa/Atlantis"),
         ("service_code", "384123"),
         ("sender_id", "FAR-TOO-LONG-SENDER"),
+        ("short_code", "CoPKenya"),
+        ("short_code", "20"),
         ("slug", "Has Spaces"),
         ("country", "UG"),
     ],
@@ -93,6 +95,27 @@ async def test_updating_records_what_changed_and_nothing_when_nothing_did(
     ).all()
     assert len(updates) == 1
     assert set(updates[0].changes) == {"sms_price", "reminder_offsets_h"}
+
+
+async def test_programmes_may_share_a_short_code_and_leave_it_again(
+    session: AsyncSession,
+) -> None:
+    first = await create_programme(_rw(short_code="20880"), session=session, actor=f.OPERATOR)
+    second = await create_programme(
+        _rw(slug="rw-other", service_code="*384*251#", short_code="20880"),
+        session=session,
+        actor=f.OPERATOR,
+    )
+    assert first.short_code == second.short_code == "20880"
+    assert second.id is not None
+    await update_programme(
+        second.id, ProgrammeSettings(sms_price=Decimal("3")), session=session, actor=f.OPERATOR
+    )
+    assert second.short_code == "20880"  # a setting left out stays
+    await update_programme(
+        second.id, ProgrammeSettings(short_code=None), session=session, actor=f.OPERATOR
+    )
+    assert second.short_code is None
 
 
 async def test_the_default_language_must_stay_among_the_programmes_languages(

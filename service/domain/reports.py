@@ -199,7 +199,7 @@ def _rate(numerator: int | float, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def _belonged_at(moment: Any) -> Any:
+def belonged_at(moment: Any) -> Any:
     """The membership had begun and not yet ended at `moment`.
 
     A pending request is not membership yet. A row with no join date (written before
@@ -212,13 +212,15 @@ def _belonged_at(moment: Any) -> Any:
     )
 
 
-def _seat() -> Any:
+def has_seat() -> Any:
     """A membership's seat at a meeting (the statement joins Meeting and, outer, the
-    person's Attendance): they belonged when it began, or they came to it."""
-    return col(Attendance.presence).in_(ATTENDED) | _belonged_at(col(Meeting.starts_at))
+    person's Attendance): they belonged when it began, or they came to it. The
+    attendance export marks the same rows `counted`."""
+    return col(Attendance.presence).in_(ATTENDED) | belonged_at(col(Meeting.starts_at))
 
 
-def _mark_of_member() -> Any:
+def mark_of_member() -> Any:
+    """The member's marks at the meeting: the condition to outer-join Attendance on."""
     return (col(Attendance.meeting_id) == col(Meeting.id)) & (
         col(Attendance.person_id) == col(Membership.person_id)
     )
@@ -360,7 +362,7 @@ async def _figures(
     """Active memberships, and seats and marks at held meetings: two statements.
 
     One row per (membership, held meeting of its community) it has a seat at (see
-    `_seat`), with the person's marks there if any. Marks elsewhere (a meeting held
+    `has_seat`), with the person's marks there if any. Marks elsewhere (a meeting held
     before they joined, or after they left, that they did not come to) count nowhere,
     so the marks counted are those of the seats counted.
     """
@@ -381,13 +383,13 @@ async def _figures(
         sa.select(col(Meeting.community_id), col(Membership.role))
         .select_from(Membership)
         .join(Meeting, col(Meeting.community_id) == col(Membership.community_id))
-        .outerjoin(Attendance, _mark_of_member())
+        .outerjoin(Attendance, mark_of_member())
         .where(
             col(Meeting.programme_id) == scope.programme_id,
             col(Meeting.status) == MeetingStatus.held,
             col(Meeting.community_id).in_(scope.communities()),
             *scope.within(col(Meeting.starts_at)),
-            _seat(),
+            has_seat(),
         )
     )
     seats, group = _with_group(seats, by, col(Membership.person_id))
@@ -548,8 +550,8 @@ async def members_at_risk(
     seats = (
         sa.select(func.count())
         .select_from(Meeting)
-        .outerjoin(Attendance, _mark_of_member())
-        .where(col(Meeting.community_id) == col(Membership.community_id), *held, _seat())
+        .outerjoin(Attendance, mark_of_member())
+        .where(col(Meeting.community_id) == col(Membership.community_id), *held, has_seat())
     )
     page = (
         sa.select(

@@ -480,9 +480,9 @@ async def members_at_risk(
     community since they joined. Facilitators are never at risk.
 
     Only a member who had joined by the start of the oldest of those meetings can be
-    at risk: one who joined later has had fewer than `missed` chances (and any meeting
-    before joining they came to would be among their last `missed` seats), as a
-    community with fewer than `missed` held meetings in the window puts nobody at risk.
+    at risk: one who joined later has had fewer than `missed` meetings to miss, as in
+    a community with fewer than `missed` held meetings in the window. (A meeting
+    before they joined is a seat only if they came to it, which clears them anyway.)
     Three statements: the recent meetings (a few per community), the count and the
     page. The recent meetings travel as a list of ids so the "came to one of them" set
     is an uncorrelated subquery the database hashes once, whatever its statistics say.

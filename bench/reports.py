@@ -1,9 +1,11 @@
 """The four reports over one term of a 5,000-teacher programme, on PostgreSQL.
 
-250 communities x 20 members, 3 held meetings each with every member marked, survey
-responses with answers from ~70% of those who came, three SMS per member, and USSD
-sessions. Each report is asked through `/graphql` in-process (httpx over ASGI against
-`create_app`), beside a `{ __typename }` baseline timed the same way.
+250 communities x 20 members (one of them its facilitator, one joining after the first
+meeting, one leaving after the second; the rest there from the term's start), 3 held
+meetings each with every member of the day marked, survey responses with answers from
+~70% of those who came, three SMS per member, and USSD sessions. Each report is asked
+through `/graphql` in-process (httpx over ASGI against `create_app`), beside a
+`{ __typename }` baseline timed the same way.
 
 Goal: <= 1 s per report.
 
@@ -51,6 +53,7 @@ from service.models.enums import Country, Language, QuestionKind, Scope
 
 ACTOR = Actor.cli("bench")
 COMMUNITIES, MEMBERS, MEETINGS = 250, 20, 3
+JOINS_LATE, LEAVES = MEMBERS - 1, MEMBERS - 2  # the last two of each community
 TERM_START = date(2025, 1, 6)
 CHUNK = 5_000
 
@@ -58,10 +61,11 @@ QUERIES = {
     "attendance": """{ attendance(filter: {by: gender}) {
         meetings { planned held cancelled heldRate }
         totals { members expected attended attendanceRate }
+        facilitators { members expected attended attendanceRate }
         groups { group figures { attendanceRate } }
         communities(first: 100) {
           totalCount nodes { community { name } figures { attendanceRate } } }
-        atRisk(first: 100) { totalCount nodes { person { name } attended } } } }""",
+        atRisk(first: 100) { totalCount nodes { person { name } heldMeetings attended } } } }""",
     "surveyResults": """{ surveyResults(surveyKey: "bench-reflection") {
         invited completed responseRate
         questions { position answered mean answers { value count percent } texts } } }""",
@@ -170,26 +174,30 @@ async def build(url: str) -> tuple[str, int]:
             ],
         )
         people = await _ids(s, col(Person.id))
-        await _insert(
-            s,
-            Membership,
-            [
-                {
-                    "community_id": communities[i // MEMBERS],
-                    "person_id": p,
-                    "role": "member",
-                    "status": "active",
-                    "requested_at": now,
-                    "joined_at": now,
-                }
-                for i, p in enumerate(people)
-            ],
-        )
         starts = [
             datetime(2025, 1, 20 + 2 * (c % 5), 11, tzinfo=UTC) + timedelta(weeks=4 * k)
             for c in range(COMMUNITIES)
             for k in range(MEETINGS)
         ]
+        began = datetime.combine(TERM_START, datetime.min.time(), tzinfo=UTC)
+        after_first, after_second = timedelta(weeks=1), timedelta(weeks=5)
+
+        def membership(i: int, p: int) -> dict[str, Any]:
+            c, j = divmod(i, MEMBERS)
+            first = starts[c * MEETINGS]
+            row = {
+                "community_id": communities[c],
+                "person_id": p,
+                "role": "facilitator" if j == 0 else "member",
+                "status": "active",
+                "requested_at": began,
+                "joined_at": first + after_first if j == JOINS_LATE else began,
+            }
+            if j == LEAVES:
+                row |= {"status": "left", "left_at": first + after_second}
+            return row
+
+        await _insert(s, Membership, [membership(i, p) for i, p in enumerate(people)])
         await _insert(
             s,
             Meeting,
@@ -211,6 +219,8 @@ async def build(url: str) -> tuple[str, int]:
         for i, m in enumerate(meetings):
             c = i // MEETINGS
             for j in range(MEMBERS):
+                if (j == JOINS_LATE and i % MEETINGS == 0) or (j == LEAVES and i % MEETINGS == 2):
+                    continue  # not a member that day
                 person = people[c * MEMBERS + j]
                 present = (i + j) % 10 < 7
                 marks.append(

@@ -140,13 +140,21 @@ class MeetingCounts:
         )
 
 
-@strawberry.type(description="Who said they would come to held meetings, and who came.")
+@strawberry.type(
+    description="Who said they would come to held meetings, and who came: members' figures, "
+    "or facilitators' where the field is `facilitators`."
+)
 class AttendanceFigures:
     members: int = strawberry.field(
-        description="Active memberships (a teacher in two communities counts in each)."
+        description="Active memberships (a teacher in two communities counts in each); "
+        "facilitators are counted apart."
     )
-    expected: int = strawberry.field(description="Member seats: members x held meetings.")
-    attended: int = strawberry.field(description="Marked present or remote.")
+    expected: int = strawberry.field(
+        description="Seats at held meetings: each membership counts for the meetings held "
+        "while it lasted (from joining to leaving), and for any it was marked present or "
+        "remote at."
+    )
+    attended: int = strawberry.field(description="Marked present or remote, at those seats.")
     present: int
     remote: int
     rsvp_yes: int
@@ -176,7 +184,10 @@ class AttendanceFigures:
 @strawberry.type
 class CommunityAttendance:
     meetings: MeetingCounts
-    figures: AttendanceFigures
+    figures: AttendanceFigures = strawberry.field(description="Its members, facilitators apart.")
+    facilitators: AttendanceFigures = strawberry.field(
+        description="Its facilitators' own attendance, not in `figures`."
+    )
     community_pk: strawberry.Private[int]
 
     @strawberry.field
@@ -190,9 +201,15 @@ class AttendanceGroup:
     figures: AttendanceFigures
 
 
-@strawberry.type(description="A member who missed each of their community's last N held meetings.")
+@strawberry.type(
+    description="A member who missed each of their community's last N held meetings since "
+    "they joined."
+)
 class MemberAtRisk:
-    held_meetings: int = strawberry.field(description="Held meetings of the community in range.")
+    held_meetings: int = strawberry.field(
+        description="Held meetings of the community in range since they joined (and any "
+        "before that they came to)."
+    )
     attended: int
     attendance_rate: float | None
     last_attended_at: datetime | None = strawberry.field(
@@ -215,7 +232,10 @@ class MemberAtRisk:
 @strawberry.type
 class AttendanceReport:
     meetings: MeetingCounts
-    totals: AttendanceFigures
+    totals: AttendanceFigures = strawberry.field(description="Members, facilitators apart.")
+    facilitators: AttendanceFigures = strawberry.field(
+        description="Facilitators' own attendance, not in `totals`, `groups` or `atRisk`."
+    )
     groups: list[AttendanceGroup] = strawberry.field(
         description="Per gender or role when the filter asks (`by`); empty otherwise. "
         "A person with several roles counts in each."
@@ -230,8 +250,9 @@ class AttendanceReport:
         return _page(self.rows, first, after)
 
     @strawberry.field(
-        description="Active members who missed (not present, not remote) each of their "
-        "community's last `missed` held meetings in range, by community and name."
+        description="Active members (not facilitators) who missed (not present, not remote) "
+        "each of their community's last `missed` held meetings in range since they joined, "
+        "by community and name."
     )
     async def at_risk(
         self, info: Info_, missed: int = 2, first: int | None = None, after: str | None = None
@@ -340,7 +361,9 @@ class CommunityHealth:
     )
     ratings: int
     held_rate: float | None
-    attendance_rate: float | None
+    attendance_rate: float | None = strawberry.field(
+        description="Its members' attendance rate, facilitators apart (as `attendance`)."
+    )
     meetings: MeetingCounts
     community_pk: strawberry.Private[int]
 
@@ -467,6 +490,7 @@ class ReportQueries:
         return AttendanceReport(
             meetings=MeetingCounts.of(r.meetings),
             totals=AttendanceFigures.of(r.totals),
+            facilitators=AttendanceFigures.of(r.facilitators),
             groups=[
                 AttendanceGroup(group=g.group, figures=AttendanceFigures.of(g.figures))
                 for g in r.groups
@@ -475,6 +499,7 @@ class ReportQueries:
                 CommunityAttendance(
                     meetings=MeetingCounts.of(c.meetings),
                     figures=AttendanceFigures.of(c.figures),
+                    facilitators=AttendanceFigures.of(c.facilitators),
                     community_pk=c.community_id,
                 )
                 for c in r.communities

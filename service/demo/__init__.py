@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, func, select
+from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain.actor import Actor
@@ -27,7 +27,7 @@ from service.domain.meetings import MeetingInput, mark_meeting_held, schedule_me
 from service.domain.programmes import ProgrammeCreate, create_programme, get_programme
 from service.domain.survey_dispatch import invite_attendees
 from service.domain.terms import TermInput, create_term, find_term
-from service.models import Community, Meeting, Membership, Person, Programme
+from service.models import Community, Meeting, Membership, Person, Programme, Term
 from service.models.enums import Channel, MeetingStatus, MembershipRole, Modality, Presence, Rsvp
 from service.roster import ImportKind, import_csv, read_csv
 
@@ -130,6 +130,9 @@ async def _meetings(
     assert programme.id is not None
     zone = ZoneInfo(programme.timezone)
     today = now.astimezone(zone).date()
+    term = await session.get(Term, term_id)
+    assert term is not None
+    term_began = datetime.combine(term.starts_on, time(0), tzinfo=zone)
     stmt = (
         select(Community)
         .where(Community.programme_id == programme.id)
@@ -147,6 +150,16 @@ async def _meetings(
         if (await session.exec(count)).one():
             continue  # this community's demo term is already planned
         rng = random.Random(community.code)
+        # The roster was imported just now, but the demo term began weeks ago with these
+        # members in it: without this, reports would leave them out of the held meetings.
+        await session.exec(
+            update(Membership)
+            .where(
+                col(Membership.community_id) == community.id,
+                col(Membership.joined_at) > term_began,
+            )
+            .values(joined_at=term_began)
+        )
         members = sorted(await active_member_ids(session, community.id))
         facilitator = await _facilitator(session, community.id)
         starts = [

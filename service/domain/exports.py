@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain.errors import NotFound
 from service.domain.phones import mask_phone
+from service.domain.reports import belonged_at, has_seat, mark_of_member
 from service.domain.surveys import in_language
 from service.models import (
     Answer,
@@ -41,7 +42,7 @@ from service.models import (
     SurveyResponse,
     Term,
 )
-from service.models.enums import MembershipStatus, QuestionKind
+from service.models.enums import MeetingStatus, QuestionKind
 
 PAGE = 1_000
 # A spreadsheet runs a cell starting with one of these as a formula. Text people typed
@@ -205,40 +206,37 @@ ATTENDANCE_COLUMNS = [
     "rsvp_channel",
     "presence",
     "presence_channel",
+    "counted",
 ]
 
 
 async def attendance(session: AsyncSession, spec: ExportSpec) -> AsyncIterator[list[str]]:
     """One row per meeting and member of its community, marked or not.
 
-    Members are those whose membership was not pending and had not ended before the
-    meeting began, plus anyone with a mark for it: an unmarked member is a row too, so
-    attendance rates can be computed from the file alone.
+    Members are those whose membership had begun and not ended when the meeting began
+    (so nobody is listed for a meeting held before they joined), plus anyone with a
+    mark for it: an unmarked member is a row too. `counted` says which rows are the
+    attendance report's seats (a held meeting they belonged to, or came to), so its
+    rates can be computed from the file alone, members' and facilitators' apart by
+    `membership_role`.
     """
     yield ATTENDANCE_COLUMNS
-    marked = sa.and_(
-        col(Attendance.meeting_id) == Meeting.id, col(Attendance.person_id) == Membership.person_id
+    yes: Any = sa.literal_column("1")
+    no: Any = sa.literal_column("0")
+    counted = sa.case(
+        (sa.and_(col(Meeting.status) == MeetingStatus.held, has_seat()), yes), else_=no
     )
     stmt = (
         sa.select(Meeting, col(Community.code), col(Community.name), Person)
-        .add_columns(col(Membership.role), col(School.code), Attendance)
+        .add_columns(col(Membership.role), col(School.code), Attendance, counted)
         .join(Community, col(Community.id) == Meeting.community_id)
         .join(Membership, col(Membership.community_id) == Meeting.community_id)
         .join(Person, col(Person.id) == Membership.person_id)
         .outerjoin(School, col(School.id) == Person.school_id)
-        .outerjoin(Attendance, marked)
+        .outerjoin(Attendance, mark_of_member())
         .where(
             col(Meeting.programme_id) == spec.programme_id,
-            sa.or_(
-                col(Attendance.id).is_not(None),
-                sa.and_(
-                    col(Membership.status) != MembershipStatus.pending,
-                    sa.or_(
-                        col(Membership.left_at).is_(None),
-                        col(Membership.left_at) > Meeting.starts_at,
-                    ),
-                ),
-            ),
+            sa.or_(col(Attendance.id).is_not(None), belonged_at(col(Meeting.starts_at))),
         )
     )
     if spec.term is not None:
@@ -273,6 +271,7 @@ async def attendance(session: AsyncSession, spec: ExportSpec) -> AsyncIterator[l
             mark.rsvp_channel.value if mark and mark.rsvp_channel else "",
             mark.presence.value if mark else "unknown",
             mark.presence_channel.value if mark and mark.presence_channel else "",
+            "yes" if row[7] else "no",
         ]
 
 

@@ -9,6 +9,12 @@ dates (from/to, narrowed further to a term's dates when a term is given). Meetin
 fall in the window by their start, messages by their creation, USSD sessions by
 their start, survey responses by their meeting's start (or, with no meeting, by
 when they were started).
+
+Attendance describes each held meeting as it happened. A membership counts for a held
+meeting when it had begun (and not ended) by the meeting's start, or when the person
+was marked present or remote there (a newcomer added after the meeting they first came
+to); its marks count only there, so no rate exceeds 1. Facilitators are counted apart
+from members and are never members at risk.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from service.models import (
 from service.models.enums import (
     Direction,
     MeetingStatus,
+    MembershipRole,
     MembershipStatus,
     MessageStatus,
     Presence,
@@ -192,6 +199,33 @@ def _rate(numerator: int | float, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
+def belonged_at(moment: Any) -> Any:
+    """The membership had begun and not yet ended at `moment`.
+
+    A pending request is not membership yet. A row with no join date (written before
+    memberships had dates) counts from always, as every row did then.
+    """
+    return sa.and_(
+        col(Membership.status) != MembershipStatus.pending,
+        col(Membership.joined_at).is_(None) | (col(Membership.joined_at) <= moment),
+        col(Membership.left_at).is_(None) | (col(Membership.left_at) > moment),
+    )
+
+
+def has_seat() -> Any:
+    """A membership's seat at a meeting (the statement joins Meeting and, outer, the
+    person's Attendance): they belonged when it began, or they came to it. The
+    attendance export marks the same rows `counted`."""
+    return col(Attendance.presence).in_(ATTENDED) | belonged_at(col(Meeting.starts_at))
+
+
+def mark_of_member() -> Any:
+    """The member's marks at the meeting: the condition to outer-join Attendance on."""
+    return (col(Attendance.meeting_id) == col(Meeting.id)) & (
+        col(Attendance.person_id) == col(Membership.person_id)
+    )
+
+
 def _with_group(stmt: Rows, by: Breakdown, person_id: Any) -> tuple[Rows, Any]:
     """Add the disaggregation column (and its joins) to a statement over people."""
     if by is Breakdown.none:
@@ -239,7 +273,7 @@ class MeetingCounts:
 @dataclass
 class AttendanceFigures:
     members: int = 0  # active memberships
-    expected: int = 0  # member seats at held meetings: members x held meetings
+    expected: int = 0  # seats at held meetings: a membership belonging then, or who came
     attended: int = 0  # present + remote
     present: int = 0
     remote: int = 0
@@ -262,7 +296,8 @@ class CommunityAttendance:
     community_id: int
     name: str
     meetings: MeetingCounts
-    figures: AttendanceFigures
+    figures: AttendanceFigures  # members only
+    facilitators: AttendanceFigures = field(default_factory=AttendanceFigures)
 
 
 @dataclass
@@ -274,9 +309,10 @@ class GroupAttendance:
 @dataclass
 class AttendanceReport:
     meetings: MeetingCounts
-    totals: AttendanceFigures
+    totals: AttendanceFigures  # members only
     communities: list[CommunityAttendance]
-    groups: list[GroupAttendance]
+    groups: list[GroupAttendance]  # members only
+    facilitators: AttendanceFigures = field(default_factory=AttendanceFigures)
 
 
 async def _meeting_counts(session: AsyncSession, scope: ReportScope) -> dict[int, MeetingCounts]:
@@ -317,48 +353,52 @@ async def _community_names(session: AsyncSession, scope: ReportScope) -> list[tu
     return [(i, n) for i, n in (await session.execute(stmt)).all()]
 
 
+FigureKey = tuple[int, MembershipRole, str]  # community, role in it, group ("all" unsplit)
+
+
 async def _figures(
     session: AsyncSession, scope: ReportScope, by: Breakdown
-) -> dict[tuple[int, str], AttendanceFigures]:
-    """Memberships and marks at held meetings, per (community, group): two statements.
+) -> dict[FigureKey, AttendanceFigures]:
+    """Active memberships, and seats and marks at held meetings: two statements.
 
-    Marks count only for the community's active members, the same people the
-    denominator counts, so a rate never exceeds 1.
+    One row per (membership, held meeting of its community) it has a seat at (see
+    `has_seat`), with the person's marks there if any. Marks elsewhere (a meeting held
+    before they joined, or after they left, that they did not come to) count nowhere,
+    so the marks counted are those of the seats counted.
     """
     members, group = _with_group(
-        sa.select(col(Membership.community_id)).where(
+        sa.select(col(Membership.community_id), col(Membership.role)).where(
             col(Membership.community_id).in_(scope.communities()),
             col(Membership.status) == MembershipStatus.active,
         ),
         by,
         col(Membership.person_id),
     )
-    keys = [col(Membership.community_id), *([group] if group is not None else [])]
-    members = members.add_columns(*keys[1:], func.count()).group_by(*keys)
+    keys = [col(Membership.community_id), col(Membership.role)]
+    keys += [group] if group is not None else []
+    members = members.add_columns(*keys[2:], func.count()).group_by(*keys)
 
     attended = col(Attendance.presence).in_(ATTENDED)
-    marks = (
-        sa.select(col(Meeting.community_id))
-        .select_from(Attendance)
-        .join(Meeting, col(Meeting.id) == col(Attendance.meeting_id))
-        .join(
-            Membership,
-            (col(Membership.community_id) == col(Meeting.community_id))
-            & (col(Membership.person_id) == col(Attendance.person_id))
-            & (col(Membership.status) == MembershipStatus.active),
-        )
+    seats = (
+        sa.select(col(Meeting.community_id), col(Membership.role))
+        .select_from(Membership)
+        .join(Meeting, col(Meeting.community_id) == col(Membership.community_id))
+        .outerjoin(Attendance, mark_of_member())
         .where(
             col(Meeting.programme_id) == scope.programme_id,
             col(Meeting.status) == MeetingStatus.held,
             col(Meeting.community_id).in_(scope.communities()),
             *scope.within(col(Meeting.starts_at)),
+            has_seat(),
         )
     )
-    marks, group = _with_group(marks, by, col(Attendance.person_id))
-    mark_keys = [col(Meeting.community_id), *([group] if group is not None else [])]
+    seats, group = _with_group(seats, by, col(Membership.person_id))
+    seat_keys = [col(Meeting.community_id), col(Membership.role)]
+    seat_keys += [group] if group is not None else []
     yes, no = col(Attendance.rsvp) == Rsvp.yes, col(Attendance.rsvp) == Rsvp.no
-    marks = marks.add_columns(
-        *mark_keys[1:],
+    seats = seats.add_columns(
+        *seat_keys[2:],
+        func.count(),
         _count_if(attended),
         _count_if(col(Attendance.presence) == Presence.present),
         _count_if(col(Attendance.presence) == Presence.remote),
@@ -366,54 +406,59 @@ async def _figures(
         _count_if(no),
         _count_if(yes & attended),
         _count_if(no & attended),
-    ).group_by(*mark_keys)
+    ).group_by(*seat_keys)
 
-    figures: dict[tuple[int, str], AttendanceFigures] = defaultdict(AttendanceFigures)
+    figures: dict[FigureKey, AttendanceFigures] = defaultdict(AttendanceFigures)
     grouped = group is not None
     for row in (await session.execute(members)).all():
-        key = (row[0], row[1] if grouped else "all")
+        key = (row[0], row[1], row[2] if grouped else "all")
         figures[key].members = row[-1]
-    for row in (await session.execute(marks)).all():
-        key = (row[0], row[1] if grouped else "all")
+    for row in (await session.execute(seats)).all():
+        key = (row[0], row[1], row[2] if grouped else "all")
         f = figures[key]
-        (f.attended, f.present, f.remote, f.rsvp_yes, f.rsvp_no) = row[-7:-2]
+        (f.expected, f.attended, f.present, f.remote, f.rsvp_yes, f.rsvp_no) = row[-8:-2]
         f.rsvp_yes_attended, f.rsvp_no_attended = row[-2:]
     return figures
 
 
 async def attendance(session: AsyncSession, scope: ReportScope) -> AttendanceReport:
+    """Members' figures in total, per community and per group; facilitators' apart."""
     by = scope.filter.by
     meetings = await _meeting_counts(session, scope)
     figures = await _figures(session, scope, by)
     names = await _community_names(session, scope)
 
     per_community: dict[int, AttendanceFigures] = defaultdict(AttendanceFigures)
+    facilitating: dict[int, AttendanceFigures] = defaultdict(AttendanceFigures)
     per_group: dict[str, AttendanceFigures] = defaultdict(AttendanceFigures)
-    for (community_id, group), f in figures.items():
-        f.expected = f.members * meetings[community_id].held if community_id in meetings else 0
+    for (community_id, role, group), f in figures.items():
+        if role is MembershipRole.facilitator:
+            facilitating[community_id].add(f)
+            continue
         per_community[community_id].add(f)
         per_group[group].add(f)
 
-    total_meetings, totals = MeetingCounts(), AttendanceFigures()
+    total_meetings, totals, facilitators = MeetingCounts(), AttendanceFigures(), AttendanceFigures()
     rows = []
     for community_id, name in names:
         m, f = meetings.get(community_id, MeetingCounts()), per_community[community_id]
         total_meetings.add(m)
         totals.add(f)
-        rows.append(CommunityAttendance(community_id, name, m, f))
+        facilitators.add(facilitating[community_id])
+        rows.append(CommunityAttendance(community_id, name, m, f, facilitating[community_id]))
     order: list[str] = (
         [r.value for r in Role if r.value in per_group] if by is Breakdown.role else []
     )
     order = order or sorted(per_group)
     groups = [GroupAttendance(g, per_group[g]) for g in order] if by is not Breakdown.none else []
-    return AttendanceReport(total_meetings, totals, rows, groups)
+    return AttendanceReport(total_meetings, totals, rows, groups, facilitators)
 
 
 @dataclass
 class MemberAtRisk:
     person_id: int
     community_id: int
-    held: int  # held meetings of the community in the window
+    held: int  # held meetings in the window they had a seat at (since they joined)
     attended: int
     last_attended_at: datetime | None
 
@@ -431,13 +476,16 @@ class AtRiskPage:
 async def members_at_risk(
     session: AsyncSession, scope: ReportScope, *, missed: int, offset: int, limit: int
 ) -> AtRiskPage:
-    """Active members who missed each of their community's last `missed` held meetings.
+    """Active members who missed each of the last `missed` held meetings of their
+    community since they joined. Facilitators are never at risk.
 
-    Only communities with at least `missed` held meetings in the window can put a
-    member at risk. Three statements: the recent meetings (a few per community), the
-    count and the page. The recent meetings travel as a list of ids so the "came to
-    one of them" set is an uncorrelated subquery the database hashes once, whatever
-    its statistics say.
+    Only a member who had joined by the start of the oldest of those meetings can be
+    at risk: one who joined later has had fewer than `missed` meetings to miss, as in
+    a community with fewer than `missed` held meetings in the window. (A meeting
+    before they joined is a seat only if they came to it, which clears them anyway.)
+    Three statements: the recent meetings (a few per community), the count and the
+    page. The recent meetings travel as a list of ids so the "came to one of them" set
+    is an uncorrelated subquery the database hashes once, whatever its statistics say.
     """
     community = col(Meeting.community_id)
     ranked = (
@@ -459,9 +507,14 @@ async def members_at_risk(
         await session.execute(sa.select(ranked).where(ranked.c[2] <= missed, ranked.c[3] >= missed))
     ).all()
     recent = [meeting_id for meeting_id, _, _, _ in recent_rows]
-    held = {community_id: n for _, community_id, _, n in recent_rows}
     if not recent:
         return AtRiskPage(0, [])
+    oldest = (
+        sa.select(col(Meeting.community_id), func.min(col(Meeting.starts_at)).label("starts_at"))
+        .where(col(Meeting.id).in_(recent))
+        .group_by(col(Meeting.community_id))
+        .subquery("oldest")
+    )
     came = (
         sa.select(col(Meeting.community_id), col(Attendance.person_id))
         .join(Meeting, col(Meeting.id) == col(Attendance.meeting_id))
@@ -470,11 +523,13 @@ async def members_at_risk(
     pair = sa.tuple_(col(Membership.community_id), col(Membership.person_id))
     at_risk = [
         col(Membership.status) == MembershipStatus.active,
-        col(Membership.community_id).in_(list(held)),
+        col(Membership.role) == MembershipRole.member,
+        col(Membership.joined_at).is_(None) | (col(Membership.joined_at) <= oldest.c.starts_at),
         pair.not_in(came),
     ]
-    count = sa.select(func.count()).select_from(Membership).where(*at_risk)
-    total = (await session.execute(count)).scalar_one()
+    in_oldest = oldest.c.community_id == col(Membership.community_id)
+    count = sa.select(func.count()).select_from(Membership).join(oldest, in_oldest)
+    total = (await session.execute(count.where(*at_risk))).scalar_one()
     if not limit:
         return AtRiskPage(total, [])
 
@@ -490,16 +545,23 @@ async def members_at_risk(
             )
         )
 
-    in_window = attended(func.count()).where(
-        col(Meeting.status) == MeetingStatus.held, *scope.within(col(Meeting.starts_at))
+    held = (col(Meeting.status) == MeetingStatus.held, *scope.within(col(Meeting.starts_at)))
+    in_window = attended(func.count()).where(*held)
+    seats = (
+        sa.select(func.count())
+        .select_from(Meeting)
+        .outerjoin(Attendance, mark_of_member())
+        .where(col(Meeting.community_id) == col(Membership.community_id), *held, has_seat())
     )
     page = (
         sa.select(
             col(Membership.person_id),
             col(Membership.community_id),
+            seats.scalar_subquery(),
             in_window.scalar_subquery(),
             attended(func.max(col(Meeting.starts_at))).scalar_subquery(),
         )
+        .join(oldest, in_oldest)
         .join(Person, col(Person.id) == col(Membership.person_id))
         .join(Community, col(Community.id) == col(Membership.community_id))
         .where(*at_risk)
@@ -508,7 +570,7 @@ async def members_at_risk(
         .limit(limit)
     )
     rows = (await session.execute(page)).all()
-    return AtRiskPage(total, [MemberAtRisk(p, c, held[c], n, last) for p, c, n, last in rows])
+    return AtRiskPage(total, [MemberAtRisk(*row) for row in rows])
 
 
 # ---------------------------------------------------------------- survey results
@@ -817,8 +879,7 @@ async def cop_health(session: AsyncSession, scope: ReportScope) -> list[Communit
     rows = []
     for community_id, name in await _community_names(session, scope):
         m = meetings.get(community_id, MeetingCounts())
-        f = figures.get((community_id, "all"), AttendanceFigures())
-        f.expected = f.members * m.held
+        f = figures.get((community_id, MembershipRole.member, "all"), AttendanceFigures())
         total, n = ratings.get(community_id, (0, 0))
         rows.append(CommunityHealth(community_id, name, n, total / n if n else None, m, f))
     return rows

@@ -9,6 +9,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.demo import seed
+from service.domain import reports
 from service.models import Attendance, Meeting, Membership, Person, Programme, metadata
 from service.models.enums import MeetingStatus, MembershipRole, Presence
 from tests.factories import now
@@ -64,6 +65,19 @@ async def test_each_demo_programme_has_held_meetings_with_attendance_and_upcomin
             )
         ).one()
         assert present > 0, programme.slug
+
+
+async def test_the_demo_reports_count_every_member_at_the_meetings_held_before_seeding(
+    session: AsyncSession,
+) -> None:
+    await seed(session)
+    for programme in (await session.exec(select(Programme))).all():
+        scope = await reports.resolve(session, programme, reports.ReportFilter(), now=now())
+        totals = (await reports.attendance(session, scope)).totals
+        # One meeting held per community, four weeks before the roster was imported.
+        assert totals.expected == totals.members > totals.attended > 0, programme.slug
+        missed = await reports.members_at_risk(session, scope, missed=1, offset=0, limit=0)
+        assert missed.total == totals.expected - totals.attended, programme.slug
 
 
 def _readme_demo_phones() -> list[tuple[str, str, str]]:

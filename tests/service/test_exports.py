@@ -22,18 +22,22 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.config import Settings
 from service.db import SessionFactory
-from service.domain import exports
+from service.domain import exports, reports
 from service.domain.attendance import record_presence, record_rsvp
+from service.domain.communities import add_member, remove_member
 from service.domain.errors import NotFound
 from service.domain.exports import ExportKind
 from service.domain.terms import TermInput, create_term
 from service.models import (
     Answer,
     Meeting,
+    Membership,
     Message,
     Person,
     Programme,
@@ -46,6 +50,7 @@ from service.models.enums import (
     Country,
     Direction,
     Language,
+    MembershipRole,
     MessageStatus,
     Presence,
     QuestionKind,
@@ -56,6 +61,8 @@ from service.models.enums import (
 )
 from tests import factories as f
 from tests.service.api.conftest import issue_key, make_api
+from tests.service.domain import test_reports
+from tests.service.domain.test_reports import JOINED_LATE, JOINED_MID_TERM, PLANNED, join
 
 WHOLE_PHONE = re.compile(r"\+2[0-9]{11}")
 NAIROBI = ZoneInfo("Africa/Nairobi")
@@ -166,6 +173,12 @@ async def build(session: AsyncSession) -> Exportable:
             ends_on=today + timedelta(days=last),
         )
         await create_term(a.programme, data, session=session, actor=f.OPERATOR)
+    # Programme A's people joined before Term 1 (the factory joins them today).
+    await session.execute(
+        sa.update(Membership)
+        .where(col(Membership.community_id) == a.community.id)
+        .values(joined_at=now - timedelta(days=90))
+    )
     # Scheduled when it was still ahead, so it takes Term 1's id.
     past = await f.meeting(session, a.programme, a.community, at=now - timedelta(days=60))
     assert past.id is not None and a.meeting.id is not None
@@ -305,6 +318,74 @@ async def test_attendance_is_one_row_per_meeting_and_member_marked_or_not(
     )
     # The coming meeting has no term id; its date puts it in Term 2.
     assert {r["term"] for r in found if r["meeting_id"] == str(world.a.meeting.id)} == {"Term 2"}
+
+
+async def test_a_member_is_listed_only_for_the_meetings_from_when_they_joined(
+    session: AsyncSession, world: Exportable
+) -> None:
+    newcomer = await f.person(session, world.a.programme, name="Neema")
+    assert newcomer.id is not None and world.a.community.id is not None
+    await add_member(
+        world.a.pid, world.a.community.id, newcomer.id, session=session, actor=f.OPERATOR
+    )
+    await session.commit()
+    found = rows(await export(session, world.a.programme, ExportKind.attendance))
+    listed = {r["meeting_id"] for r in found if r["person_id"] == str(newcomer.id)}
+    assert listed == {str(world.a.meeting.id)}  # the coming meeting, not last term's
+
+
+Seats = dict[tuple[str, str], tuple[int, int]]  # (community, role) -> (expected, attended)
+
+
+def _seats_in_file(found: list[dict[str, str]]) -> Seats:
+    seats: Seats = {}
+    for r in found:
+        if r["counted"] == "yes":
+            key = (r["community_name"], r["membership_role"])
+            expected, attended = seats.get(key, (0, 0))
+            came = r["presence"] in ("present", "remote")
+            seats[key] = (expected + 1, attended + came)
+    return seats
+
+
+async def test_the_attendance_file_gives_the_attendance_reports_figures(
+    session: AsyncSession,
+) -> None:
+    b = await test_reports.build(session)
+    present, absent = Presence.present, Presence.absent
+    await join(session, b, "Fatuma", b.alpha, JOINED_MID_TERM, {"M2": present})
+    await join(session, b, "Gideon", b.alpha, JOINED_LATE)
+    facilitator = MembershipRole.facilitator
+    await join(session, b, "Wanjiru", b.beta, PLANNED, {"M3": absent}, role=facilitator)
+    assert b.programme.id is not None and b.beta.id is not None
+    await remove_member(
+        b.programme.id,
+        b.beta.id,
+        b.people["Daudi"].id or 0,
+        session=session,
+        actor=f.OPERATOR,
+        now=JOINED_LATE,
+    )
+    await session.commit()
+
+    found = rows(await export(session, b.programme, ExportKind.attendance))
+    report = await reports.attendance(
+        session, await reports.resolve(session, b.programme, reports.ReportFilter(), now=f.now())
+    )
+    from_report: Seats = {}
+    for c in report.communities:
+        for role, figures in (("member", c.figures), ("facilitator", c.facilitators)):
+            if figures.expected:
+                from_report[(c.name, role)] = (figures.expected, figures.attended)
+    assert from_report == {
+        ("Community ALPHA", "member"): (7, 5),  # Fatuma from M2 on; Gideon after both
+        ("Community BETA", "member"): (2, 1),  # Daudi left after M3: still counted there
+        ("Community BETA", "facilitator"): (1, 0),
+    }
+    assert _seats_in_file(found) == from_report
+    names = {(r["name"], r["meeting_code"]) for r in found}
+    assert ("Fatuma", b.meetings["M1"].code) not in names
+    assert ("Gideon", b.meetings["M2"].code) not in names
 
 
 async def test_responses_are_one_row_per_answer_with_the_option_label(

@@ -12,9 +12,9 @@ import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.api import ids
-from service.models.enums import Scope
+from service.models.enums import MembershipRole, Presence, Scope
 from tests.service.api.conftest import Api, issue_key
-from tests.service.domain.test_reports import Built, build
+from tests.service.domain.test_reports import JOINED_MID_TERM, PLANNED, Built, build, join
 
 ATTENDANCE = """
 query($f: ReportFilter) { attendance(filter: $f) {
@@ -94,6 +94,43 @@ async def test_attendance_report(api: Api, session: AsyncSession, built: Built) 
             }
         ],
     }
+
+
+WHO_COUNTS = """{ attendance {
+  totals { members expected attended }
+  facilitators { members expected attended attendanceRate }
+  communities { nodes { community { name } facilitators { expected attended } } }
+  atRisk(missed: 1) { nodes { person { name } heldMeetings attended attendanceRate } }
+} }"""
+
+
+async def test_facilitators_are_reported_apart_and_newcomers_count_from_joining(
+    api: Api, session: AsyncSession, built: Built
+) -> None:
+    came_then_missed = {"M1": Presence.present, "M2": Presence.absent}
+    facilitator = MembershipRole.facilitator
+    await join(session, built, "Wanjiru", built.alpha, PLANNED, came_then_missed, role=facilitator)
+    await join(session, built, "Hadija", built.alpha, JOINED_MID_TERM, {"M2": Presence.absent})
+    reader = await key(session, built, Scope.read)
+    data = (await api.gql(WHO_COUNTS, key=reader))["attendance"]
+    assert data["totals"] == {"members": 6, "expected": 9, "attended": 5}  # + Hadija at M2
+    assert data["facilitators"] == {
+        "members": 1,
+        "expected": 2,
+        "attended": 1,
+        "attendanceRate": 0.5,
+    }
+    rows = data["communities"]["nodes"]
+    assert [(r["community"]["name"], r["facilitators"]) for r in rows] == [
+        ("Community ALPHA", {"expected": 2, "attended": 1}),
+        ("Community BETA", {"expected": 0, "attended": 0}),
+    ]
+    # Wanjiru missed M2 too, but a facilitator is never a member at risk.
+    assert data["atRisk"]["nodes"] == [
+        {"person": {"name": "Chege"}, "heldMeetings": 2, "attended": 0, "attendanceRate": 0.0},
+        {"person": {"name": "Hadija"}, "heldMeetings": 1, "attended": 0, "attendanceRate": 0.0},
+        {"person": {"name": "Daudi"}, "heldMeetings": 1, "attended": 0, "attendanceRate": 0.0},
+    ]
 
 
 async def test_attendance_of_a_term_in_one_district(

@@ -2,6 +2,7 @@
 
 The programme (`build`): two CoPs in one term.
 
+- Everyone joined when the term's meetings were planned, before any of them.
 - Alpha (school in Kisumu): Amina (F), Beatrice (F), Chege (M); meetings M1 and M2,
   both held. M1: Amina and Beatrice present, Chege absent. M2: Amina present,
   Beatrice remote, Chege absent. RSVPs for M1: all three yes; for M2: Chege no.
@@ -25,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain import reports
 from service.domain.attendance import record_presence, record_rsvp
-from service.domain.communities import add_member
+from service.domain.communities import add_member, remove_member
 from service.domain.meetings import cancel_meeting, mark_meeting_held
 from service.domain.people import PersonInput, create_person
 from service.domain.reports import Band, Breakdown, ReportFilter
@@ -48,6 +49,7 @@ from service.models.enums import (
     Direction,
     Gender,
     Language,
+    MembershipRole,
     MessageStatus,
     Modality,
     Presence,
@@ -77,6 +79,7 @@ class Built:
     beta: Community
     people: dict[str, Person]
     term_id: int
+    meetings: dict[str, Meeting]
 
 
 async def _person(
@@ -250,7 +253,9 @@ async def build(session: AsyncSession) -> Built:
         ("Esther", beta),
     ]:
         assert comm.id is not None and people[name].id is not None
-        await add_member(prog.id, comm.id, people[name].id or 0, session=session, actor=OP)
+        await add_member(
+            prog.id, comm.id, people[name].id or 0, session=session, actor=OP, now=PLANNED
+        )
 
     m1 = await _meeting(session, prog, alpha, M1_AT, Modality.in_person)
     m2 = await _meeting(session, prog, alpha, M2_AT, Modality.hybrid)
@@ -345,7 +350,8 @@ async def build(session: AsyncSession) -> Built:
     )
     await session.commit()
     assert term.id is not None
-    return Built(prog, other, alpha, beta, people, term.id)
+    meetings = {"M1": m1, "M2": m2, "M3": m3, "M4": m4}
+    return Built(prog, other, alpha, beta, people, term.id, meetings)
 
 
 async def scope(session: AsyncSession, b: Built, **filters: object) -> reports.ReportScope:
@@ -431,6 +437,152 @@ async def test_members_at_risk_missed_the_last_two_held_meetings(session: AsyncS
     assert {m.person_id for m in one.members} == (
         {b.people["Chege"].id, b.people["Daudi"].id}  # missed M2 and M3, the last of each
     )
+
+
+# ------------------------------------------------- who counts for a held meeting
+
+JOINED_MID_TERM = datetime(2025, 2, 1, 7, 0, tzinfo=UTC)  # after M1, before M2 and M3
+JOINED_LATE = datetime(2025, 3, 1, 7, 0, tzinfo=UTC)  # after every held meeting
+
+
+async def join(
+    session: AsyncSession,
+    b: Built,
+    name: str,
+    comm: Community,
+    at: datetime,
+    marks: dict[str, Presence] | None = None,
+    *,
+    gender: Gender = Gender.female,
+    role: MembershipRole = MembershipRole.member,
+    marked_at: datetime | None = None,
+) -> Person:
+    """A newcomer to `comm` from `at`, marked at some meetings (at their start, unless
+    `marked_at`: a facilitator filling in the register later)."""
+    assert b.programme.id is not None and comm.id is not None
+    person = await _person(session, b.programme, name, gender, None)
+    assert person.id is not None
+    await add_member(
+        b.programme.id, comm.id, person.id, role=role, session=session, actor=OP, now=at
+    )
+    for key, presence in (marks or {}).items():
+        meeting = b.meetings[key]
+        await record_presence(
+            b.programme.id,
+            meeting.id or 0,
+            person.id,
+            presence,
+            session=session,
+            actor=OP,
+            now=marked_at or meeting.starts_at,
+        )
+    await session.commit()
+    return person
+
+
+def _alpha(report: reports.AttendanceReport, b: Built) -> reports.CommunityAttendance:
+    return next(c for c in report.communities if c.community_id == b.alpha.id)
+
+
+async def test_a_member_who_joined_mid_term_counts_only_for_the_meetings_after_joining(
+    session: AsyncSession,
+) -> None:
+    b = await build(session)
+    await join(session, b, "Fatuma", b.alpha, JOINED_MID_TERM, {"M2": Presence.present})
+    report = await reports.attendance(session, await scope(session, b, by=Breakdown.gender))
+    alpha = _alpha(report, b).figures
+    # Amina, Beatrice, Chege at M1 and M2; Fatuma at M2 only: 7 seats, 5 taken.
+    assert (alpha.members, alpha.expected, alpha.attended) == (4, 7, 5)
+    assert alpha.rate == pytest.approx(5 / 7)
+    assert (report.totals.expected, report.totals.attended) == (9, 6)
+    female = next(g.figures for g in report.groups if g.group == "female")
+    assert (female.expected, female.attended) == (6, 6)  # Amina 2, Beatrice 2, Esther, Fatuma
+
+
+async def test_a_newcomer_marked_present_at_the_meeting_they_first_came_to_counts_for_it(
+    session: AsyncSession,
+) -> None:
+    b = await build(session)
+    # Added on the evening of M2 and ticked on the register then: they were there.
+    evening = b.meetings["M2"].starts_at + timedelta(hours=6)
+    await join(session, b, "Imani", b.alpha, evening, {"M2": Presence.present}, marked_at=evening)
+    alpha = _alpha(await reports.attendance(session, await scope(session, b)), b).figures
+    assert (alpha.members, alpha.expected, alpha.attended) == (4, 7, 5)  # M2 only, not M1
+
+
+async def test_a_member_who_left_still_counts_for_the_meetings_held_while_they_belonged(
+    session: AsyncSession,
+) -> None:
+    b = await build(session)
+    assert b.programme.id is not None and b.alpha.id is not None
+    await remove_member(
+        b.programme.id,
+        b.alpha.id,
+        b.people["Chege"].id or 0,
+        session=session,
+        actor=OP,
+        now=JOINED_LATE,
+    )
+    await session.commit()
+    alpha = _alpha(await reports.attendance(session, await scope(session, b)), b).figures
+    # The term's meetings are what they were: Chege missed both, leaving does not erase it.
+    assert (alpha.members, alpha.expected, alpha.attended) == (2, 6, 4)
+    assert alpha.rate == pytest.approx(4 / 6)
+
+
+async def test_a_member_who_joined_after_the_last_held_meetings_is_not_at_risk(
+    session: AsyncSession,
+) -> None:
+    b = await build(session)
+    await join(session, b, "Gideon", b.alpha, JOINED_LATE, gender=Gender.male)
+    s = await scope(session, b)
+    two = await reports.members_at_risk(session, s, missed=2, offset=0, limit=10)
+    assert (two.total, [m.person_id for m in two.members]) == (1, [b.people["Chege"].id])
+    one = await reports.members_at_risk(session, s, missed=1, offset=0, limit=10)
+    assert {m.person_id for m in one.members} == {b.people["Chege"].id, b.people["Daudi"].id}
+
+
+async def test_a_member_with_fewer_held_meetings_than_missed_since_joining_is_not_yet_at_risk(
+    session: AsyncSession,
+) -> None:
+    b = await build(session)
+    hadija = await join(session, b, "Hadija", b.alpha, JOINED_MID_TERM, {"M2": Presence.absent})
+    s = await scope(session, b)
+    two = await reports.members_at_risk(session, s, missed=2, offset=0, limit=10)
+    assert [m.person_id for m in two.members] == [b.people["Chege"].id]  # one chance only
+    one = await reports.members_at_risk(session, s, missed=1, offset=0, limit=10)
+    rows = {m.person_id: (m.held, m.attended, m.rate) for m in one.members}
+    assert rows == {
+        b.people["Chege"].id: (2, 0, 0.0),
+        hadija.id: (1, 0, 0.0),  # M2 is the only meeting held since she joined
+        b.people["Daudi"].id: (1, 0, 0.0),
+    }
+
+
+async def test_a_facilitator_is_never_at_risk_and_is_counted_apart_from_the_members(
+    session: AsyncSession,
+) -> None:
+    b = await build(session)
+    absent = {"M1": Presence.absent, "M2": Presence.absent}
+    await join(session, b, "Wanjiru", b.alpha, PLANNED, absent, role=MembershipRole.facilitator)
+    s = await scope(session, b)
+    page = await reports.members_at_risk(session, s, missed=2, offset=0, limit=10)
+    assert (page.total, [m.person_id for m in page.members]) == (1, [b.people["Chege"].id])
+
+    report = await reports.attendance(session, s)
+    alpha = _alpha(report, b)
+    assert (alpha.figures.members, alpha.figures.expected, alpha.figures.attended) == (3, 6, 4)
+    f = alpha.facilitators
+    assert (f.members, f.expected, f.attended, f.rate) == (1, 2, 0, 0.0)
+    assert (report.totals.expected, report.totals.rate) == (8, 0.625)  # as without her
+    assert (report.facilitators.members, report.facilitators.expected) == (1, 2)
+    by_role = await reports.attendance(session, await scope(session, b, by=Breakdown.role))
+    assert {g.group: g.figures.members for g in by_role.groups} == {
+        "teacher": 5,
+        "subject_lead": 1,
+    }
+    health = {h.name: h for h in await reports.cop_health(session, s)}
+    assert health["Community ALPHA"].attendance_rate == pytest.approx(4 / 6)
 
 
 # ---------------------------------------------------------------- survey results

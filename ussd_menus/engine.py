@@ -145,6 +145,14 @@ def render(caller: Caller, r: Replay, t: Texts) -> str:
     return body
 
 
+def database_errors(engine: AsyncEngine) -> tuple[type[BaseException], ...]:
+    """Everything a failing database raises into a hop: SQLAlchemy's errors, and the
+    DBAPI's own, which SQLAlchemy leaves untranslated outside a Connection (the pool's
+    connect, loader.reading). asyncpg's errors reach a hop only as the latter: its
+    dialect translates them, and the loader's direct reads catch them all."""
+    return (SQLAlchemyError, engine.dialect.loaded_dbapi.Error, OSError, TimeoutError)
+
+
 class UssdEngine:
     def __init__(
         self,
@@ -175,6 +183,7 @@ class UssdEngine:
         # per process that queue cost a fifth of the throughput and put p99 near 1 s.
         size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 0
         self._gate = asyncio.Semaphore(size) if size else None
+        self._database_errors = database_errors(engine)
 
     async def _programme(self, code: str) -> tuple[ProgrammeInfo, Programme] | None:
         cached = self._programmes.get(code)
@@ -202,7 +211,7 @@ class UssdEngine:
                 return await self._answer(hop)
             async with self._gate:
                 return await self._answer(hop)
-        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        except self._database_errors as exc:
             log.error(
                 "ussd.unavailable",
                 error=type(exc).__name__,

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 import sqlalchemy.orm
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util.concurrency import greenlet_spawn
@@ -388,11 +389,25 @@ class DriverReader(Reader):
             await greenlet_spawn(raw.close)
 
 
+async def _raw_connection(engine: AsyncEngine) -> PoolProxiedConnection:
+    """A pooled connection, failing as `engine.connect()` would: with SQLAlchemy's error.
+
+    The pool hands out the driver's own error when it cannot connect (PostgreSQL
+    restarting, `too many connections`, a database not accepting connections): outside
+    a Connection, SQLAlchemy does not translate it, and it is no SQLAlchemyError.
+    """
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        return await engine.raw_connection()
+    except dbapi_error as exc:
+        raise DBAPIError.instance(None, None, exc, dbapi_error, dialect=engine.dialect) from exc
+
+
 @asynccontextmanager
 async def reading(engine: AsyncEngine, sessions: SessionFactory) -> AsyncIterator[Reader]:
     """A reader for one hop: asyncpg directly on PostgreSQL, SQLAlchemy elsewhere."""
     if engine.dialect.name == "postgresql":
-        reader = DriverReader(engine, await engine.raw_connection(), sessions)
+        reader = DriverReader(engine, await _raw_connection(engine), sessions)
         try:
             yield reader
         finally:

@@ -183,7 +183,7 @@ class UssdEngine:
         # per process that queue cost a fifth of the throughput and put p99 near 1 s.
         size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 0
         self._gate = asyncio.Semaphore(size) if size else None
-        self._database_errors = database_errors(engine)
+        self.database_errors = database_errors(engine)
 
     async def _programme(self, code: str) -> tuple[ProgrammeInfo, Programme] | None:
         cached = self._programmes.get(code)
@@ -211,7 +211,7 @@ class UssdEngine:
                 return await self._answer(hop)
             async with self._gate:
                 return await self._answer(hop)
-        except self._database_errors as exc:
+        except self.database_errors as exc:
             log.error(
                 "ussd.unavailable",
                 error=type(exc).__name__,

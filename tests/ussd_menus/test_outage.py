@@ -15,6 +15,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import make_url, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from service import migrate
@@ -158,3 +159,22 @@ async def test_while_postgresql_refuses_connections_every_hop_ends_politely_then
     assert (await teacher.dial()).startswith("Habari")  # the app was not left broken
     await teacher.press("1")
     assert refusing.world.meeting.code in await teacher.press("1")
+
+
+async def test_session_tracking_waits_out_an_outage_instead_of_dropping_its_batch(
+    refusing: Refusing,
+) -> None:
+    teacher = refusing.phone()
+    await teacher.dial()
+    transport = refusing.client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    tracker = transport.app.state.ussd.tracker  # type: ignore[attr-defined]
+    assert teacher.session_id in tracker.pending
+
+    await refusing.not_allowed()
+    with pytest.raises(DBAPIError):
+        await tracker.flush()
+    assert tracker.skipped == 0 and teacher.session_id in tracker.pending
+
+    await refusing.back()
+    assert await tracker.flush() == 1

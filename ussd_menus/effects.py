@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from hashlib import sha256
 from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,7 +20,7 @@ from service.domain.reminders import remind_now
 from service.domain.surveys import open_response, record_answer
 from service.models import Programme
 from service.models.enums import Channel, Language, Presence, Rsvp
-from ussd_menus.context import Caller
+from ussd_menus.context import Caller, TextAnswer
 
 
 class Effect(Protocol):
@@ -27,6 +30,25 @@ class Effect(Protocol):
     async def apply(
         self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
     ) -> None: ...
+
+
+def action_key(index: int, effect: Effect) -> str:
+    """What a change is claimed under (UssdAction.key): the input that made it, and it."""
+    return f"{index}:{effect.key}"
+
+
+_ANSWER_KEY = re.compile(r"(\d+):survey:(\d+):(\d+):(\d+):")
+
+
+def text_answers(keys: Iterable[str]) -> dict[int, TextAnswer]:
+    """The answers a session's claimed changes record, by the input each began at."""
+    found = {}
+    for key in keys:
+        match = _ANSWER_KEY.match(key)
+        if match is not None:
+            index, survey_id, position, parts = map(int, match.groups())
+            found[index] = TextAnswer(survey_id, position, parts)
+    return found
 
 
 def _actor(caller: Caller) -> Actor:
@@ -243,10 +265,13 @@ class AnswerSurvey:
     meeting_id: int | None
     position: int
     value: str
+    parts: int = 1  # the inputs the answer took: a free text may hold AT's separator `*`
 
     @property
     def key(self) -> str:
-        return f"survey:{self.survey_id}:{self.position}:{self.value}"
+        # A long text stands in the key as its digest: the key is a bounded column.
+        tag = self.value if len(self.value) <= 40 else sha256(self.value.encode()).hexdigest()[:24]
+        return f"survey:{self.survey_id}:{self.position}:{self.parts}:{tag}"
 
     async def apply(
         self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime

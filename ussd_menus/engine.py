@@ -33,7 +33,7 @@ from service.models.enums import Language, UssdOutcome
 from service.models.types import utcnow
 from ussd_menus.catalog import Catalog, default_catalog
 from ussd_menus.context import Caller, NeedsData, ProgrammeInfo
-from ussd_menus.effects import Effect
+from ussd_menus.effects import Effect, action_key
 from ussd_menus.layout import Line, fit
 from ussd_menus.loader import Reader, load_caller, load_part, load_programme, reading
 from ussd_menus.screens import SCREENS, Apply, Finish, Go, Invalid, Stay, Texts, check_screens
@@ -91,21 +91,28 @@ class Replay:
 
 
 def inputs_of(text: str) -> list[str]:
-    return [] if text == "" else [part.strip() for part in text.split("*")]
+    """The session's inputs as AT joined them, unstripped: free text keeps its spaces."""
+    return [] if text == "" else text.split("*")
 
 
 def replay(caller: Caller, inputs: list[str], t: Texts) -> Replay:
     home = "home" if caller.known else "welcome"
     r = Replay(stack=[(home, {})], visited=[home])
-    for index, value in enumerate(inputs):
+    index = 0
+    while index < len(inputs):
         r.reason = None
+        value, taken = inputs[index].strip(), 1
         if value == "00":
             r.stack = r.stack[:1]
         elif value == "0" and len(r.stack) > 1:
             r.stack.pop()
         else:
             name, state = r.stack[-1]
-            outcome = SCREENS[name].handle(caller, state, value, t)
+            screen = SCREENS[name]
+            taken = screen.span(caller, state, index, inputs[index:])
+            if taken > 1:
+                value = "*".join(inputs[index : index + taken])
+            outcome = screen.handle(caller, state, value, t)
             if isinstance(outcome, Go):
                 r.stack.append((outcome.screen, outcome.state))
             elif isinstance(outcome, Stay):
@@ -115,12 +122,13 @@ def replay(caller: Caller, inputs: list[str], t: Texts) -> Replay:
             elif isinstance(outcome, Apply):
                 # Earlier hops' changes were made on those hops; only the last one is new.
                 r.stack[-1] = (name, outcome.state)
-                r.apply = outcome if index == len(inputs) - 1 else None
+                r.apply = outcome if index + taken == len(inputs) else None
                 r.changed_at = index
             else:
                 r.finish, r.changed_at = outcome, index
                 break
         r.visited.append(r.stack[-1][0])
+        index += taken
     return r
 
 
@@ -297,7 +305,7 @@ class UssdEngine:
         claimed = (
             await connection.execute(
                 self._claim(connection.dialect.name),
-                {"session_id": hop.session_id, "key": f"{index}:{effect.key}", "created_at": now},
+                {"session_id": hop.session_id, "key": action_key(index, effect), "created_at": now},
             )
         ).first()
         if claimed is None:

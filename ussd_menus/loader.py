@@ -22,7 +22,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import SessionFactory
 from service.domain.surveys import pending_for
-from service.models import Attendance, Community, Meeting, Membership, Person, Programme
+from service.models import (
+    Attendance,
+    Community,
+    Meeting,
+    Membership,
+    Person,
+    Programme,
+    UssdAction,
+)
 from service.models.enums import (
     Language,
     MeetingStatus,
@@ -43,6 +51,7 @@ from ussd_menus.context import (
     ProgrammeInfo,
     RequestView,
 )
+from ussd_menus.effects import text_answers
 
 HORIZON = timedelta(days=60)  # meetings further ahead are not worth a USSD screen
 MARKING_WINDOW = timedelta(days=7)  # facilitators mark attendance up to a week after
@@ -508,12 +517,18 @@ async def load_part(reader: Reader, caller: Caller, part: str, now: datetime) ->
         return replace(caller, facilitation_=facilitation)
     if part == "surveys":
         pending = []
+        claimed: Sequence[str] = ()
         if caller.person_id is not None:
             async with reader.session() as session:
                 pending = await pending_for(
                     session, caller.person_id, now, session_ref=caller.session_ref
                 )
-        return replace(caller, surveys_=tuple(pending))
+                claimed = (
+                    await session.exec(
+                        select(UssdAction.key).where(UssdAction.session_id == caller.session_ref)
+                    )
+                ).all()
+        return replace(caller, surveys_=tuple(pending), text_answers=text_answers(claimed))
     raise ValueError(f"unknown part of the caller's context: {part!r}")
 
 

@@ -15,6 +15,7 @@ from service.domain.actor import Actor
 from service.domain.attendance import record_presence, record_rsvp
 from service.domain.communities import approve_membership, request_to_join
 from service.domain.meetings import cancel_meeting, reschedule_meeting
+from service.domain.outbox import Queued
 from service.domain.people import PersonInput, create_person, find_by_phone, set_language
 from service.domain.reminders import remind_now
 from service.domain.surveys import open_response, record_answer
@@ -24,12 +25,14 @@ from ussd_menus.context import Caller, TextAnswer
 
 
 class Effect(Protocol):
+    """A change a hop makes; what it queued for others, when it tells anyone."""
+
     @property
     def key(self) -> str: ...
 
     async def apply(
         self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
-    ) -> None: ...
+    ) -> Queued | None: ...
 
 
 def action_key(index: int, effect: Effect) -> str:
@@ -191,8 +194,8 @@ class Cancel:
 
     async def apply(
         self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
-    ) -> None:
-        await cancel_meeting(
+    ) -> Queued | None:
+        change = await cancel_meeting(
             programme,
             self.meeting_id,
             "cancelled by USSD",
@@ -200,6 +203,7 @@ class Cancel:
             actor=_actor(caller),
             now=now,
         )
+        return change.told
 
 
 @dataclass(frozen=True)
@@ -213,8 +217,8 @@ class Move:
 
     async def apply(
         self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
-    ) -> None:
-        await reschedule_meeting(
+    ) -> Queued | None:
+        change = await reschedule_meeting(
             programme,
             self.meeting_id,
             self.starts_at,
@@ -222,6 +226,7 @@ class Move:
             actor=_actor(caller),
             now=now,
         )
+        return change.told
 
 
 @dataclass(frozen=True)
@@ -254,8 +259,10 @@ class Remind:
 
     async def apply(
         self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
-    ) -> None:
-        await remind_now(programme, self.meeting_id, session=session, actor=_actor(caller), now=now)
+    ) -> Queued:
+        return await remind_now(
+            programme, self.meeting_id, session=session, actor=_actor(caller), now=now
+        )
 
 
 @dataclass(frozen=True)

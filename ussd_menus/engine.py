@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 import structlog
@@ -27,6 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import SessionFactory
 from service.domain.errors import DomainError
+from service.domain.outbox import Queued
 from service.domain.phones import mask_phone
 from service.models import Programme, UssdAction
 from service.models.enums import Language, UssdOutcome
@@ -161,6 +163,18 @@ def database_errors(engine: AsyncEngine) -> tuple[type[BaseException], ...]:
     return (SQLAlchemyError, engine.dialect.loaded_dbapi.Error, OSError, TimeoutError)
 
 
+def finished(finish: Finish, t: Texts, told: Queued | None, zone: ZoneInfo, now: datetime) -> str:
+    """The closing message; after a change that messaged others, also what became of
+    their SMS: going out now, held by quiet hours until HH:MM (programme time), or not
+    sent and why. A retried hop, whose change was made before, says only the first."""
+    message = finish.message(t)
+    if told is None:
+        return message
+    until = f"{told.send_after.astimezone(zone):%H:%M}" if told.send_after else ""
+    line = t(f"told.{told.fate(now).value}", count=told.queued, time=until)
+    return fit([Line(message, flexible=True), Line(line)])
+
+
 class UssdEngine:
     def __init__(
         self,
@@ -246,15 +260,18 @@ class UssdEngine:
                 reply = "END " + r.finish.message(t)
             else:
                 async with self.sessions() as session:
-                    refusal = await self._once(
+                    refusal, told = await self._once(
                         session, hop, r.changed_at, r.finish.effect, caller, programme, now
                     )
                     if session.in_transaction():
                         await session.commit()
-                reply = "END " + (t(refusal) if refusal is not None else r.finish.message(t))
+                if refusal is not None:
+                    reply = "END " + t(refusal)
+                else:
+                    reply = "END " + finished(r.finish, t, told, info.timezone, now)
         elif r.apply is not None:
             async with self.sessions() as session:
-                refusal = await self._once(
+                refusal, _ = await self._once(
                     session, hop, r.changed_at, r.apply.effect, caller, programme, now
                 )
                 # Show the list as it is now, with the change just made.
@@ -293,8 +310,9 @@ class UssdEngine:
         caller: Caller,
         programme: Programme,
         now: datetime,
-    ) -> str | None:
-        """Make the change unless this hop already made it; the refusal's text key, if any.
+    ) -> tuple[str | None, Queued | None]:
+        """Make the change unless this hop already made it: the refusal's text key, if
+        any, and what the change queued for others (None on a retry: made before).
 
         The action row and the change commit together: a retried hop finds the row and
         skips the change, so nothing is ever done twice. The action row is the hop's first
@@ -309,17 +327,17 @@ class UssdEngine:
             )
         ).first()
         if claimed is None:
-            return None  # done on an earlier try of this hop
+            return None, None  # done on an earlier try of this hop
         try:
-            await effect.apply(session, caller, programme, now)
+            told = await effect.apply(session, caller, programme, now)
             await session.flush()
         except IntegrityError:
             await session.rollback()
-            return None  # done on an earlier try of this hop, at the same moment
+            return None, None  # done on an earlier try of this hop, at the same moment
         except DomainError as exc:
             await session.rollback()
-            return REFUSALS.get(exc.code, "refusal.other")
-        return None
+            return REFUSALS.get(exc.code, "refusal.other"), None
+        return None, told
 
     def _track(
         self, hop: Hop, info: ProgrammeInfo, caller: Caller, r: Replay, inputs: int, now: datetime

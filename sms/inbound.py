@@ -363,11 +363,13 @@ async def _about_meeting(
                 queued = await remind_now(
                     programme, meeting.id, session=session, actor=actor, now=now
                 )
-                return await reply("remind_sent", now, meeting, count=queued.queued)
+                return await _confirm(reply, "remind", queued, now, meeting)
             case _:
-                await cancel_meeting(programme, meeting.id, session=session, actor=actor, now=now)
-                told = await _count_notices(session, meeting.id)
-                return await reply("cancel_done", now, meeting, count=told)
+                change = await cancel_meeting(
+                    programme, meeting.id, session=session, actor=actor, now=now
+                )
+                assert change.told is not None  # a cancellation always tells the members
+                return await _confirm(reply, "cancel", change.told, now, meeting)
     except NotAMember:
         return await reply("unknown_code", now, code=meeting.code)
     except NotAllowed:
@@ -413,14 +415,27 @@ async def _open_meetings_of(session: AsyncSession, person_id: int, now: datetime
     return list(rows.all())
 
 
-async def _count_notices(session: AsyncSession, meeting_id: int) -> int:
-    result = await session.execute(
-        sa.select(sa.func.count())
-        .select_from(TABLE)
-        .where(
-            TABLE.c.meeting_id == meeting_id,
-            TABLE.c.template == "cancelled",
-            TABLE.c.status == MessageStatus.queued,
-        )
-    )
-    return int(result.scalar() or 0)
+# What a facilitator is told after REMIND or CANCEL, by what became of the members' SMS.
+CONFIRMATIONS: Mapping[str, Mapping[outbox.Fate, str]] = {
+    "remind": {
+        outbox.Fate.sent: "remind_sent",
+        outbox.Fate.held: "remind_held",
+        outbox.Fate.dropped: "remind_dropped",
+        outbox.Fate.nobody: "remind_nobody",
+    },
+    "cancel": {
+        outbox.Fate.sent: "cancel_done",
+        outbox.Fate.held: "cancel_held",
+        outbox.Fate.dropped: "cancel_dropped",
+        outbox.Fate.nobody: "cancel_nobody",
+    },
+}
+
+
+async def _confirm(
+    reply: _Reply, action: str, told: outbox.Queued, now: datetime, meeting: Meeting
+) -> str:
+    """Sent now, held by quiet hours until a time (programme time), or not sent and why."""
+    send_time = told.send_after.isoformat() if told.send_after else None
+    template = CONFIRMATIONS[action][told.fate(now)]
+    return await reply(template, now, meeting, count=told.queued, send_time=send_time)

@@ -10,6 +10,8 @@ Values come from the outbox as JSON:
 
 - `*_at`: an ISO-8601 instant (UTC); shown in the programme's time zone, in the
   language's short form from `[date]` ("Tue 24 Nov 14:00", "mar 24 nov 14h00").
+- `*_time`: an ISO-8601 instant (UTC) shown as the time of day only, in the
+  programme's time zone, in the language's `[date] time` form ("07:00", "07h00").
 - `modality`: a `Modality` value, shown in the language's words from `[modality]`.
 - `codes`: a list of meeting codes; the first `MAX_CODES` are shown.
 - `venue`, `reason`: may be empty (or null); the text then comes from the variant
@@ -84,9 +86,17 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = {
     "meeting_closed": frozenset({"code"}),
     "checkin_not_open": frozenset({"code", "starts_at"}),
     "not_facilitator": frozenset({"code"}),
+    # What became of the members' SMS after a facilitator's REMIND or CANCEL: out
+    # now (sent, done), held by quiet hours until a time, dropped, or nobody to text.
     "remind_sent": frozenset({"code", "count"}),
+    "remind_held": frozenset({"code", "count", "send_time"}),
+    "remind_dropped": frozenset({"code"}),
+    "remind_nobody": frozenset({"code"}),
     "reminded_recently": frozenset({"code"}),
     "cancel_done": frozenset({"code", "count"}),
+    "cancel_held": frozenset({"code", "count", "send_time"}),
+    "cancel_dropped": frozenset({"code"}),
+    "cancel_nobody": frozenset({"code"}),
     "survey_invite": frozenset({"survey", "questions"}),
     # One question per SMS: the question comes from the survey, these frame it.
     "survey_hint_choice": frozenset(),
@@ -122,6 +132,7 @@ FOOTER_MAY_NEED_TWO_SEGMENTS: Mapping[str, str] = {
 }
 
 DATE_FIELDS = frozenset({"weekday", "day", "month", "hour", "minute"})
+TIME_FIELDS = frozenset({"hour", "minute"})
 _SECTIONS_IN_ORDER = ("date", "modality", "text")
 _SECTIONS = frozenset(_SECTIONS_IN_ORDER)
 
@@ -140,6 +151,7 @@ class _Language:
     weekdays: tuple[str, ...]
     months: tuple[str, ...]
     date_format: str
+    time_format: str
     modalities: Mapping[Modality, str]
 
 
@@ -206,6 +218,7 @@ def _problems(lang: Language, tree: Mapping[str, Any]) -> list[str]:
     found += _check_names(f"{lang}: date.weekdays", date.get("weekdays"), 7)
     found += _check_names(f"{lang}: date.months", date.get("months"), 12)
     found += _check_text(f"{lang}: date.format", date.get("format"), DATE_FIELDS)
+    found += _check_text(f"{lang}: date.time", date.get("time"), TIME_FIELDS)
     for key in sorted({m.value for m in Modality} - modality.keys()):
         found.append(f"{lang}: missing modality.{key}")
     for key in sorted(modality.keys() - {m.value for m in Modality}):
@@ -250,6 +263,7 @@ class SmsTexts:
                     weekdays=tuple(tree["date"]["weekdays"]),
                     months=tuple(tree["date"]["months"]),
                     date_format=tree["date"]["format"],
+                    time_format=tree["date"]["time"],
                     modalities={Modality(k): v for k, v in tree["modality"].items()},
                 )
                 for lang, tree in trees.items()
@@ -302,6 +316,8 @@ class SmsTexts:
             raise RenderError(f"{name} needs a value, got null")
         if name.endswith("_at"):
             return _when(name, raw, texts, zone)
+        if name.endswith("_time"):
+            return _when(name, raw, texts, zone, texts.time_format)
         if name == "modality":
             try:
                 return texts.modalities[Modality(str(raw))]
@@ -320,7 +336,7 @@ def _clean(text: str) -> str:
     return " ".join(to_gsm7(text).split())
 
 
-def _when(name: str, raw: object, texts: _Language, zone: ZoneInfo) -> str:
+def _when(name: str, raw: object, texts: _Language, zone: ZoneInfo, form: str | None = None) -> str:
     try:
         moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
     except ValueError as error:
@@ -329,7 +345,7 @@ def _when(name: str, raw: object, texts: _Language, zone: ZoneInfo) -> str:
         # Guessing UTC or local time would put people at a meeting at the wrong hour.
         raise RenderError(f"{name} has no UTC offset: {raw!r}")
     local = moment.astimezone(zone)
-    return texts.date_format.format(
+    return (form or texts.date_format).format(
         weekday=texts.weekdays[local.weekday()],
         day=local.day,
         month=texts.months[local.month - 1],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -76,6 +77,16 @@ class Facilitation:
     requests: tuple[RequestView, ...] = ()
 
 
+@dataclass(frozen=True)
+class TextAnswer:
+    """A free-text survey answer this session gave: how many of the `*`-joined inputs it
+    took, from the input where it began (AT cannot tell a typed `*` from a new hop)."""
+
+    survey_id: int
+    position: int
+    parts: int
+
+
 class NeedsData(Exception):
     """A screen needs a part of the caller's context that was not loaded for this hop."""
 
@@ -104,6 +115,8 @@ class Caller:
     facilitation_: Facilitation | None = None
     session_ref: str = ""  # the USSD session: tells this session's survey answers apart
     surveys_: tuple[Pending, ...] | None = None
+    # The input index each of this session's free-text answers began at; loaded with surveys.
+    text_answers: Mapping[int, TextAnswer] = field(default_factory=dict)
 
     @property
     def known(self) -> bool:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from hashlib import sha256
 from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -12,21 +15,43 @@ from service.domain.actor import Actor
 from service.domain.attendance import record_presence, record_rsvp
 from service.domain.communities import approve_membership, request_to_join
 from service.domain.meetings import cancel_meeting, reschedule_meeting
+from service.domain.outbox import Queued
 from service.domain.people import PersonInput, create_person, find_by_phone, set_language
 from service.domain.reminders import remind_now
 from service.domain.surveys import open_response, record_answer
 from service.models import Programme
 from service.models.enums import Channel, Language, Presence, Rsvp
-from ussd_menus.context import Caller
+from ussd_menus.context import Caller, TextAnswer
 
 
 class Effect(Protocol):
+    """A change a hop makes; what it queued for others, when it tells anyone."""
+
     @property
     def key(self) -> str: ...
 
     async def apply(
         self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
-    ) -> None: ...
+    ) -> Queued | None: ...
+
+
+def action_key(index: int, effect: Effect) -> str:
+    """What a change is claimed under (UssdAction.key): the input that made it, and it."""
+    return f"{index}:{effect.key}"
+
+
+_ANSWER_KEY = re.compile(r"(\d+):survey:(\d+):(\d+):(\d+):")
+
+
+def text_answers(keys: Iterable[str]) -> dict[int, TextAnswer]:
+    """The answers a session's claimed changes record, by the input each began at."""
+    found = {}
+    for key in keys:
+        match = _ANSWER_KEY.match(key)
+        if match is not None:
+            index, survey_id, position, parts = map(int, match.groups())
+            found[index] = TextAnswer(survey_id, position, parts)
+    return found
 
 
 def _actor(caller: Caller) -> Actor:
@@ -169,8 +194,8 @@ class Cancel:
 
     async def apply(
         self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
-    ) -> None:
-        await cancel_meeting(
+    ) -> Queued | None:
+        change = await cancel_meeting(
             programme,
             self.meeting_id,
             "cancelled by USSD",
@@ -178,6 +203,7 @@ class Cancel:
             actor=_actor(caller),
             now=now,
         )
+        return change.told
 
 
 @dataclass(frozen=True)
@@ -191,8 +217,8 @@ class Move:
 
     async def apply(
         self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
-    ) -> None:
-        await reschedule_meeting(
+    ) -> Queued | None:
+        change = await reschedule_meeting(
             programme,
             self.meeting_id,
             self.starts_at,
@@ -200,6 +226,7 @@ class Move:
             actor=_actor(caller),
             now=now,
         )
+        return change.told
 
 
 @dataclass(frozen=True)
@@ -232,8 +259,10 @@ class Remind:
 
     async def apply(
         self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
-    ) -> None:
-        await remind_now(programme, self.meeting_id, session=session, actor=_actor(caller), now=now)
+    ) -> Queued:
+        return await remind_now(
+            programme, self.meeting_id, session=session, actor=_actor(caller), now=now
+        )
 
 
 @dataclass(frozen=True)
@@ -243,10 +272,13 @@ class AnswerSurvey:
     meeting_id: int | None
     position: int
     value: str
+    parts: int = 1  # the inputs the answer took: a free text may hold AT's separator `*`
 
     @property
     def key(self) -> str:
-        return f"survey:{self.survey_id}:{self.position}:{self.value}"
+        # A long text stands in the key as its digest: the key is a bounded column.
+        tag = self.value if len(self.value) <= 40 else sha256(self.value.encode()).hexdigest()[:24]
+        return f"survey:{self.survey_id}:{self.position}:{self.parts}:{tag}"
 
     async def apply(
         self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime

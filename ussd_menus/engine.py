@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 import structlog
@@ -27,13 +28,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import SessionFactory
 from service.domain.errors import DomainError
+from service.domain.outbox import Queued
 from service.domain.phones import mask_phone
 from service.models import Programme, UssdAction
 from service.models.enums import Language, UssdOutcome
 from service.models.types import utcnow
 from ussd_menus.catalog import Catalog, default_catalog
 from ussd_menus.context import Caller, NeedsData, ProgrammeInfo
-from ussd_menus.effects import Effect
+from ussd_menus.effects import Effect, action_key
 from ussd_menus.layout import Line, fit
 from ussd_menus.loader import Reader, load_caller, load_part, load_programme, reading
 from ussd_menus.screens import SCREENS, Apply, Finish, Go, Invalid, Stay, Texts, check_screens
@@ -91,21 +93,28 @@ class Replay:
 
 
 def inputs_of(text: str) -> list[str]:
-    return [] if text == "" else [part.strip() for part in text.split("*")]
+    """The session's inputs as AT joined them, unstripped: free text keeps its spaces."""
+    return [] if text == "" else text.split("*")
 
 
 def replay(caller: Caller, inputs: list[str], t: Texts) -> Replay:
     home = "home" if caller.known else "welcome"
     r = Replay(stack=[(home, {})], visited=[home])
-    for index, value in enumerate(inputs):
+    index = 0
+    while index < len(inputs):
         r.reason = None
+        value, taken = inputs[index].strip(), 1
         if value == "00":
             r.stack = r.stack[:1]
         elif value == "0" and len(r.stack) > 1:
             r.stack.pop()
         else:
             name, state = r.stack[-1]
-            outcome = SCREENS[name].handle(caller, state, value, t)
+            screen = SCREENS[name]
+            taken = screen.span(caller, state, index, inputs[index:])
+            if taken > 1:
+                value = "*".join(inputs[index : index + taken])
+            outcome = screen.handle(caller, state, value, t)
             if isinstance(outcome, Go):
                 r.stack.append((outcome.screen, outcome.state))
             elif isinstance(outcome, Stay):
@@ -115,12 +124,13 @@ def replay(caller: Caller, inputs: list[str], t: Texts) -> Replay:
             elif isinstance(outcome, Apply):
                 # Earlier hops' changes were made on those hops; only the last one is new.
                 r.stack[-1] = (name, outcome.state)
-                r.apply = outcome if index == len(inputs) - 1 else None
+                r.apply = outcome if index + taken == len(inputs) else None
                 r.changed_at = index
             else:
                 r.finish, r.changed_at = outcome, index
                 break
         r.visited.append(r.stack[-1][0])
+        index += taken
     return r
 
 
@@ -143,6 +153,26 @@ def render(caller: Caller, r: Replay, t: Texts) -> str:
     if r.reason:
         body = fit([Line(t(r.reason)), *(Line(line, flexible=True) for line in body.split("\n"))])
     return body
+
+
+def database_errors(engine: AsyncEngine) -> tuple[type[BaseException], ...]:
+    """Everything a failing database raises into a hop: SQLAlchemy's errors, and the
+    DBAPI's own, which SQLAlchemy leaves untranslated outside a Connection (the pool's
+    connect, loader.reading). asyncpg's errors reach a hop only as the latter: its
+    dialect translates them, and the loader's direct reads catch them all."""
+    return (SQLAlchemyError, engine.dialect.loaded_dbapi.Error, OSError, TimeoutError)
+
+
+def finished(finish: Finish, t: Texts, told: Queued | None, zone: ZoneInfo, now: datetime) -> str:
+    """The closing message; after a change that messaged others, also what became of
+    their SMS: going out now, held by quiet hours until HH:MM (programme time), or not
+    sent and why. A retried hop, whose change was made before, says only the first."""
+    message = finish.message(t)
+    if told is None:
+        return message
+    until = f"{told.send_after.astimezone(zone):%H:%M}" if told.send_after else ""
+    line = t(f"told.{told.fate(now).value}", count=told.queued, time=until)
+    return fit([Line(message, flexible=True), Line(line)])
 
 
 class UssdEngine:
@@ -175,6 +205,7 @@ class UssdEngine:
         # per process that queue cost a fifth of the throughput and put p99 near 1 s.
         size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 0
         self._gate = asyncio.Semaphore(size) if size else None
+        self.database_errors = database_errors(engine)
 
     async def _programme(self, code: str) -> tuple[ProgrammeInfo, Programme] | None:
         cached = self._programmes.get(code)
@@ -202,7 +233,7 @@ class UssdEngine:
                 return await self._answer(hop)
             async with self._gate:
                 return await self._answer(hop)
-        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        except self.database_errors as exc:
             log.error(
                 "ussd.unavailable",
                 error=type(exc).__name__,
@@ -229,15 +260,18 @@ class UssdEngine:
                 reply = "END " + r.finish.message(t)
             else:
                 async with self.sessions() as session:
-                    refusal = await self._once(
+                    refusal, told = await self._once(
                         session, hop, r.changed_at, r.finish.effect, caller, programme, now
                     )
                     if session.in_transaction():
                         await session.commit()
-                reply = "END " + (t(refusal) if refusal is not None else r.finish.message(t))
+                if refusal is not None:
+                    reply = "END " + t(refusal)
+                else:
+                    reply = "END " + finished(r.finish, t, told, info.timezone, now)
         elif r.apply is not None:
             async with self.sessions() as session:
-                refusal = await self._once(
+                refusal, _ = await self._once(
                     session, hop, r.changed_at, r.apply.effect, caller, programme, now
                 )
                 # Show the list as it is now, with the change just made.
@@ -276,8 +310,9 @@ class UssdEngine:
         caller: Caller,
         programme: Programme,
         now: datetime,
-    ) -> str | None:
-        """Make the change unless this hop already made it; the refusal's text key, if any.
+    ) -> tuple[str | None, Queued | None]:
+        """Make the change unless this hop already made it: the refusal's text key, if
+        any, and what the change queued for others (None on a retry: made before).
 
         The action row and the change commit together: a retried hop finds the row and
         skips the change, so nothing is ever done twice. The action row is the hop's first
@@ -288,21 +323,21 @@ class UssdEngine:
         claimed = (
             await connection.execute(
                 self._claim(connection.dialect.name),
-                {"session_id": hop.session_id, "key": f"{index}:{effect.key}", "created_at": now},
+                {"session_id": hop.session_id, "key": action_key(index, effect), "created_at": now},
             )
         ).first()
         if claimed is None:
-            return None  # done on an earlier try of this hop
+            return None, None  # done on an earlier try of this hop
         try:
-            await effect.apply(session, caller, programme, now)
+            told = await effect.apply(session, caller, programme, now)
             await session.flush()
         except IntegrityError:
             await session.rollback()
-            return None  # done on an earlier try of this hop, at the same moment
+            return None, None  # done on an earlier try of this hop, at the same moment
         except DomainError as exc:
             await session.rollback()
-            return REFUSALS.get(exc.code, "refusal.other")
-        return None
+            return REFUSALS.get(exc.code, "refusal.other"), None
+        return None, told
 
     def _track(
         self, hop: Hop, info: ProgrammeInfo, caller: Caller, r: Replay, inputs: int, now: datetime

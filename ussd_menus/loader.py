@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 import sqlalchemy.orm
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util.concurrency import greenlet_spawn
@@ -21,7 +22,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import SessionFactory
 from service.domain.surveys import pending_for
-from service.models import Attendance, Community, Meeting, Membership, Person, Programme
+from service.models import (
+    Attendance,
+    Community,
+    Meeting,
+    Membership,
+    Person,
+    Programme,
+    UssdAction,
+)
 from service.models.enums import (
     Language,
     MeetingStatus,
@@ -42,6 +51,7 @@ from ussd_menus.context import (
     ProgrammeInfo,
     RequestView,
 )
+from ussd_menus.effects import text_answers
 
 HORIZON = timedelta(days=60)  # meetings further ahead are not worth a USSD screen
 MARKING_WINDOW = timedelta(days=7)  # facilitators mark attendance up to a week after
@@ -388,11 +398,25 @@ class DriverReader(Reader):
             await greenlet_spawn(raw.close)
 
 
+async def _raw_connection(engine: AsyncEngine) -> PoolProxiedConnection:
+    """A pooled connection, failing as `engine.connect()` would: with SQLAlchemy's error.
+
+    The pool hands out the driver's own error when it cannot connect (PostgreSQL
+    restarting, `too many connections`, a database not accepting connections): outside
+    a Connection, SQLAlchemy does not translate it, and it is no SQLAlchemyError.
+    """
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        return await engine.raw_connection()
+    except dbapi_error as exc:
+        raise DBAPIError.instance(None, None, exc, dbapi_error, dialect=engine.dialect) from exc
+
+
 @asynccontextmanager
 async def reading(engine: AsyncEngine, sessions: SessionFactory) -> AsyncIterator[Reader]:
     """A reader for one hop: asyncpg directly on PostgreSQL, SQLAlchemy elsewhere."""
     if engine.dialect.name == "postgresql":
-        reader = DriverReader(engine, await engine.raw_connection(), sessions)
+        reader = DriverReader(engine, await _raw_connection(engine), sessions)
         try:
             yield reader
         finally:
@@ -493,12 +517,18 @@ async def load_part(reader: Reader, caller: Caller, part: str, now: datetime) ->
         return replace(caller, facilitation_=facilitation)
     if part == "surveys":
         pending = []
+        claimed: Sequence[str] = ()
         if caller.person_id is not None:
             async with reader.session() as session:
                 pending = await pending_for(
                     session, caller.person_id, now, session_ref=caller.session_ref
                 )
-        return replace(caller, surveys_=tuple(pending))
+                claimed = (
+                    await session.exec(
+                        select(UssdAction.key).where(UssdAction.session_id == caller.session_ref)
+                    )
+                ).all()
+        return replace(caller, surveys_=tuple(pending), text_answers=text_answers(claimed))
     raise ValueError(f"unknown part of the caller's context: {part!r}")
 
 

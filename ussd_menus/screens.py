@@ -144,6 +144,11 @@ class Screen:
     def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
         raise NotImplementedError
 
+    def span(self, c: Caller, state: State, index: int, rest: Sequence[str]) -> int:
+        """How many of the inputs from `index` on (`rest`, as AT split them at `*`) this
+        screen reads as one value: one, but for free text, which may hold a `*`."""
+        return 1
+
 
 class Menu(Screen):
     """A fixed list of choices, each leading somewhere."""
@@ -460,6 +465,27 @@ class SurveyQuestion(ListScreen):
             lines.append(Line(t(self.HINTS[question.kind])))
         return fit([*lines, Line(t("common.back"))])
 
+    def span(self, c: Caller, state: State, index: int, rest: Sequence[str]) -> int:
+        """A text answer runs to the end of the hop that gave it, `*`s and all.
+
+        AT joins a session's inputs with `*`, so "Use*groups of 3" typed on one hop reads
+        as two inputs. On the hop that gives it, the answer is the last thing typed:
+        every input left. On later hops (and a retried one) the answer was stored with
+        that hop, and its claimed change says how many inputs it took. A blank input
+        is a refused answer of its own.
+        """
+        current = self._current(c, state)
+        if current is None or current[1].kind is not QuestionKind.short_text:
+            return 1
+        pending, question = current
+        given = c.text_answers.get(index)
+        if given is not None and (given.survey_id, given.position) == (
+            pending.survey_id,
+            question.position,
+        ):
+            return min(given.parts, len(rest))
+        return 1 if not rest[0].strip() else len(rest)
+
     def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
         current = self._current(c, state)
         if current is None:
@@ -479,7 +505,12 @@ class SurveyQuestion(ListScreen):
             return Invalid(self.INVALID[question.kind])
         given = {**_given(state), question.position: answer}
         effect = AnswerSurvey(
-            pending.survey_id, pending.response_id, pending.meeting_id, question.position, answer
+            pending.survey_id,
+            pending.response_id,
+            pending.meeting_id,
+            question.position,
+            answer,
+            parts=value.count("*") + 1,
         )
         if next_question(pending.questions, {**pending.answered, **given}) is None:
             return Finish(lambda t: t("surveys.done"), effect)

@@ -6,6 +6,7 @@ import hmac
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
+import structlog
 from sqlmodel import select
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -15,9 +16,12 @@ from service.models import UssdSession
 from service.models.enums import UssdOutcome
 from service.models.types import utcnow
 from service.services import Services
-from ussd_menus.engine import Hop, UssdEngine
+from ussd_menus import forms
+from ussd_menus.engine import UssdEngine
+from ussd_menus.forms import BadForm
 
-MAX_TEXT = 1000  # a real session never comes near; anything longer is not AT
+log = structlog.get_logger(__name__)
+
 MAX_FORM = 16_384  # bytes of a urlencoded callback body; AT's are a few hundred
 URLENCODED = "application/x-www-form-urlencoded"
 
@@ -45,6 +49,11 @@ async def _form(request: Request) -> Mapping[str, object] | None:
     return dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
 
 
+def _refused(request: Request, error: BadForm) -> Response:
+    log.warning("ussd.bad_callback", path=request.url.path.rsplit("/", 1)[-1], fields=error.fields)
+    return PlainTextResponse(str(error), status_code=400)
+
+
 def routes(services: Services, engine: UssdEngine) -> list[Route]:
     async def ussd(request: Request) -> Response:
         if not _token_ok(request, services):
@@ -52,57 +61,49 @@ def routes(services: Services, engine: UssdEngine) -> list[Route]:
         form = await _form(request)
         if form is None:
             return PlainTextResponse("form too large", status_code=400)
-        fields = {
-            k: form.get(k)
-            for k in ("sessionId", "serviceCode", "phoneNumber", "text", "networkCode")
-        }
-        missing = [k for k in ("sessionId", "serviceCode", "phoneNumber") if not fields[k]]
-        if missing or not all(isinstance(v, str | None) for v in fields.values()):
-            return PlainTextResponse(
-                f"missing or invalid form fields: {', '.join(missing)}", status_code=400
-            )
-        text = str(fields["text"] or "")
-        if len(text) > MAX_TEXT:
-            return PlainTextResponse("text too long", status_code=400)
-        hop = Hop(
-            session_id=str(fields["sessionId"])[:100],
-            service_code=str(fields["serviceCode"]),
-            phone=str(fields["phoneNumber"]),
-            text=text,
-            network_code=str(fields["networkCode"]) if fields["networkCode"] else None,
-        )
+        try:
+            hop = forms.hop(form)
+        except BadForm as error:
+            return _refused(request, error)
         return PlainTextResponse(await engine.answer(hop))
 
     async def events(request: Request) -> Response:
         """End-of-session notice: how long, how it ended; unknown sessions are ignored."""
         if not _token_ok(request, services):
             return PlainTextResponse("Not Found", status_code=404)
-        form = await request.form()
-        session_id = form.get("sessionId")
-        if not isinstance(session_id, str) or not session_id:
-            return PlainTextResponse("missing sessionId", status_code=400)
-        status = str(form.get("status") or "")
-        await engine.tracker.flush()  # the session's last hops may still be in the batch
-        async with services.sessions() as session:
-            row = (
-                await session.exec(select(UssdSession).where(UssdSession.session_id == session_id))
-            ).first()
-            if row is not None:
-                row.provider_status = status[:40] or None
-                row.error_message = str(form.get("errorMessage") or "")[:300] or None
-                duration = str(form.get("durationInMillis") or "")
-                row.duration_ms = (
-                    int(duration) if duration.isascii() and duration.isdigit() else row.duration_ms
-                )
-                row.ended_at = row.ended_at or utcnow()
-                if row.outcome is UssdOutcome.open:
-                    row.outcome = (
-                        UssdOutcome.failed if status.lower() == "failed" else UssdOutcome.abandoned
-                    )
-                await session.commit()
+        form = await _form(request)
+        if form is None:
+            return PlainTextResponse("form too large", status_code=400)
+        try:
+            end = forms.session_end(form)
+        except BadForm as error:
+            return _refused(request, error)
+        try:
+            await record_end(services, engine, end)
+        except engine.database_errors as exc:
+            log.warning("ussd.event_unavailable", error=type(exc).__name__)
+            return PlainTextResponse("unavailable, try again", status_code=503)
         return PlainTextResponse("OK")
 
     return [
         Route("/at/{token}/ussd", ussd, methods=["POST"]),
         Route("/at/{token}/ussd/events", events, methods=["POST"]),
     ]
+
+
+async def record_end(services: Services, engine: UssdEngine, end: forms.SessionEnd) -> None:
+    await engine.tracker.flush()  # the session's last hops may still be in the batch
+    async with services.sessions() as session:
+        row = (
+            await session.exec(select(UssdSession).where(UssdSession.session_id == end.session_id))
+        ).first()
+        if row is None:
+            return
+        row.provider_status = end.status
+        row.error_message = end.error_message
+        row.duration_ms = end.duration_ms if end.duration_ms is not None else row.duration_ms
+        row.ended_at = row.ended_at or utcnow()
+        if row.outcome is UssdOutcome.open:
+            failed = (end.status or "").lower() == "failed"
+            row.outcome = UssdOutcome.failed if failed else UssdOutcome.abandoned
+        await session.commit()

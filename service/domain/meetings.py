@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -238,6 +239,14 @@ async def open_for_change(
     return meeting
 
 
+@dataclass(frozen=True)
+class MeetingChange:
+    """A meeting after a move or cancellation, and what became of its members' notice."""
+
+    meeting: Meeting
+    told: outbox.Queued | None  # None: nothing to tell (the start did not move)
+
+
 def _ensure_open(meeting: Meeting) -> None:
     if meeting.status is MeetingStatus.cancelled:
         raise MeetingCancelled("the meeting was cancelled", meeting_id=meeting.id)
@@ -254,7 +263,7 @@ async def reschedule_meeting(
     session: AsyncSession,
     actor: Actor,
     now: datetime | None = None,
-) -> Meeting:
+) -> MeetingChange:
     """Move a meeting, keeping its length unless a new end is given. The code stays."""
     assert programme.id is not None
     now = now or utcnow()
@@ -274,10 +283,13 @@ async def reschedule_meeting(
     if changes:
         meeting.updated_at = now
         audit.record(session, actor, "meeting.reschedule", meeting, changes=changes, at=now)
+    told = None
     if "starts_at" in changes:
-        await _tell_members_moved(session, programme, meeting, changes["starts_at"][0], actor, now)
+        told = await _tell_members_moved(
+            session, programme, meeting, changes["starts_at"][0], actor, now
+        )
     await session.flush()
-    return meeting
+    return MeetingChange(meeting, told)
 
 
 async def _tell_members(
@@ -291,7 +303,7 @@ async def _tell_members(
     extra: dict[str, Any],
     reason: str,
     not_after: datetime,
-) -> None:
+) -> outbox.Queued:
     """Drop the meeting's pending reminders and queue one notice per member. The new
     notice supersedes older ones still waiting (say, overnight): a member wakes up to
     the meeting as it is now, not to a move that a cancellation has since undone."""
@@ -313,7 +325,7 @@ async def _tell_members(
         session, meeting.community_id, exclude=[actor.person_id] if actor.person_id else []
     )
     stamp = f"{meeting.updated_at:%Y%m%dT%H%M%S}"
-    await outbox.queue(
+    return await outbox.queue(
         session,
         programme,
         recipients,
@@ -336,8 +348,8 @@ async def _tell_members_moved(
     old_starts_at: datetime,
     actor: Actor,
     now: datetime,
-) -> None:
-    await _tell_members(
+) -> outbox.Queued:
+    return await _tell_members(
         session,
         programme,
         meeting,
@@ -358,7 +370,7 @@ async def cancel_meeting(
     session: AsyncSession,
     actor: Actor,
     now: datetime | None = None,
-) -> Meeting:
+) -> MeetingChange:
     assert programme.id is not None
     now = now or utcnow()
     meeting = await open_for_change(session, programme.id, meeting_id, actor)
@@ -370,7 +382,7 @@ async def cancel_meeting(
     audit.record(
         session, actor, "meeting.cancel", meeting, changes={"reason": meeting.cancel_reason}, at=now
     )
-    await _tell_members(
+    told = await _tell_members(
         session,
         programme,
         meeting,
@@ -382,7 +394,7 @@ async def cancel_meeting(
         not_after=meeting.starts_at,
     )
     await session.flush()
-    return meeting
+    return MeetingChange(meeting, told)
 
 
 async def mark_meeting_held(

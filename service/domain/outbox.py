@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,11 +47,27 @@ class Recipient:
     language: Language
 
 
+class Fate(StrEnum):
+    """What became of a batch, as the person who caused it is told."""
+
+    sent = "sent"  # going out now
+    held = "held"  # quiet hours: going out at send_after
+    dropped = "dropped"  # kept unsent: it could only go out once the meeting had started
+    nobody = "nobody"  # no one to send to (no phone, or opted out)
+
+
 @dataclass(frozen=True)
 class Queued:
     queued: int  # rows that will be sent
     dropped: int  # rows kept with a reason instead (quiet hours past the meeting)
     send_after: datetime | None  # when the queued rows go out (all share one time)
+
+    def fate(self, now: datetime) -> Fate:
+        """`now` as given when queueing: rows not held are due at exactly that moment."""
+        if self.queued:
+            held = self.send_after is not None and self.send_after > now
+            return Fate.held if held else Fate.sent
+        return Fate.dropped if self.dropped else Fate.nobody
 
 
 def quiet_until(at: datetime, programme: Programme) -> datetime:

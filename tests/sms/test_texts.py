@@ -32,6 +32,8 @@ TEMPLATES = {
     "checked_in_remote", "stopped", "started", "help", "unknown", "unknown_code",
     "which_meeting", "no_meeting", "meeting_closed", "checkin_not_open",
     "not_facilitator", "remind_sent", "reminded_recently", "cancel_done", "survey_invite",
+    "remind_held", "remind_dropped", "remind_nobody", "cancel_held", "cancel_dropped",
+    "cancel_nobody",
     "survey_hint_choice", "survey_hint_yes_no", "survey_hint_rating", "survey_hint_number",
     "survey_hint_text", "survey_reask", "survey_done",
 }  # fmt: skip
@@ -135,7 +137,7 @@ def test_which_meeting_lists_at_most_five_codes(texts: SmsTexts) -> None:
 
 def test_counts_and_questions_are_shown_as_numbers(texts: SmsTexts) -> None:
     sent = texts.render("remind_sent", FR, {"code": "4821", "count": 23}, timezone=KIGALI)
-    assert sent == "Réunion 4821 : rappel envoyé. Membres : 23."
+    assert sent == "Réunion 4821 : rappel envoyé maintenant à 23 membre(s)."
     invite = texts.render(
         "survey_invite", EN, {"survey": "Term 1 check-in", "questions": 4}, timezone=KIGALI
     )
@@ -160,6 +162,18 @@ def test_times_are_shown_in_the_programme_time_zone(
 ) -> None:
     params = {"code": "4821", "starts_at": NOV_24_NOON_UTC}
     assert shown in texts.render("checkin_not_open", language, params, timezone=zone)
+
+
+@pytest.mark.parametrize(
+    ("language", "zone", "shown"),
+    [(EN, KIGALI, "07:00"), (EN, NAIROBI, "08:00"), (RW, KIGALI, "07:00"), (FR, KIGALI, "07h00")],
+)
+def test_a_time_of_day_is_shown_alone_in_the_programme_time_zone(
+    texts: SmsTexts, language: Language, zone: str, shown: str
+) -> None:
+    params = {"code": "4821", "count": 3, "send_time": "2026-11-25T05:00:00+00:00"}
+    text = texts.render("remind_held", language, params, timezone=zone)
+    assert shown in text and "Nov" not in text and "nov" not in text
 
 
 def test_a_late_meeting_in_utc_is_the_next_day_in_nairobi(texts: SmsTexts) -> None:
@@ -252,7 +266,7 @@ def longest(template: str, language: Language, texts: SmsTexts, *, footer: bool 
             params: dict[str, object] = {
                 "community": LONG, "venue": optional, "reason": optional, "programme": LONG,
                 "survey": LONG, "modality": modality.value, "starts_at": at,
-                "old_starts_at": at, "code": "99999", "codes": ["99999"] * 9,
+                "old_starts_at": at, "send_time": at, "code": "99999", "codes": ["99999"] * 9,
                 "count": 9999, "questions": 99,
             }  # fmt: skip
             renders.append(texts.render(template, language, params, timezone=KIGALI, footer=footer))

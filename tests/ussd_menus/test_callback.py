@@ -371,3 +371,151 @@ async def test_the_form_reads_alike_urlencoded_and_multipart_and_refuses_a_huge_
     assert encoded.text == escaped.text == multipart.text and encoded.text.startswith("CON ")
     huge = await client.post(url, data={**form, "text": "1*" * 10_000})
     assert huge.status_code == 400
+
+
+LONG_PHONE = "+2547" + "1" * 20
+BAD_HOPS = [
+    # (label, fields replaced in a good hop, the field the 400 names)
+    ("a phone number over 15 digits", {"phoneNumber": LONG_PHONE}, "phoneNumber"),
+    ("a phone number with letters", {"phoneNumber": "+25471200000x"}, "phoneNumber"),
+    ("a NUL byte in the session id", {"sessionId": "ATUid_\x00abc"}, "sessionId"),
+    ("a session id over 100 characters", {"sessionId": "ATUid_" + "a" * 100}, "sessionId"),
+    ("a blank session id", {"sessionId": " "}, "sessionId"),
+    ("a service code with letters", {"serviceCode": "*384*abc#"}, "serviceCode"),
+    ("a service code over 32 characters", {"serviceCode": "*384*" + "1" * 40 + "#"}, "serviceCode"),
+    ("a network code with letters", {"networkCode": "639ab"}, "networkCode"),
+    ("a network code over 16 digits", {"networkCode": "6" * 17}, "networkCode"),
+    ("a NUL byte in the text", {"text": "1*\x00"}, "text"),
+    ("a control character in the text", {"text": "1*\x1b[2J"}, "text"),
+    ("a text over 1000 characters", {"text": "1*" * 600}, "text"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"), [row[1:] for row in BAD_HOPS], ids=[row[0] for row in BAD_HOPS]
+)
+async def test_a_hop_that_is_not_africas_talkings_is_refused_and_others_are_still_tracked(
+    client: httpx.AsyncClient, session: AsyncSession, fields: dict[str, str], named: str
+) -> None:
+    from structlog.testing import capture_logs
+
+    w = await world(session)
+    teacher = phone(client, w, w.members[0].phone)
+    await teacher.dial()
+    form = {
+        "sessionId": "ATUid_bad",
+        "serviceCode": w.programme.service_code,
+        "phoneNumber": "+254712000001",
+        "networkCode": "63902",
+        "text": "",
+        **fields,
+    }
+    with capture_logs() as logs:
+        response = await client.post(f"/at/{TOKEN}/ussd", data=form)
+    assert response.status_code == 400 and named in response.text
+    assert LONG_PHONE not in response.text and LONG_PHONE not in repr(logs)
+    await teacher.press("1")
+    await flush(client)
+    assert [r.session_id for r in await rows(session, UssdSession)] == [teacher.session_id]
+
+
+async def test_blank_optional_fields_of_a_hop_are_accepted(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await world(session)
+    form = {
+        "sessionId": "ATUid_ok",
+        "serviceCode": w.programme.service_code,
+        "phoneNumber": w.members[0].phone or "",
+        "networkCode": "",
+        "text": "",
+    }
+    response = await client.post(f"/at/{TOKEN}/ussd", data=form)
+    assert response.status_code == 200 and response.text.startswith("CON ")
+
+
+BAD_EVENTS = [
+    ("a NUL byte in the session id", {"sessionId": "ATUid_\x00abc"}, "sessionId"),
+    ("no session id", {"sessionId": ""}, "sessionId"),
+    ("a status over 40 characters", {"status": "Incomplete" * 5}, "status"),
+    ("a NUL byte in the status", {"status": "Fail\x00ed"}, "status"),
+    ("a NUL byte in the error message", {"errorMessage": "timed\x00out"}, "errorMessage"),
+    ("an error message over 1000 characters", {"errorMessage": "x" * 1001}, "errorMessage"),
+    ("a duration past 32 bits", {"durationInMillis": "99999999999"}, "durationInMillis"),
+    ("a duration that is not a number", {"durationInMillis": "4s"}, "durationInMillis"),
+    ("a hop count that is not a number", {"hopsCount": "three"}, "hopsCount"),
+    ("a phone number over 15 digits", {"phoneNumber": LONG_PHONE}, "phoneNumber"),
+    ("a service code with letters", {"serviceCode": "*384*abc#"}, "serviceCode"),
+    ("a network code with letters", {"networkCode": "639ab"}, "networkCode"),
+    ("a NUL byte in the input", {"input": "1\x00"}, "input"),
+    ("a NUL byte in the cost", {"cost": "KES\x000.05"}, "cost"),
+    ("a NUL byte in the date", {"date": "2026-11-22\x00"}, "date"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"), [row[1:] for row in BAD_EVENTS], ids=[row[0] for row in BAD_EVENTS]
+)
+async def test_an_end_of_session_notice_that_is_not_africas_talkings_is_refused(
+    client: httpx.AsyncClient, session: AsyncSession, fields: dict[str, str], named: str
+) -> None:
+    w = await world(session)
+    teacher = phone(client, w, w.members[0].phone)
+    await teacher.dial()
+    event = {
+        "sessionId": teacher.session_id,
+        "serviceCode": w.programme.service_code,
+        "phoneNumber": teacher.number,
+        "networkCode": "63902",
+        "status": "Incomplete",
+        "durationInMillis": "41000",
+        "hopsCount": "1",
+        "input": "",
+        "lastAppResponse": "CON Habari\n1 Mikutano",
+        "errorMessage": "",
+        "cost": "KES 0.0000",
+        "date": "2026-11-22 09:00:00",
+    }
+    response = await client.post(f"/at/{TOKEN}/ussd/events", data={**event, **fields})
+    assert response.status_code == 400 and named in response.text
+    good = await client.post(f"/at/{TOKEN}/ussd/events", data=event)
+    assert good.status_code == 200
+    [row] = await rows(session, UssdSession)
+    assert (row.outcome, row.duration_ms) == (UssdOutcome.abandoned, 41000)
+
+
+async def test_an_end_of_session_notice_larger_than_africas_talkings_is_refused(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    response = await client.post(
+        f"/at/{TOKEN}/ussd/events", data={"sessionId": "ATUid_x", "input": "1*" * 10_000}
+    )
+    assert response.status_code == 400
+
+
+async def test_the_end_of_session_notice_is_recorded_when_a_pending_row_is_refused(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    from structlog.testing import capture_logs
+
+    w = await world(session)
+    teacher = phone(client, w, w.members[0].phone)
+    await teacher.dial()
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    tracker = transport.app.state.ussd.tracker  # type: ignore[attr-defined]
+    other = dict(tracker.pending[teacher.session_id])
+    tracker.record({**other, "session_id": "ATUid_gone", "programme_id": 999_999})
+    with capture_logs() as logs:
+        response = await client.post(
+            f"/at/{TOKEN}/ussd/events",
+            data={"sessionId": teacher.session_id, "status": "Failed", "durationInMillis": "900"},
+        )
+    assert response.status_code == 200
+    assert teacher.number not in repr(logs)
+    [row] = await rows(session, UssdSession)
+    assert (row.session_id, row.outcome, row.duration_ms) == (
+        teacher.session_id,
+        UssdOutcome.failed,
+        900,
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,9 +21,18 @@ from service.domain.attendance import record_rsvp
 from service.domain.communities import add_member, request_to_join
 from service.domain.programmes import ProgrammeSettings, update_programme
 from service.models import Attendance, Meeting, Membership, Message
-from service.models.enums import Channel, Language, MeetingStatus, MembershipStatus, Presence, Rsvp
+from service.models.enums import (
+    Channel,
+    Language,
+    MeetingStatus,
+    MembershipStatus,
+    MessageStatus,
+    Presence,
+    Rsvp,
+)
 from tests import factories as f
 from ussd_menus.catalog import Catalog
+from ussd_menus.layout import when
 from ussd_menus.phone import Phone
 
 TOKEN = "dev-callback-token"
@@ -60,6 +69,19 @@ async def world(session: AsyncSession, language: Language) -> tuple[f.World, int
     )
     await session.commit()
     return w, no_phone.id, running
+
+
+async def quiet(session: AsyncSession, w: f.World, *, until_in: timedelta | None) -> str:
+    """Quiet hours from an hour ago until `until_in` from now (None: no quiet hours at
+    all), set before the first hop; their end as the facilitator reads it, HH:MM."""
+    if until_in is None:
+        w.programme.quiet_hours_start = w.programme.quiet_hours_end = time(0, 0)
+    else:
+        local = f.now().astimezone(ZoneInfo(w.programme.timezone))
+        w.programme.quiet_hours_start = (local - timedelta(hours=1)).time().replace(microsecond=0)
+        w.programme.quiet_hours_end = (local + until_in).time().replace(second=0, microsecond=0)
+    await session.commit()
+    return f"{w.programme.quiet_hours_end:%H:%M}"
 
 
 def phone(client: httpx.AsyncClient, w: f.World) -> Phone:
@@ -151,10 +173,16 @@ async def test_reminding_members_now_queues_one_sms_each_once(
 ) -> None:
     w, _, _ = await world(session, language)
     p = phone(client, w)
+    await quiet(session, w, until_in=None)
     question = await walk(p, "6", "6", "1")  # facilitator menu, remind, the next meeting
     assert w.community.name[:10] in question
     done = await p.press("1")
-    assert p.ended and done == CATALOG.text(language, "facilitator.reminded")
+    assert p.ended and done == "\n".join(
+        [
+            CATALOG.text(language, "facilitator.reminded"),
+            CATALOG.text(language, "told.sent", count=2),
+        ]
+    )
     await p.retry()  # the network repeats the hop: still one reminder each
     queued = await fresh(session, Message, meeting_id=w.meeting.id, kind="remind_now")
     assert sorted(m.person_id or 0 for m in queued) == sorted(m.id or 0 for m in w.members)
@@ -215,3 +243,78 @@ async def test_a_plain_member_has_no_facilitator_menu(
     p = Phone(client, number=member.phone, service_code=w.programme.service_code, token=TOKEN)
     assert "6" not in await p.dial()
     assert (await p.press("6")).startswith("Chaguo si sahihi.")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_a_reminder_in_quiet_hours_says_until_when_it_waits(
+    client: httpx.AsyncClient, session: AsyncSession, language: Language
+) -> None:
+    w, _, _ = await world(session, language)
+    until = await quiet(session, w, until_in=timedelta(hours=3))
+    p = phone(client, w)
+    await walk(p, "6", "6", "1")
+    done = await p.press("1")
+    assert CATALOG.text(language, "told.held", count=2, time=until) in done
+    assert "\n" + CATALOG.text(language, "told.sent", count=2) not in done
+    held = await fresh(session, Message, kind="remind_now")
+    zone = ZoneInfo(w.programme.timezone)
+    assert {(m.status, f"{m.send_after.astimezone(zone):%H:%M}") for m in held} == {
+        (MessageStatus.queued, until)
+    }
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_a_reminder_quiet_hours_would_hold_past_the_meeting_says_none_was_sent(
+    client: httpx.AsyncClient, session: AsyncSession, language: Language
+) -> None:
+    w, _, _ = await world(session, language)
+    await quiet(session, w, until_in=timedelta(hours=3))
+    soon = await f.meeting(session, w.programme, w.community, starts_in=timedelta(hours=2))
+    await session.commit()
+    p = phone(client, w)
+    await walk(p, "6", "6", "1")  # the soonest meeting comes first
+    done = await p.press("1")
+    assert CATALOG.text(language, "told.dropped") in done
+    dropped = await fresh(session, Message, kind="remind_now")
+    assert {(m.meeting_id, m.status) for m in dropped} == {(soon.id, MessageStatus.dropped)}
+
+
+async def test_a_reminder_with_no_member_to_send_to_says_so(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w, _, _ = await world(session, Language.en)
+    for member in w.members:
+        member.opted_out_at = f.now()
+    await session.commit()
+    p = phone(client, w)
+    await walk(p, "6", "6", "1")
+    done = await p.press("1")
+    assert done == "Reminder requested.\nNo SMS sent: no member can receive SMS."
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_cancelling_and_moving_in_quiet_hours_say_until_when_members_wait(
+    client: httpx.AsyncClient, session: AsyncSession, language: Language
+) -> None:
+    w, _, _ = await world(session, language)
+    until = await quiet(session, w, until_in=timedelta(hours=3))
+    later = await f.meeting(session, w.programme, w.community, starts_in=timedelta(days=3))
+    await session.commit()
+    told = CATALOG.text(language, "told.held", count=2, time=until)
+
+    cancel = phone(client, w)
+    await walk(cancel, "6", "3", "1")
+    cancelled = await cancel.press("1")
+    assert cancelled == CATALOG.text(language, "facilitator.cancelled") + "\n" + told
+
+    move = phone(client, w)
+    day = (f.now() + timedelta(days=10)).astimezone(ZoneInfo(w.programme.timezone)).date()
+    await walk(move, "6", "4", "1", f"{day:%d%m}", "1530")
+    moved = await move.press("1")
+    zone = ZoneInfo(w.programme.timezone)
+    starts = datetime.combine(day, time(15, 30), tzinfo=zone)
+    words = CATALOG.words(language, "date.weekdays"), CATALOG.words(language, "date.months")
+    moved_to = CATALOG.text(language, "facilitator.moved", when=when(starts, *words))
+    assert moved == moved_to + "\n" + told
+    notices = await fresh(session, Message, meeting_id=later.id, template="moved")
+    assert len(notices) == 2

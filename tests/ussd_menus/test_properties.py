@@ -66,6 +66,10 @@ async def setup(
 @given(text=TEXT, who=st.sampled_from(["member", "stranger"]))
 async def test_any_text_gets_a_valid_screen(setup: Setup, text: str, who: str) -> None:
     response = await setup.client.post(f"/at/{TOKEN}/ussd", data=setup.form(who, text, "prop"))
+    if any(ch not in "\n\r" and (ch < " " or ch == "\x7f") for ch in text):
+        # No handset types a control character other than a line break: not AT's.
+        assert response.status_code == 400 and "text" in response.text
+        return
     assert response.status_code == 200
     kind, body = response.text[:4], response.text[4:]
     assert kind in ("CON ", "END ")

@@ -15,7 +15,7 @@ from service.config import Settings
 from service.db import SessionFactory
 from service.domain import surveys as sv
 from service.models import SurveyResponse
-from service.models.enums import Language, ResponseStatus
+from service.models.enums import Language, ResponseStatus, SurveyStatus
 from tests import factories as f
 from tests.surveys import answers_through_graphql, invited
 from ussd_menus.catalog import Catalog
@@ -114,3 +114,95 @@ async def test_with_nothing_to_answer_the_menu_says_so(
     p = phone(client, w)
     await p.dial()
     assert CATALOG.text(Language.sw, "surveys.none") in await p.press("3")
+
+
+async def practice_survey(session: AsyncSession, w: f.World) -> int:
+    """Active for the world's community: a text question, a rating, a text question."""
+
+    def words(text: str) -> dict[Language, str]:
+        return dict.fromkeys(Language, text)
+
+    spec = sv.SurveySpec.model_validate(
+        {
+            "key": "practice",
+            "title": words("Trying it in class"),
+            "community_id": w.community.id,
+            "questions": [
+                {"kind": "short_text", "text": words("What did you try?")},
+                {"kind": "rating", "text": words("How useful was it?")},
+                {"kind": "short_text", "text": words("What will you try next?")},
+            ],
+        }
+    )
+    survey = await sv.save_survey(w.programme, spec, session=session, actor=f.OPERATOR)
+    assert survey.id is not None
+    await sv.set_status(
+        w.programme, survey.id, SurveyStatus.active, session=session, actor=f.OPERATOR
+    )
+    await session.commit()
+    return survey.id
+
+
+async def answers(session: AsyncSession, survey_id: int) -> dict[int, str]:
+    await session.rollback()
+    [response] = (
+        await session.exec(select(SurveyResponse).where(SurveyResponse.survey_id == survey_id))
+    ).all()
+    return await sv.answers_of(session, response.id or 0)
+
+
+async def test_a_text_answer_keeps_its_stars_over_the_hops_that_follow(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await f.world(session)
+    survey_id = await practice_survey(session, w)
+    p = phone(client, w)
+    await p.dial()
+    await p.press("3")
+    assert (await p.press("1")).startswith("1/3 What did you try?")
+    refused = await p.press(" ")  # a blank answer is refused on its own
+    assert CATALOG.text(Language.sw, "surveys.bad_text") in refused
+    # AT sends the session's inputs joined by '*': "3*1* *Use*groups of 3".
+    assert (await p.press("Use*groups of 3")).startswith("2/3 ")
+    assert (await p.retry()).startswith("2/3 ")  # the network repeats the hop
+    assert (await p.press("4")).startswith("3/3 ")  # "3*1* *Use*groups of 3*4"
+    done = await p.press("Pairs * then*share")
+    assert done == CATALOG.text(Language.sw, "surveys.done")
+    assert await answers(session, survey_id) == {
+        1: "Use*groups of 3",
+        2: "4",
+        3: "Pairs * then*share",
+    }
+
+
+async def test_a_text_answer_rewritten_after_going_back_keeps_the_new_words(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await f.world(session)
+    survey_id = await practice_survey(session, w)
+    p = phone(client, w)
+    await p.dial()
+    for key in ("3", "1", "Use*groups"):
+        await p.press(key)
+    assert (await p.press("0")).startswith(CATALOG.text(Language.sw, "surveys.pick"))
+    assert (await p.press("1")).startswith("1/3 ")  # this session's answers start afresh
+    assert (await p.press("Pairs*of*two")).startswith("2/3 ")
+    assert (await p.press("5")).startswith("3/3 ")
+    assert await p.press("Mark*0 errors") == CATALOG.text(Language.sw, "surveys.done")
+    assert await answers(session, survey_id) == {1: "Pairs*of*two", 2: "5", 3: "Mark*0 errors"}
+
+
+async def test_a_long_text_answer_is_kept_whole(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await f.world(session)
+    survey_id = await practice_survey(session, w)
+    long = "Learners worked in groups of 3*then each group showed its answer; " * 2
+    long = long[:159]
+    p = phone(client, w)
+    await p.dial()
+    for key in ("3", "1"):
+        await p.press(key)
+    assert (await p.press(long)).startswith("2/3 ")
+    assert (await p.press("3")).startswith("3/3 ")
+    assert (await answers(session, survey_id))[1] == long.strip()

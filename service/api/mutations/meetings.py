@@ -154,7 +154,7 @@ class MeetingMutations:
         self, info: Info_, id: strawberry.ID, starts_at: datetime, ends_at: datetime | None = None
     ) -> ChangeMeetingResult:
         async def work(session: AsyncSession, programme: Programme) -> MeetingPayload:
-            meeting = await reschedule_meeting(
+            change = await reschedule_meeting(
                 programme,
                 ids.decode(id, "Meeting"),
                 starts_at,
@@ -162,7 +162,7 @@ class MeetingMutations:
                 session=session,
                 actor=info.context.actor,
             )
-            return MeetingPayload(meeting=MeetingNode.from_row(meeting))
+            return MeetingPayload(meeting=MeetingNode.from_row(change.meeting))
 
         return await mutate(info, Scope.write, work, also=MEETING_ERRORS)
 
@@ -171,14 +171,14 @@ class MeetingMutations:
         self, info: Info_, id: strawberry.ID, reason: str | None = None
     ) -> ChangeMeetingResult:
         async def work(session: AsyncSession, programme: Programme) -> MeetingPayload:
-            meeting = await cancel_meeting(
+            change = await cancel_meeting(
                 programme,
                 ids.decode(id, "Meeting"),
                 reason,
                 session=session,
                 actor=info.context.actor,
             )
-            return MeetingPayload(meeting=MeetingNode.from_row(meeting))
+            return MeetingPayload(meeting=MeetingNode.from_row(change.meeting))
 
         return await mutate(info, Scope.write, work, also=MEETING_ERRORS)
 

@@ -182,9 +182,10 @@ async def test_moving_a_meeting_keeps_its_code_and_length(session: AsyncSession)
     assert w.meeting.id is not None
     code, length = w.meeting.code, w.meeting.ends_at - w.meeting.starts_at
     new_start = w.meeting.starts_at + timedelta(days=7)
-    moved = await m.reschedule_meeting(
+    change = await m.reschedule_meeting(
         w.programme, w.meeting.id, new_start, session=session, actor=OP
     )
+    moved = change.meeting
     assert moved.starts_at == new_start
     assert moved.ends_at - moved.starts_at == length
     assert moved.code == code
@@ -208,9 +209,9 @@ async def test_a_cancelled_meeting_cannot_be_moved_or_cancelled_again(
 ) -> None:
     w = await f.world(session)
     assert w.meeting.id is not None
-    cancelled = await m.cancel_meeting(
-        w.programme, w.meeting.id, "Sports day", session=session, actor=OP
-    )
+    cancelled = (
+        await m.cancel_meeting(w.programme, w.meeting.id, "Sports day", session=session, actor=OP)
+    ).meeting
     assert cancelled.status is MeetingStatus.cancelled and cancelled.cancel_reason == "Sports day"
     with pytest.raises(MeetingCancelled):
         await m.reschedule_meeting(
@@ -299,7 +300,7 @@ async def test_only_a_facilitator_of_the_community_may_move_or_cancel_it(
             actor=member,
         )
     facilitator = Actor.person(w.facilitator.id, Channel.ussd)
-    cancelled = await m.cancel_meeting(
-        w.programme, w.meeting.id, session=session, actor=facilitator
-    )
+    cancelled = (
+        await m.cancel_meeting(w.programme, w.meeting.id, session=session, actor=facilitator)
+    ).meeting
     assert cancelled.status is MeetingStatus.cancelled

@@ -178,7 +178,9 @@ async def worker(url: str, simulator: str) -> None:
 
     engine = build_engine(Settings(database_url=url, _env_file=None))
     sessions = build_session_factory(engine)
-    gateway = AfricasTalkingGateway(username="sandbox", api_key=SIMULATOR_API_KEY, base_url=simulator)
+    gateway = AfricasTalkingGateway(
+        username="sandbox", api_key=SIMULATOR_API_KEY, base_url=simulator
+    )
     sender = Sender(sessions, gateway, SmsTexts.load(), clock=lambda: DUE_AT)
     started = time.perf_counter()
     async with sessions() as session:
@@ -207,7 +209,9 @@ def gateway_alone(simulator: str, teachers: int) -> float:
     """The baseline: the same requests straight from the gateway, no database."""
     from sms.gateway import SIMULATOR_API_KEY, AfricasTalkingGateway
 
-    gateway = AfricasTalkingGateway(username="sandbox", api_key=SIMULATOR_API_KEY, base_url=simulator)
+    gateway = AfricasTalkingGateway(
+        username="sandbox", api_key=SIMULATOR_API_KEY, base_url=simulator
+    )
     numbers = [f"+2547{n:08d}" for n in range(teachers)]
     chunks = [numbers[i : i + PER_COMMUNITY] for i in range(0, teachers, PER_COMMUNITY)]
     started = time.perf_counter()

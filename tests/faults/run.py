@@ -4,23 +4,27 @@ while everything between them fails, then a per-dedupe-key account of what happe
     seed --> outbox (PostgreSQL) <-- database proxy (cut once) <-- worker A (SIGKILLed,
                                                                   restarted), worker B
                                                               <-- copline serve (reports)
-    workers --> AT proxy (slow answers, resets a share after forwarding) --> simulator
+    each worker --> its link to AT (slow answers; resets a share of the requests AT
+                    took, after forwarding them) --> simulator
     simulator: fails a share of requests with HTTP 500, a share of deliveries, and
                reports every accepted message to copline serve
 
-Each dedupe key (one reminder or one notice to one person) is checked against what
-the simulator's phones received:
+Each dedupe key (one reminder or one notice to one person) is judged by what the
+simulator's phones received:
 
-- lost: no phone got it, yet copline does not say it failed or was dropped;
+- lost: copline queued it and no phone got it, yet copline says it was sent or
+  delivered, or has no row for it any more;
 - sent twice: a phone got it more than once;
-- wrong final status: copline's status contradicts the phone (delivered but never
-  received or received as failed, failed but delivered, sent with its report long in);
+- wrong final status: copline's last word contradicts the phone: delivered but
+  received as failed (or under another id), failed but delivered, still `sent` with
+  every report in, dropped but received;
 - stuck: still queued or sending when the run is over.
 
-`unknown` is the honest answer for a message whose request's answer was lost after
-it left (a reset, a worker killed mid-request): it is counted, not an error.
+`unknown` is the honest answer when a request's answer was lost after it left: a
+reset, or a worker killed while its wave was in flight. Such rows are counted apart:
+those the phone got, and those it did not (AT refused the request, or it had not left
+when the worker died), which may be no more than the rows in flight at the kill.
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -80,29 +84,34 @@ class Plan:
 
 @dataclass
 class Verdict:
-    keys: int = 0
+    keys: set[str] = field(default_factory=set)  # every dedupe key the run queued
     lost: list[str] = field(default_factory=list)
     sent_twice: list[str] = field(default_factory=list)
     wrong_status: list[str] = field(default_factory=list)
     stuck: list[str] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
-    unknown_received: int = 0
+    unknown_reached: int = 0  # unknown, and the phone got it: its answer was lost
+    unknown_not_reached: int = 0  # unknown, and the phone did not: AT refused it or it
+    # never left, as its worker died with it in flight
+    in_flight_at_kill: int = 0
     events: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
-        return not (self.lost or self.sent_twice or self.wrong_status or self.stuck)
+        faults = self.lost or self.sent_twice or self.wrong_status or self.stuck
+        return not faults and self.unknown_not_reached <= self.in_flight_at_kill
 
     def lines(self) -> list[str]:
         out = [
-            f"fault run: {self.keys} dedupe keys",
+            f"fault run: {len(self.keys)} dedupe keys",
             *(f"  {event}" for event in self.events),
             f"  lost {len(self.lost)} · sent twice {len(self.sent_twice)} · "
             f"wrong final status {len(self.wrong_status)} · stuck {len(self.stuck)}",
             "  final statuses: "
             + ", ".join(f"{name} {count}" for name, count in sorted(self.statuses.items())),
-            f"  of the unknown, the phone got {self.unknown_received}: a request whose answer "
-            "was lost after it left, honestly not counted as sent",
+            f"  honestly unknown: {self.unknown_reached} that the phone got (their answer was "
+            f"lost after they left), {self.unknown_not_reached} that it did not (of "
+            f"{self.in_flight_at_kill} in flight when the worker was killed)",
         ]
         for name in ("lost", "sent_twice", "wrong_status", "stuck"):
             for key in getattr(self, name)[:20]:
@@ -110,7 +119,7 @@ class Verdict:
         return out
 
 
-async def seed(engine: AsyncEngine, plan: Plan) -> int:
+async def seed(engine: AsyncEngine, plan: Plan) -> set[str]:
     """A programme without quiet hours, its communities' 48 h reminders due now, and a
     notice to every member: two messages per phone, so their order matters too."""
     from service.db import build_session_factory
@@ -149,8 +158,8 @@ async def seed(engine: AsyncEngine, plan: Plan) -> int:
         await queue_due_reminders(session, now)
         await outbox.queue_many(session, batches, now)
         await session.commit()
-        total = await session.execute(sa.select(sa.func.count()).select_from(Message))
-        return int(total.scalar() or 0)
+        keys = await session.execute(sa.select(TABLE.c.dedupe_key))
+        return {str(key) for (key,) in keys.all()}
 
 
 def _news_key(community: int) -> Callable[[outbox.Recipient], str]:
@@ -194,7 +203,9 @@ class Process:
 @contextlib.asynccontextmanager
 async def stack(
     database_url: str, workdir: Path, plan: Plan
-) -> AsyncIterator[tuple[FaultyProxy, FaultyProxy, Simulator, Callable[[str], Process]]]:
+) -> AsyncIterator[
+    tuple[FaultyProxy, dict[str, FaultyProxy], Simulator, Callable[[str, str], Process]]
+]:
     """The proxies, the simulator and `copline serve`; yields a worker factory."""
     url = make_url(database_url)
     db_proxy = await FaultyProxy(url.host or "127.0.0.1", url.port or 5432).start()
@@ -212,15 +223,18 @@ async def stack(
         )
     )
     simulator: RunningServer = await serve_in_background(simulator_app)
-    # Answers are lost only after AT took the request: the case a resend would double.
-    at_proxy = await FaultyProxy(
-        "127.0.0.1", simulator.port, reset_share=plan.reset_share, reset_taken_only=True,
-        answer_delay_s=plan.answer_delay_s, seed=5,
-    ).start()  # fmt: skip
+    # One link to AT per worker, so the run knows whose requests are in flight. Answers
+    # are lost only after AT took the request: the case a resend would double.
+    links = {
+        name: await FaultyProxy(
+            "127.0.0.1", simulator.port, reset_share=plan.reset_share, reset_taken_only=True,
+            answer_delay_s=plan.answer_delay_s, seed=seed,
+        ).start()
+        for name, seed in (("a", 5), ("b", 6))
+    }  # fmt: skip
     env = {
         "COPLINE_DATABASE_URL": proxied,
         "COPLINE_CALLBACK_TOKEN": TOKEN,
-        "COPLINE_AT_BASE_URL": at_proxy.url,
         "COPLINE_AT_SIMULATOR": "false",
         "COPLINE_LOG_LEVEL": "INFO",
         **plan.worker_env,
@@ -229,8 +243,9 @@ async def stack(
                     workdir / "serve.log").start()  # fmt: skip
     processes = [serve]
 
-    def worker(name: str) -> Process:
-        started = Process(name, ["worker"], env, workdir / f"{name}.log").start()
+    def worker(name: str, link: str) -> Process:
+        own = env | {"COPLINE_AT_BASE_URL": links[link].url}
+        started = Process(name, ["worker"], own, workdir / f"{name}.log").start()
         processes.append(started)
         return started
 
@@ -243,11 +258,12 @@ async def stack(
                 await asyncio.sleep(0.1)
         state: Simulator = simulator_app.state.sim
         await _fail_requests(simulator.url, plan.request_failure_share)
-        yield db_proxy, at_proxy, state, worker
+        yield db_proxy, links, state, worker
     finally:
         for process in processes:
             process.stop()
-        await at_proxy.stop()
+        for link in links.values():
+            await link.stop()
         await simulator.stop()
         await db_proxy.stop()
 
@@ -290,24 +306,25 @@ async def until(check: Callable[[], Awaitable[bool]], *, within_s: float, what: 
 async def run(engine: AsyncEngine, database_url: str, workdir: Path, plan: Plan) -> Verdict:
     verdict = Verdict()
     verdict.keys = await seed(engine, plan)
-    async with stack(database_url, workdir, plan) as (db_proxy, at_proxy, sim, worker):
-        dying = worker("worker-a")
-        worker("worker-b")
+    async with stack(database_url, workdir, plan) as (db_proxy, links, sim, worker):
+        dying = worker("worker-a", "a")
+        worker("worker-b", "b")
 
         async def mid_batch() -> bool:
-            return at_proxy.in_flight > 0 and await _handed_and_in_flight(engine) > 0
+            return links["a"].in_flight > 0 and await _handed_and_in_flight(engine) > 0
 
-        await until(mid_batch, within_s=60, what="a wave in flight")
-        # Answers take answer_delay_s: a moment later every request of the wave has left.
-        await asyncio.sleep(plan.answer_delay_s / 4)
+        await until(mid_batch, within_s=60, what="a wave of worker-a in flight")
+        # Its answers take answer_delay_s: meanwhile the rest of the wave has left too.
+        await asyncio.sleep(plan.answer_delay_s / 2)
+        verdict.in_flight_at_kill = await _handed_and_in_flight(engine)
         dying.kill()
         verdict.events.append("worker-a killed with SIGKILL while its wave was in flight")
         await asyncio.sleep(1.0)
-        worker("worker-a-restarted")
+        worker("worker-a-restarted", "a")
 
         async def a_third_settled() -> bool:
             counts = await _counts(engine)
-            return counts["queued"] + counts["sending"] < verdict.keys * 2 // 3
+            return counts["queued"] + counts["sending"] < len(verdict.keys) * 2 // 3
 
         await until(a_third_settled, within_s=120, what="a third of the outbox sent")
         await db_proxy.refuse()
@@ -322,9 +339,11 @@ async def run(engine: AsyncEngine, database_url: str, workdir: Path, plan: Plan)
 
         await until(quiet, within_s=240, what="an empty outbox with every report in")
         await asyncio.sleep(2.0)  # the last reports' commits
+        requests = sum(link.counters.requests for link in links.values())
+        resets = sum(link.counters.resets for link in links.values())
         verdict.events.append(
-            f"AT proxy: {at_proxy.counters.requests} requests, {at_proxy.counters.resets} reset "
-            f"after forwarding; simulator: {sim.counters.faulted} answered HTTP 500"
+            f"links to AT: {requests} requests, {resets} reset after AT took them; "
+            f"simulator: {sim.counters.faulted} answered HTTP 500"
         )
         await judge(engine, sim, verdict)
     return verdict
@@ -341,7 +360,9 @@ async def judge(engine: AsyncEngine, sim: Simulator, verdict: Verdict) -> None:
                 ).where(table.c.direction == "out")
             )
         ).all()  # fmt: skip
+    seen: set[str] = set()
     for key, phone, _body, status, provider_id, last_error in rows:
+        seen.add(str(key))
         # Each phone gets one reminder and one piece of news; a resend may differ from the
         # first try only in the how-to-stop line, so the kind of text is what identifies.
         news = str(key).startswith("news:")
@@ -350,28 +371,32 @@ async def judge(engine: AsyncEngine, sim: Simulator, verdict: Verdict) -> None:
         label = f"{key} ({status}, received {len(received)}: {last_error or ''})"
         if status in (MessageStatus.queued, MessageStatus.sending):
             verdict.stuck.append(label)
-            continue
-        if len(received) > 1:
+        elif len(received) > 1:
             verdict.sent_twice.append(label)
-        if not received and status not in (MessageStatus.failed, MessageStatus.dropped):
-            verdict.lost.append(label)
-        if _wrong(status, provider_id, received):
+        elif not received and status in (MessageStatus.sent, MessageStatus.delivered):
+            verdict.lost.append(label)  # copline says it went; no phone ever got it
+        elif status == MessageStatus.unknown:
+            if received:
+                verdict.unknown_reached += 1
+            else:
+                verdict.unknown_not_reached += 1
+        elif _wrong(status, provider_id, received):
             verdict.wrong_status.append(label)
-        if status == MessageStatus.unknown and received:
-            verdict.unknown_received += 1
+    verdict.lost += [f"{key} (no row)" for key in sorted(verdict.keys - seen)]
 
 
 def _wrong(status: str, provider_id: str | None, received: list[Any]) -> bool:
-    got = received[0] if len(received) == 1 else None
+    """Whether copline's last word contradicts what the phone got (at most once here)."""
+    got = received[0] if received else None
     match status:
         case MessageStatus.delivered:
             return got is None or got.id != provider_id or got.final_status != "Success"
         case MessageStatus.failed:
             # Failed before AT took it (nothing received), or AT said so in its report.
-            return bool(received) and (got is None or got.final_status != "Failed")
+            return got is not None and got.final_status != "Failed"
         case MessageStatus.sent:
             return True  # every report is in: a message still `sent` missed its report
         case MessageStatus.dropped:
-            return bool(received)
+            return got is not None
         case _:
             return False

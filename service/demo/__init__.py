@@ -253,9 +253,8 @@ async def seed(session: AsyncSession, *, now: datetime | None = None) -> list[st
             rows = read_csv(folder / f"{kind}.csv", kind)
             report = await import_csv(kind, rows, programme, session=session, actor=SEED_ACTOR)
             if not report.applied:
-                raise RuntimeError(
-                    f"demo roster {kind} of {programme.slug} is invalid: {report.errors}"
-                )
+                why = report.failure or f"invalid rows {report.errors}"
+                raise RuntimeError(f"demo roster {kind} of {programme.slug}: {why}")
             changed += report.changed
         term_id = await _term(
             session, programme, now.astimezone(ZoneInfo(programme.timezone)).date()

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain import audit, outbox
 from service.domain.actor import Actor
 from service.domain.errors import Conflict, NotAllowed, NotFound, ValidationError
-from service.domain.lookup import get_owned
+from service.domain.lookup import get_owned, plan_for_batches
 from service.domain.outcome import Outcome
 from service.models import Community, CommunitySchool, Membership, Person, Programme, School
 from service.models.enums import CommunityKind, MembershipRole, MembershipStatus
@@ -70,14 +73,19 @@ async def _new_join_code(session: AsyncSession, programme_id: int) -> str:
             return code
 
 
-async def _validate(programme: Programme, data: CommunityInput, session: AsyncSession) -> None:
-    assert programme.id is not None
-    for school_id in data.school_ids:
-        await get_owned(session, School, school_id, programme.id)
+def check_community(data: CommunityInput) -> None:
+    """The rules on a community that need no database (its schools' owner does)."""
     if data.kind is CommunityKind.school and len(set(data.school_ids)) > 1:
         raise ValidationError(
             "a school-based community belongs to exactly one school", field="school_ids"
         )
+
+
+async def _validate(programme: Programme, data: CommunityInput, session: AsyncSession) -> None:
+    assert programme.id is not None
+    for school_id in data.school_ids:
+        await get_owned(session, School, school_id, programme.id)
+    check_community(data)
 
 
 async def _set_schools(session: AsyncSession, community_id: int, school_ids: list[int]) -> None:
@@ -142,6 +150,29 @@ async def get_membership(
     return (await session.exec(stmt)).first()
 
 
+def _joining(
+    current: dict[str, Any] | None, role: MembershipRole, now: datetime
+) -> tuple[dict[str, Any], Outcome]:
+    """What adding someone with `role` changes: a new membership, a rejoin, a new role, or
+    nothing. Returns the values to write (all of them when new, else {field: [old, new]})."""
+    if current is None:
+        values = {
+            "role": role,
+            "status": MembershipStatus.active,
+            "requested_at": now,
+            "joined_at": now,
+        }
+        return values, Outcome.created
+    values = {"role": role, "status": MembershipStatus.active}
+    if current["status"] is not MembershipStatus.active:
+        values |= {"joined_at": now, "left_at": None}
+    changes = audit.diff(current, values)
+    return changes, Outcome.updated if changes else Outcome.unchanged
+
+
+_MEMBERSHIP_STATE = ("role", "status", "joined_at", "left_at")
+
+
 async def add_member(
     programme_id: int,
     community_id: int,
@@ -157,24 +188,15 @@ async def add_member(
     await get_owned(session, Community, community_id, programme_id)
     await get_owned(session, Person, person_id, programme_id)
     membership = await get_membership(session, community_id, person_id)
+    current = None if membership is None else {f: getattr(membership, f) for f in _MEMBERSHIP_STATE}
+    values, outcome = _joining(current, role, now)
+    changes: dict[str, Any]
     if membership is None:
-        membership = Membership(
-            community_id=community_id,
-            person_id=person_id,
-            role=role,
-            status=MembershipStatus.active,
-            requested_at=now,
-            joined_at=now,
-        )
+        membership = Membership(community_id=community_id, person_id=person_id, **values)
         session.add(membership)
-        outcome = Outcome.created
-        changes: dict[str, Any] = {"person_id": person_id, "role": role}
+        changes = {"person_id": person_id, "role": role}
     else:
-        values: dict[str, Any] = {"role": role, "status": MembershipStatus.active}
-        if membership.status is not MembershipStatus.active:
-            values |= {"joined_at": now, "left_at": None}
-        changes = audit.apply_changes(membership, values)
-        outcome = Outcome.updated if changes else Outcome.unchanged
+        changes = audit.apply_changes(membership, {f: new for f, (_, new) in values.items()})
     await session.flush()
     if outcome is not Outcome.unchanged:
         audit.record(
@@ -187,6 +209,86 @@ async def add_member(
             programme_id=programme_id,
         )
     return membership, outcome
+
+
+async def _check_owned(
+    session: AsyncSession, model: type[Community] | type[Person], ids: set[int], programme_id: int
+) -> None:
+    """`get_owned` for many ids at once: one query, the same NotFound."""
+    table: Any = model
+    stmt = select(table.id).where(table.programme_id == programme_id, col(table.id).in_(ids))
+    missing = ids - set((await session.exec(stmt)).all())
+    if missing:
+        object_id = min(missing)
+        raise NotFound(f"{model.__name__.lower()} {object_id} not found", id=object_id)
+
+
+async def add_members(
+    programme_id: int,
+    wanted: Sequence[tuple[int, int, MembershipRole]],
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+) -> list[Outcome]:
+    """`add_member` for many (community, person, role) at once (roster imports): the same
+    rules and audit entries, in a few statements whatever the number."""
+    now = now or utcnow()
+    pairs = [(community_id, person_id) for community_id, person_id, _ in wanted]
+    if len(set(pairs)) != len(pairs):
+        raise ValueError("the same membership twice in one batch; give each person one role")
+    if not wanted:
+        return []
+    await session.flush()  # the statements below bypass the unit of work: write it first
+    await plan_for_batches(session)
+    await _check_owned(session, Community, {c for c, _ in pairs}, programme_id)
+    await _check_owned(session, Person, {p for _, p in pairs}, programme_id)
+    connection = await session.connection()
+    columns = [col(Membership.id), col(Membership.community_id), col(Membership.person_id)]
+    columns += [col(getattr(Membership, f)) for f in _MEMBERSHIP_STATE]
+    stmt = sa.select(*columns).where(col(Membership.person_id).in_({p for _, p in pairs}))
+    existing = {
+        (row.community_id, row.person_id): dict(row._mapping)
+        for row in await connection.execute(stmt)
+    }
+
+    def entry(membership_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        return audit.entry_values(
+            actor, "membership.add", "membership", membership_id,
+            changes=changes, at=now, programme_id=programme_id,
+        )  # fmt: skip
+
+    outcomes: list[Outcome] = []
+    created: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    for community_id, person_id, role in wanted:
+        current = existing.get((community_id, person_id))
+        values, outcome = _joining(current, role, now)
+        outcomes.append(outcome)
+        if current is None:
+            created.append(values | {"community_id": community_id, "person_id": person_id})
+        elif values:
+            # The SET clause comes from the parameters' keys: give every row all of them.
+            state = {f: current[f] for f in _MEMBERSHIP_STATE}
+            new = {f: after for f, (_, after) in values.items()}
+            changed.append(state | new | {"membership_id": current["id"]})
+            entries.append(entry(current["id"], values))
+    if created:
+        # RETURNING gives no order for a multi-row INSERT on every engine: match by pair.
+        returned = (Membership.id, Membership.community_id, Membership.person_id)
+        add = insert(Membership).returning(*(col(c) for c in returned))
+        ids = {(r.community_id, r.person_id): r.id for r in await connection.execute(add, created)}
+        for values in created:
+            membership_id: int = ids[values["community_id"], values["person_id"]]
+            entries.append(
+                entry(membership_id, {"person_id": values["person_id"], "role": values["role"]})
+            )
+    if changed:
+        by_id = col(Membership.id) == bindparam("membership_id")
+        await connection.execute(update(Membership).where(by_id), changed)
+    await audit.record_many(session, entries)
+    return outcomes
 
 
 async def remove_member(

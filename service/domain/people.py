@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlmodel import select
+from sqlalchemy import bindparam, insert, update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain import audit
 from service.domain.actor import Actor
-from service.domain.errors import DuplicatePhone, ValidationError
-from service.domain.lookup import get_owned
+from service.domain.errors import DuplicatePhone, NotFound, ValidationError
+from service.domain.lookup import get_owned, plan_for_batches
 from service.domain.outcome import Outcome
 from service.domain.phones import normalise_phone
 from service.models import Person, Programme, School
@@ -58,25 +63,64 @@ async def find_by_phone(session: AsyncSession, programme_id: int, phone: str) ->
     return (await session.exec(stmt)).first()
 
 
-async def _values(programme: Programme, data: PersonInput, session: AsyncSession) -> dict[str, Any]:
-    assert programme.id is not None
-    if data.school_id is not None:
-        await get_owned(session, School, data.school_id, programme.id)
+@dataclass(frozen=True, slots=True)
+class PersonRecord:
+    """A person's roster fields as stored: checked and normalised by `prepare_person` only."""
+
+    name: str
+    phone: str | None
+    language: Language
+    school_id: int | None
+    roles: list[str]
+    subjects: list[str]
+    gender: Gender | None
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "phone": self.phone,
+            "language": self.language,
+            "school_id": self.school_id,
+            "roles": self.roles,
+            "subjects": self.subjects,
+            "gender": self.gender,
+        }
+
+    @property
+    def key(self) -> tuple[str, int | None] | str:
+        """How an upsert finds the person: by phone, or by name and school without one."""
+        return self.phone if self.phone else (self.name, self.school_id)
+
+
+def prepare_person(programme: Programme, data: PersonInput) -> PersonRecord:
+    """Every rule on a person's fields that needs no database (the school's owner does)."""
     language = data.language or programme.default_language
     if language not in programme.languages:
         offered = ", ".join(programme.languages)
         raise ValidationError(
             f"language {language} is not offered by this programme ({offered})", field="language"
         )
-    return {
-        "name": data.name,
-        "phone": normalise_phone(data.phone, programme.phone_region) if data.phone else None,
-        "language": language,
-        "school_id": data.school_id,
-        "roles": [str(r) for r in data.roles],
-        "subjects": data.subjects,
-        "gender": data.gender,
-    }
+    return PersonRecord(
+        name=data.name,
+        phone=normalise_phone(data.phone, programme.phone_region) if data.phone else None,
+        language=language,
+        school_id=data.school_id,
+        roles=[str(r) for r in data.roles],
+        subjects=data.subjects,
+        gender=data.gender,
+    )
+
+
+async def _values(programme: Programme, data: PersonInput, session: AsyncSession) -> dict[str, Any]:
+    assert programme.id is not None
+    if data.school_id is not None:
+        await get_owned(session, School, data.school_id, programme.id)
+    return prepare_person(programme, data).columns()
+
+
+def _chose_language(values: dict[str, Any], actor: Actor, now: datetime) -> dict[str, Any]:
+    """A language set for one person, by them or for them, is theirs: imports keep it."""
+    return values | {"language_chosen_at": now, "language_chosen_channel": actor.channel}
 
 
 async def create_person(
@@ -88,12 +132,18 @@ async def create_person(
         raise DuplicatePhone(
             f"{values['phone']} already belongs to someone in this programme", field="phone"
         )
-    return await _insert(programme, values, session=session, actor=actor)
+    person = Person(programme_id=programme.id, **values)
+    session.add(person)
+    await session.flush()
+    audit.record(session, actor, "person.create", person, changes=values)
+    return person
 
 
 async def update_person(
     programme: Programme, person_id: int, data: PersonInput, *, session: AsyncSession, actor: Actor
 ) -> Person:
+    """Edit one person. A new language given here is taken as chosen on the person's
+    request (staff correcting one record, unlike a roster), so later imports keep it."""
     assert programme.id is not None
     person = await get_owned(session, Person, person_id, programme.id)
     values = await _values(programme, data, session)
@@ -103,52 +153,147 @@ async def update_person(
             raise DuplicatePhone(
                 f"{values['phone']} already belongs to someone in this programme", field="phone"
             )
-    person, _ = await _save(person, values, session=session, actor=actor)
-    return person
-
-
-async def _insert(
-    programme: Programme, values: dict[str, Any], *, session: AsyncSession, actor: Actor
-) -> Person:
-    assert programme.id is not None
-    person = Person(programme_id=programme.id, **values)
-    session.add(person)
-    await session.flush()
-    audit.record(session, actor, "person.create", person, changes=values)
-    return person
-
-
-async def _save(
-    person: Person, values: dict[str, Any], *, session: AsyncSession, actor: Actor
-) -> tuple[Person, Outcome]:
+    now = utcnow()
+    if values["language"] != person.language:
+        values = _chose_language(values, actor, now)
     changes = audit.apply_changes(person, values)
-    if not changes:
-        return person, Outcome.unchanged
-    person.updated_at = utcnow()
-    audit.record(session, actor, "person.update", person, changes=changes)
-    await session.flush()
-    return person, Outcome.updated
+    if changes:
+        person.updated_at = now
+        audit.record(session, actor, "person.update", person, changes=changes, at=now)
+        await session.flush()
+    return person
+
+
+@dataclass(frozen=True, slots=True)
+class Upserted:
+    person_id: int
+    outcome: Outcome
+    kept_language: bool  # the person's own choice was kept over a different language given
+
+
+_CURRENT = [
+    col(c)
+    for c in (
+        Person.id, Person.name, Person.phone, Person.language, Person.school_id,
+        Person.roles, Person.subjects, Person.gender, Person.language_chosen_at,
+    )
+]  # fmt: skip
+
+
+async def _existing(
+    session: AsyncSession, programme_id: int, records: Sequence[PersonRecord]
+) -> dict[tuple[str, int | None] | str, dict[str, Any]]:
+    """The stored people these records match, by key: two queries, whatever their number."""
+    phones = [r.phone for r in records if r.phone]
+    names = {r.name for r in records if not r.phone}
+    found: dict[tuple[str, int | None] | str, dict[str, Any]] = {}
+    connection = await session.connection()
+    mine = sa.select(*_CURRENT).where(col(Person.programme_id) == programme_id)
+    if phones:
+        for row in await connection.execute(mine.where(col(Person.phone).in_(phones))):
+            found[row.phone] = dict(row._mapping)
+    if names:
+        stmt = mine.where(col(Person.phone).is_(None), col(Person.name).in_(names))
+        for row in await connection.execute(stmt.order_by(col(Person.id))):
+            found.setdefault((row.name, row.school_id), dict(row._mapping))
+    return found
+
+
+async def _check_schools(
+    session: AsyncSession, programme_id: int, records: Sequence[PersonRecord]
+) -> None:
+    wanted = {r.school_id for r in records if r.school_id is not None}
+    if not wanted:
+        return
+    stmt = select(School.id).where(
+        col(School.programme_id) == programme_id, col(School.id).in_(wanted)
+    )
+    missing = wanted - set((await session.exec(stmt)).all())
+    if missing:
+        school_id = min(missing)
+        raise NotFound(f"school {school_id} not found", id=school_id)
+
+
+async def upsert_people(
+    programme: Programme,
+    records: Sequence[PersonRecord],
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+) -> list[Upserted]:
+    """Match each record by phone, or by name and school for people without one (roster
+    imports), and create or update: a few statements for the whole batch, one audit entry
+    per changed person. A language the person chose themselves is kept.
+    """
+    assert programme.id is not None
+    now = now or utcnow()
+    keys = [r.key for r in records]
+    if len(set(keys)) != len(keys):
+        raise ValueError("the same person twice in one batch; send them in separate batches")
+    await session.flush()  # the statements below bypass the unit of work: write it first
+    await plan_for_batches(session)
+    await _check_schools(session, programme.id, records)
+    existing = await _existing(session, programme.id, records)
+    results: list[Upserted | None] = []
+    created: list[tuple[int, dict[str, Any]]] = []  # (position in results, values)
+    changed: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+
+    def entry(action: str, person_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        return audit.entry_values(
+            actor, action, "person", person_id, changes=changes, at=now, programme_id=programme.id
+        )
+
+    for record in records:
+        values = record.columns()
+        current = existing.get(record.key)
+        if current is None:
+            created.append((len(results), values))
+            results.append(None)
+            continue
+        kept = (
+            current["language_chosen_at"] is not None and values["language"] != current["language"]
+        )
+        if kept:
+            values["language"] = current["language"]
+        changes = audit.diff(current, values)
+        if changes:
+            changed.append(values | {"person_id": current["id"], "updated_at": now})
+            entries.append(entry("person.update", current["id"], changes))
+        outcome = Outcome.updated if changes else Outcome.unchanged
+        results.append(Upserted(current["id"], outcome, kept))
+    connection = await session.connection()
+    if created:
+        # RETURNING gives no order for a multi-row INSERT on every engine: match by key.
+        returned = (Person.id, Person.phone, Person.name, Person.school_id)
+        stmt = insert(Person).returning(*(col(c) for c in returned))
+        stamps = {"programme_id": programme.id, "created_at": now, "updated_at": now}
+        rows = await connection.execute(stmt, [values | stamps for _, values in created])
+        ids = {r.phone or (r.name, r.school_id): r.id for r in rows}
+        for position, values in created:
+            person_id: int = ids[values["phone"] or (values["name"], values["school_id"])]
+            results[position] = Upserted(person_id, Outcome.created, False)
+            entries.append(entry("person.create", person_id, values))
+    if changed:
+        # The SET clause comes from the parameters' keys: every roster field, and the stamp.
+        await connection.execute(
+            update(Person).where(col(Person.id) == bindparam("person_id")), changed
+        )
+    await audit.record_many(session, entries)
+    return [r for r in results if r is not None]
 
 
 async def upsert_person(
     programme: Programme, data: PersonInput, *, session: AsyncSession, actor: Actor
 ) -> tuple[Person, Outcome]:
-    """Match by phone, or by name and school for people without one (roster imports)."""
+    """One person through `upsert_people`: the same rules whether one row or a roster."""
     assert programme.id is not None
-    values = await _values(programme, data, session)
-    if values["phone"]:
-        existing = await find_by_phone(session, programme.id, values["phone"])
-    else:
-        stmt = select(Person).where(
-            Person.programme_id == programme.id,
-            Person.phone == None,  # noqa: E711 - SQL IS NULL
-            Person.name == values["name"],
-            Person.school_id == values["school_id"],
-        )
-        existing = (await session.exec(stmt)).first()
-    if existing is None:
-        return await _insert(programme, values, session=session, actor=actor), Outcome.created
-    return await _save(existing, values, session=session, actor=actor)
+    record = prepare_person(programme, data)
+    (done,) = await upsert_people(programme, [record], session=session, actor=actor)
+    person = await session.get(Person, done.person_id, populate_existing=True)
+    assert person is not None
+    return person, done.outcome
 
 
 def record_consent(
@@ -198,9 +343,13 @@ async def set_language(
         raise ValidationError(
             f"language {language} is not offered by this programme", field="language"
         )
-    changes = audit.apply_changes(person, {"language": language})
+    now = utcnow()
+    values: dict[str, Any] = {"language": language}
+    if language != person.language or person.language_chosen_at is None:
+        values = _chose_language(values, actor, now)
+    changes = audit.apply_changes(person, values)
     if changes:
-        person.updated_at = utcnow()
-        audit.record(session, actor, "person.language", person, changes=changes)
+        person.updated_at = now
+        audit.record(session, actor, "person.language", person, changes=changes, at=now)
         await session.flush()
     return person

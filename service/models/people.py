@@ -23,6 +23,10 @@ class Person(SQLModel, table=True):
     name: str = text_col(200)
     phone: str | None = text_col(20, nullable=True, index=True)
     language: Language = enum_col(Language, length=2)
+    # Set when the person picked their language themselves (USSD menu, or staff changing
+    # it for one person on their request): a roster import then keeps it.
+    language_chosen_at: datetime | None = when()
+    language_chosen_channel: Channel | None = enum_col(Channel, nullable=True, length=12)
     school_id: int | None = fk("school.id", nullable=True)
     roles: list[str] = json_list()
     subjects: list[str] = json_list()

@@ -7,6 +7,7 @@ case-insensitive. The README documents the same columns for programme staff.
 from __future__ import annotations
 
 from service.models.enums import CommunityKind, Gender, Language, Role
+from service.roster.report import ImportKind
 
 SCHOOL_COLUMNS = {"code": True, "name": True, "district": False, "sector": False}
 COMMUNITY_COLUMNS = {
@@ -27,6 +28,11 @@ PEOPLE_COLUMNS = {
     "gender": False,
     "communities": False,
     "facilitates": False,
+}
+COLUMNS = {
+    ImportKind.schools: SCHOOL_COLUMNS,
+    ImportKind.communities: COMMUNITY_COLUMNS,
+    ImportKind.people: PEOPLE_COLUMNS,
 }
 
 _LANGUAGES = {

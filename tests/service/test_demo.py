@@ -10,8 +10,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.demo import seed
 from service.domain import reports
+from service.domain.actor import Actor
+from service.domain.people import set_language
 from service.models import Attendance, Meeting, Membership, Person, Programme, metadata
-from service.models.enums import MeetingStatus, MembershipRole, Presence
+from service.models.enums import Channel, Language, MeetingStatus, MembershipRole, Presence
 from tests.factories import now
 
 
@@ -124,3 +126,22 @@ async def test_the_readme_demo_phones_are_a_teacher_and_facilitator_who_meet_soo
             )
         ).all()
         assert starting, f"{phone}'s community has no meeting within the hour"
+
+
+async def test_seeding_again_keeps_the_language_a_teacher_chose(session: AsyncSession) -> None:
+    await seed(session)
+    teacher = (
+        await session.exec(select(Person).where(Person.language == Language.rw).limit(1))
+    ).one()
+    assert teacher.id is not None
+    await set_language(
+        await session.get_one(Programme, teacher.programme_id),
+        teacher.id,
+        Language.en,
+        session=session,
+        actor=Actor.person(teacher.id, Channel.ussd),
+    )
+    await session.commit()
+    await seed(session)
+    session.expunge_all()
+    assert (await session.get_one(Person, teacher.id)).language is Language.en

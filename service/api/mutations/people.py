@@ -142,7 +142,13 @@ class PeopleMutations:
 
         return await mutate(info, Scope.write, work)
 
-    @strawberry.mutation(description="Change the fields given; the others stay.")
+    @strawberry.mutation(
+        description=(
+            "Change the fields given; the others stay. A new language given here counts as "
+            "the person's own choice (made on their request), like one made on the USSD "
+            "menu: later roster imports keep it."
+        )
+    )
     async def update_person(
         self, info: Info_, id: strawberry.ID, input: UpdatePersonInput
     ) -> PersonResult:

@@ -1,0 +1,195 @@
+"""Each roster file's rows: checked against the domain's rules without writing, then written.
+
+A file object is made after the codes it refers to were looked up, once and in bulk; its
+`check` turns one row into what the domain stores, or raises with the reason; its `write`
+stores a chunk of checked rows through the domain's use cases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.domain.actor import Actor
+from service.domain.communities import (
+    CommunityInput,
+    add_members,
+    check_community,
+    upsert_community,
+)
+from service.domain.outcome import Outcome
+from service.domain.people import PersonInput, PersonRecord, prepare_person, upsert_people
+from service.domain.phones import normalise_phone
+from service.domain.schools import SchoolInput, upsert_school
+from service.models import Programme
+from service.models.enums import MembershipRole
+from service.roster import columns as c
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    outcome: Outcome
+    kept_language: bool = False  # the person's own choice of language was kept
+
+
+class RosterFile(Protocol[T]):
+    # Rows written per transaction: short enough that others get the database in between.
+    chunk_rows: int
+
+    def check(self, line: int, row: dict[str, str]) -> T: ...
+
+    async def write(self, session: AsyncSession, items: list[T], actor: Actor) -> list[Written]: ...
+
+
+class _Once:
+    """The same key twice in one file is a bad row, naming the line it was first on."""
+
+    def __init__(self) -> None:
+        self.seen: dict[object, int] = {}
+
+    def __call__(self, key: object, line: int, what: str) -> None:
+        first = self.seen.setdefault(key, line)
+        if first != line:
+            raise ValueError(f"duplicate {what}: already on line {first}")
+
+
+def _code(codes: dict[str, int], code: str, what: str, before: str) -> int:
+    try:
+        return codes[code]
+    except KeyError:
+        raise ValueError(f"unknown {what} {code!r}; import {before} first") from None
+
+
+class SchoolsFile:
+    chunk_rows = 200
+
+    def __init__(self, programme: Programme) -> None:
+        self.programme = programme
+        self.once = _Once()
+
+    def check(self, line: int, row: dict[str, str]) -> SchoolInput:
+        self.once(row.get("code", "").lower(), line, f"school code {row.get('code')!r}")
+        return SchoolInput(
+            code=row["code"], name=row["name"],
+            district=row.get("district") or None, sector=row.get("sector") or None,
+        )  # fmt: skip
+
+    async def write(
+        self, session: AsyncSession, items: list[SchoolInput], actor: Actor
+    ) -> list[Written]:
+        done = []
+        for data in items:
+            _, outcome = await upsert_school(self.programme, data, session=session, actor=actor)
+            done.append(Written(outcome))
+        return done
+
+
+class CommunitiesFile:
+    chunk_rows = 200
+
+    def __init__(self, programme: Programme, schools: dict[str, int]) -> None:
+        self.programme = programme
+        self.schools = schools
+        self.once = _Once()
+
+    def check(self, line: int, row: dict[str, str]) -> CommunityInput:
+        self.once(row.get("code", "").lower(), line, f"community code {row.get('code')!r}")
+        data = CommunityInput(
+            code=row["code"],
+            name=row["name"],
+            kind=c.parse_kind(row["kind"]),
+            subjects=c.split_list(row.get("subjects", "")),
+            school_ids=[
+                _code(self.schools, code, "school", "schools")
+                for code in c.split_list(row.get("schools", ""))
+            ],
+            meetings_per_term=int(row.get("meetings_per_term") or 3),
+        )
+        check_community(data)
+        return data
+
+    async def write(
+        self, session: AsyncSession, items: list[CommunityInput], actor: Actor
+    ) -> list[Written]:
+        done = []
+        for data in items:
+            _, outcome = await upsert_community(self.programme, data, session=session, actor=actor)
+            done.append(Written(outcome))
+        return done
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRow:
+    record: PersonRecord
+    groups: tuple[tuple[int, MembershipRole], ...]  # (community id, role) to be added to
+
+
+class PeopleFile:
+    chunk_rows = 1000
+
+    def __init__(
+        self, programme: Programme, schools: dict[str, int], communities: dict[str, int]
+    ) -> None:
+        assert programme.id is not None
+        self.programme = programme
+        self.programme_id = programme.id
+        self.schools = schools
+        self.communities = communities
+        self.once = _Once()
+
+    def check(self, line: int, row: dict[str, str]) -> PersonRow:
+        phone = row.get("phone", "")
+        if phone:
+            # The domain normalises the same text again below: a cache hit (phones.py).
+            normalised = normalise_phone(phone, self.programme.phone_region)
+            self.once(normalised, line, f"phone {normalised}")
+        school = row.get("school", "")
+        data = PersonInput(
+            name=row["name"],
+            phone=phone or None,
+            language=c.parse_language(row.get("language", "")),
+            school_id=_code(self.schools, school, "school", "schools") if school else None,
+            roles=c.parse_roles(row.get("roles", "")),
+            subjects=c.split_list(row.get("subjects", "")),
+            gender=c.parse_gender(row.get("gender", "")),
+        )
+        record = prepare_person(self.programme, data)
+        if record.phone is None:
+            where = f"at school {school}" if school else "with no school"
+            self.once(record.key, line, f"person without a phone {record.name!r} {where}")
+        groups: dict[int, MembershipRole] = {}
+        for code in c.split_list(row.get("communities", "")):
+            groups[_code(self.communities, code, "community", "communities")] = (
+                MembershipRole.member
+            )
+        # Facilitating a community the row also lists as a member's: facilitator wins.
+        for code in c.split_list(row.get("facilitates", "")):
+            groups[_code(self.communities, code, "community", "communities")] = (
+                MembershipRole.facilitator
+            )
+        return PersonRow(record, tuple(groups.items()))
+
+    async def write(
+        self, session: AsyncSession, items: list[PersonRow], actor: Actor
+    ) -> list[Written]:
+        upserted = await upsert_people(
+            self.programme, [i.record for i in items], session=session, actor=actor
+        )
+        wanted = [
+            (community_id, person.person_id, role)
+            for item, person in zip(items, upserted, strict=True)
+            for community_id, role in item.groups
+        ]
+        joined = iter(await add_members(self.programme_id, wanted, session=session, actor=actor))
+        done = []
+        for item, person in zip(items, upserted, strict=True):
+            outcome = person.outcome
+            for _ in item.groups:
+                if next(joined) is not Outcome.unchanged and outcome is Outcome.unchanged:
+                    outcome = Outcome.updated
+            done.append(Written(outcome, person.kept_language))
+        return done

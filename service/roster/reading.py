@@ -1,0 +1,88 @@
+"""Reading a roster file: its rows, with the line numbers a spreadsheet shows."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+from service.roster.columns import COLUMNS
+from service.roster.report import ImportKind
+
+MAX_CELL = 2_000  # characters; the longest real cell is a list of codes
+
+# C0 controls (but tab and line breaks, which spreadsheets put in cells) and DEL: PostgreSQL
+# refuses NUL outright, and the others would end up on a teacher's screen.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+Row = tuple[int, dict[str, str]]
+
+
+class FileError(Exception):
+    """The file as a whole cannot be read (missing columns, not UTF-8, broken CSV…)."""
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return (
+            f"a cell is longer than {csv.field_size_limit():,} characters, and a roster cell "
+            f'holds at most {MAX_CELL:,}; is a quote (") opened and never closed?'
+        )
+    return f"this is not CSV a spreadsheet would write ({exc})"
+
+
+def read_csv(path: Path, kind: ImportKind) -> list[Row]:
+    """Rows with their line numbers as a spreadsheet shows them (header is line 1)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise FileError(f"{path.name} is not UTF-8 text; save it as 'CSV UTF-8'") from None
+    except OSError as exc:
+        raise FileError(f"cannot read {path}: {exc.strerror}") from None
+    reader = csv.reader(text.splitlines(keepends=True))
+    end = 0  # the last line of the record read so far
+    try:
+        try:
+            header = [h.strip().lower() for h in next(reader)]
+        except StopIteration:
+            raise FileError(f"{path.name} is empty") from None
+        wanted = COLUMNS[kind]
+        unknown = [h for h in header if h not in wanted]
+        missing = [name for name, required in wanted.items() if required and name not in header]
+        if unknown or missing:
+            parts = []
+            if missing:
+                parts.append(f"missing column(s): {', '.join(missing)}")
+            if unknown:
+                parts.append(f"unknown column(s): {', '.join(unknown)}")
+            raise FileError(f"{path.name}: {'; '.join(parts)}. Expected: {', '.join(wanted)}")
+        rows: list[Row] = []
+        end = reader.line_num
+        for cells in reader:
+            # A quoted cell may span lines: report the line where the record starts.
+            start, end = end + 1, reader.line_num
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) > len(header):
+                rows.append((start, {"__error__": "more cells than columns"}))
+                continue
+            values = {
+                name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(header)
+            }
+            rows.append((start, values))
+    except csv.Error as exc:
+        # The reader cannot go on past a broken record: name where that record starts.
+        raise FileError(f"{path.name} line {end + 1}: {_csv_problem(exc)}") from None
+    return rows
+
+
+def cell_problem(row: dict[str, str]) -> str | None:
+    """Why a row's cells cannot be taken as they are, before any column is read."""
+    for name, value in row.items():
+        if len(value) > MAX_CELL:
+            long = f"{len(value):,} characters long"
+            return f"the {name} cell is {long}; a cell holds at most {MAX_CELL:,}"
+        found = _CONTROL.search(value)
+        if found:
+            return f"the {name} cell contains a control character (U+{ord(found.group()):04X})"
+    return None

@@ -25,6 +25,7 @@ reset, or a worker killed while its wave was in flight. Such rows are counted ap
 those the phone got, and those it did not (AT refused the request, or it had not left
 when the worker died), which may be no more than the rows in flight at the kill.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -12,17 +12,18 @@ One pass (`Sender.send_due`):
    notice that a newer state of its meeting contradicts.
 4. Render the body in the person's language and programme time (a person's first
    message says how to stop), measure encoding and segments, estimate the cost.
-5. Group identical bodies into requests of up to 1,000 recipients and send them in
-   waves of `parallel_requests`. Before a wave, its rows are marked as handed to
-   the gateway and the lease is renewed, in a commit of its own; after it, each
-   row's outcome is stored at once: accepted (`sent`, with AT's id and cost),
-   transient and provably never sent (`queued` after a backoff with jitter, `failed`
-   after the last attempt), permanent (`failed` with the reason), or perhaps taken
-   (`unknown`: a timeout or a connection lost after the request left). A worker
-   killed mid-batch thus strands only the wave in flight.
-6. The ids are stored even through a database outage: the wave's results are held
-   and written again until the database answers (for `store_retry_for`), and
-   delivery reports that came first are applied as they are written.
+5. Group identical bodies into requests of up to 1,000 recipients and send them,
+   `parallel_requests` at a time. Just before a request leaves, its rows are marked
+   as handed to the gateway (and the lease renewed when it runs short), in a commit
+   of its own; as soon as it is answered, each row's outcome is stored: accepted
+   (`sent`, with AT's id and cost), transient and provably never sent (`queued`
+   after a backoff with jitter, `failed` after the last attempt), permanent
+   (`failed` with the reason), or perhaps taken (`unknown`: a timeout or a
+   connection lost after the request left). A worker killed mid-batch thus strands
+   only the requests in flight.
+6. The ids are stored even through a database outage: the answers are held and
+   written again until the database answers (for `store_retry_for`), and delivery
+   reports that came first are applied as they are written.
 """
 
 from __future__ import annotations
@@ -42,13 +43,14 @@ from sqlmodel import col, select
 from service.db import SessionFactory
 from service.domain import outbox
 from service.models import Meeting, Membership, Person, Programme
-from service.models.enums import MeetingStatus, MembershipStatus, MessageStatus
+from service.models.enums import Language, MeetingStatus, MembershipStatus, MessageStatus
 from service.models.types import utcnow
 from sms import claims
 from sms.claims import Claimed
 from sms.delivery import lock_ids, settle_unmatched, stop_blacklisted
 from sms.encoding import estimate_cost, measure
 from sms.gateway import MAX_RECIPIENTS, Gateway, GatewayError, RecipientOutcome, RecipientResult
+from sms.grouping import GroupCommit
 from sms.texts import SmsTexts
 
 log = structlog.get_logger(__name__)
@@ -63,8 +65,8 @@ BLACKLISTED_CODE = 406
 class SendPolicy:
     # Small enough that a killed worker strands little, large enough to fill requests.
     batch: int = 500
-    # How long one wave may take: its requests (connect and read timeouts) and storing.
-    # Renewed before every wave, so a dead worker's rows are free again this soon.
+    # How long a request may take: connect and read timeouts, and storing its answer.
+    # Renewed as the batch goes on, so a dead worker's rows are free again this soon.
     lease: timedelta = timedelta(seconds=30)
     max_attempts: int = 5
     backoff_base: timedelta = timedelta(seconds=30)
@@ -81,7 +83,7 @@ class SendPolicy:
 
     @classmethod
     def for_timeout(cls, timeout_s: float, **overrides: object) -> SendPolicy:
-        """A lease that covers a wave whose requests wait out both of the gateway's timeouts."""
+        """A lease that covers a request that waits out both of the gateway's timeouts."""
         lease = timedelta(seconds=2 * timeout_s + 10)
         return cls(lease=lease, **overrides)  # type: ignore[arg-type]
 
@@ -214,11 +216,12 @@ class Sender:
         now = self.clock()
         sendable: list[Claimed] = []
         footed: set[int] = set()
+        rendered: dict[tuple[object, ...], tuple[str, dict[str, object]]] = {}
         for row in rows:
             reason = _reason_not_to_send(row, ctx, now)
             if reason is None:
                 try:
-                    self._render(row, ctx, footed)
+                    self._render(row, ctx, footed, rendered)
                 except Exception as exc:  # a broken template must not stall the outbox
                     reason = f"could not render: {exc}"[:300]
             if reason is not None:
@@ -228,11 +231,36 @@ class Sender:
             sendable.append(row)
         return sendable
 
-    def _render(self, row: Claimed, ctx: _Context, footed: set[int]) -> None:
+    def _render(
+        self,
+        row: Claimed,
+        ctx: _Context,
+        footed: set[int],
+        rendered: dict[tuple[object, ...], tuple[str, dict[str, object]]],
+    ) -> None:
+        """Body, encoding, segments and cost; rows that say the same share one rendering
+        (a round's reminders to a community: one per language and first-or-not)."""
         programme = ctx.programmes[row.programme_id]
         language = row.language or programme.default_language
         first = row.person_id is not None and row.person_id not in ctx.introduced
         footer = first and row.person_id not in footed
+        if first and row.person_id is not None:
+            footed.add(row.person_id)
+        row.footer = footer
+        what = (
+            (row.template, repr(sorted((row.params or {}).items())))
+            if row.body is None
+            else (None, row.body)
+        )
+        key = (row.programme_id, language, footer, *what)
+        if key not in rendered:
+            rendered[key] = self._rendered(row, programme, language, footer)
+        row.body, values = rendered[key]
+        row.values = dict(values)
+
+    def _rendered(
+        self, row: Claimed, programme: Programme, language: Language, footer: bool
+    ) -> tuple[str, dict[str, object]]:
         if row.body is not None:  # written by a person (a broadcast): sent as written
             body = f"{row.body} {self.texts.footer(language)}" if footer else row.body
         else:
@@ -244,12 +272,8 @@ class Sender:
                 timezone=programme.timezone,
                 footer=footer,
             )
-        if first and row.person_id is not None:
-            footed.add(row.person_id)
-        row.footer = footer
         size = measure(body)
-        row.body = body
-        row.values = {
+        return body, {
             "body": body,
             "encoding": size.encoding,
             "segments": size.segments,
@@ -265,34 +289,7 @@ class Sender:
             groups[(ctx.programmes[row.programme_id].sender_id, row.body)].append(row)
         for (sender_id, body), members in groups.items():
             requests += [(body, sender_id, chunk) for chunk in _requests(members)]
-        step = self.policy.parallel_requests
-        for start in range(0, len(requests), step):
-            wave = requests[start : start + step]
-            holding = [r for _, _, chunk in requests[start:] for r in chunk]
-            if not await self._send_wave(wave, holding, report):
-                # The database is away: what was not handed over waits for the lease.
-                report.released += sum(len(chunk) for _, _, chunk in requests[start:])
-                return
-
-    async def _send_wave(
-        self, wave: list[_Request], holding: list[Claimed], report: PassReport
-    ) -> bool:
-        """Hand the wave over, send it, store it. False if it could not be handed over."""
-        rows = [r for _, _, chunk in wave for r in chunk]
-        try:
-            held = await claims.hand_off(
-                self.sessions, rows, holding, self.clock(), self.policy.lease
-            )
-        except Exception as exc:  # the database is away: nothing of the wave left
-            log.warning("sms.hand_off_failed", error=type(exc).__name__, rows=len(rows))
-            return False
-        sending = [
-            (body, sender_id, [r for r in chunk if r.id in held]) for body, sender_id, chunk in wave
-        ]
-        sending = [(body, sender_id, chunk) for body, sender_id, chunk in sending if chunk]
-        await asyncio.gather(*(self._send_one(*request, report) for request in sending))
-        await self._store([r for _, _, chunk in sending for r in chunk], retry=True)
-        return True
+        await _Pipeline(self, rows, report).run(requests)
 
     async def _send_one(
         self, body: str, sender_id: str | None, rows: list[Claimed], report: PassReport
@@ -397,7 +394,7 @@ class Sender:
                     and row.values.get("status") in (MessageStatus.sent, MessageStatus.unknown)
                 }
             )
-            for start in range(0, len(told), 1000):
+            for start in range(0, len(told), 1000):  # nothing to do without a footer
                 await session.execute(
                     sa.update(Person)
                     .where(
@@ -452,3 +449,59 @@ def _requests(rows: list[Claimed]) -> Iterable[list[Claimed]]:
                 chunk.append(row)
         yield chunk
         pending = later
+
+
+class _Pipeline:
+    """One batch's requests, `parallel_requests` at a time, each handed over just before
+    it leaves and stored as soon as it is answered. Hand-overs and stores that come
+    together share a transaction (group commit), so no request waits for another."""
+
+    def __init__(self, sender: Sender, rows: Sequence[Claimed], report: PassReport) -> None:
+        self.sender = sender
+        self.report = report
+        self.not_handed = {r.id: r for r in rows}
+        policy = sender.policy
+        self.lease_ends = sender.clock() + policy.lease  # the claim's, near enough
+        self.gate = asyncio.Semaphore(policy.parallel_requests)
+        self.stopped = False  # the database went away: no more hand-overs this pass
+        self.handing: GroupCommit[list[Claimed], set[int]] = GroupCommit(self._hand_off)
+        self.storing: GroupCommit[list[Claimed], None] = GroupCommit(self._store)
+
+    async def run(self, requests: Sequence[_Request]) -> None:
+        await asyncio.gather(*(self._one(*request) for request in requests))
+
+    async def _one(self, body: str, sender_id: str | None, chunk: list[Claimed]) -> None:
+        async with self.gate:
+            if self.stopped:
+                self.report.released += len(chunk)
+                return
+            try:
+                held = await self.handing.submit(chunk)
+            except Exception as exc:  # the database is away: nothing of this left
+                if not self.stopped:
+                    log.warning("sms.hand_off_failed", error=type(exc).__name__)
+                self.stopped = True
+                self.report.released += len(chunk)
+                return  # what was not handed over waits for the lease
+            chunk = [r for r in chunk if r.id in held]
+            if chunk:
+                await self.sender._send_one(body, sender_id, chunk, self.report)
+        if chunk:
+            await self.storing.submit(chunk)
+
+    async def _hand_off(self, chunks: Sequence[list[Claimed]]) -> list[set[int]]:
+        rows = [r for chunk in chunks for r in chunk]
+        for row in rows:
+            self.not_handed.pop(row.id, None)
+        now = self.sender.clock()
+        policy = self.sender.policy
+        # Renew the lease of the rest of the batch when less than half of it is left.
+        renew = list(self.not_handed.values()) if self.lease_ends - now < policy.lease / 2 else []
+        held = await claims.hand_off(self.sender.sessions, rows, renew, now, policy.lease)
+        if renew:
+            self.lease_ends = now + policy.lease
+        return [held for _ in chunks]
+
+    async def _store(self, chunks: Sequence[list[Claimed]]) -> list[None]:
+        await self.sender._store([r for chunk in chunks for r in chunk], retry=True)
+        return [None for _ in chunks]

@@ -15,19 +15,25 @@ down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-PENDING = "status IN ('queued', 'sending')"
+QUEUED = "status = 'queued'"
+SENDING = "status = 'sending'"
 
 
 def upgrade() -> None:
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.add_column(sa.Column('claim_token', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('handed_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.drop_index('ix_message_status_send_after')
         batch_op.create_index(
-            'ix_message_pending_phone',
-            ['phone', 'id'],
-            unique=False,
-            sqlite_where=sa.text(PENDING),
-            postgresql_where=sa.text(PENDING),
+            'ix_message_due', ['send_after'], unique=False,
+            sqlite_where=sa.text(QUEUED), postgresql_where=sa.text(QUEUED),
+        )
+        batch_op.create_index(
+            'ix_message_sending', ['lease_until'], unique=False,
+            sqlite_where=sa.text(SENDING), postgresql_where=sa.text(SENDING),
+        )
+        batch_op.create_index(
+            'ix_message_phone_status_id', ['phone', 'status', 'id'], unique=False
         )
     op.create_table(
         'unmatched_report',
@@ -51,6 +57,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_unmatched_report_received_at'))
     op.drop_table('unmatched_report')
     with op.batch_alter_table('message', schema=None) as batch_op:
-        batch_op.drop_index('ix_message_pending_phone')
+        batch_op.drop_index('ix_message_phone_status_id')
+        batch_op.drop_index('ix_message_sending')
+        batch_op.drop_index('ix_message_due')
+        batch_op.create_index(
+            'ix_message_status_send_after', ['status', 'send_after'], unique=False
+        )
         batch_op.drop_column('handed_at')
         batch_op.drop_column('claim_token')

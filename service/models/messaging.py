@@ -18,17 +18,27 @@ from service.models.types import UTCDateTime
 class Message(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("direction", "provider_id"),
-        sa.Index("ix_message_status_send_after", "status", "send_after"),
+        # What senders claim (due, queued) and expire (sending past its lease): partial,
+        # so a probe by phone below can never be answered from them instead.
+        sa.Index(
+            "ix_message_due",
+            "send_after",
+            sqlite_where=sa.text("status = 'queued'"),
+            postgresql_where=sa.text("status = 'queued'"),
+        ),
+        sa.Index(
+            "ix_message_sending",
+            "lease_until",
+            sqlite_where=sa.text("status = 'sending'"),
+            postgresql_where=sa.text("status = 'sending'"),
+        ),
+        # A phone's older pending message goes first: the claim probes this per row. A
+        # full index: its size is known whatever the statistics say, so the planner keeps
+        # probing it by phone even while statistics lag a burst of queued rows (a full
+        # index on status, or a partial one, then looked empty and was scanned per row).
+        sa.Index("ix_message_phone_status_id", "phone", "status", "id"),
         sa.Index("ix_message_programme_id_created_at", "programme_id", "created_at"),
         sa.Index("ix_message_meeting_id_status", "meeting_id", "status"),
-        # A phone's older pending message goes first: the claim looks for one per row.
-        sa.Index(
-            "ix_message_pending_phone",
-            "phone",
-            "id",
-            sqlite_where=sa.text("status IN ('queued', 'sending')"),
-            postgresql_where=sa.text("status IN ('queued', 'sending')"),
-        ),
     )
 
     id: int | None = id_field()

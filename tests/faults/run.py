@@ -21,7 +21,7 @@ simulator's phones received:
 - stuck: still queued or sending when the run is over.
 
 `unknown` is the honest answer when a request's answer was lost after it left: a
-reset, or a worker killed while its wave was in flight. Such rows are counted apart:
+reset, or a worker killed while its requests were in flight. Such rows are counted apart:
 those the phone got, and those it did not (AT refused the request, or it had not left
 when the worker died), which may be no more than the rows in flight at the kill.
 """
@@ -314,12 +314,12 @@ async def run(engine: AsyncEngine, database_url: str, workdir: Path, plan: Plan)
         async def mid_batch() -> bool:
             return links["a"].in_flight > 0 and await _handed_and_in_flight(engine) > 0
 
-        await until(mid_batch, within_s=60, what="a wave of worker-a in flight")
-        # Its answers take answer_delay_s: meanwhile the rest of the wave has left too.
+        await until(mid_batch, within_s=60, what="a request of worker-a in flight")
+        # Its answers take answer_delay_s: meanwhile its other requests have left too.
         await asyncio.sleep(plan.answer_delay_s / 2)
         verdict.in_flight_at_kill = await _handed_and_in_flight(engine)
         dying.kill()
-        verdict.events.append("worker-a killed with SIGKILL while its wave was in flight")
+        verdict.events.append("worker-a killed with SIGKILL while its requests were in flight")
         await asyncio.sleep(1.0)
         worker("worker-a-restarted", "a")
 

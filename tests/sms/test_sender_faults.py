@@ -83,16 +83,16 @@ async def test_a_batch_the_database_would_not_let_go_out_waits_and_goes_once(
     policy = SendPolicy(lease=timedelta(seconds=30))
     # Claimed and rendered, then the database goes before the hand-over is written.
     cut = Sender(cut_sessions, Script(), TEXTS, policy=policy, clock=clock)
-    original = cut._send_wave
+    original = cut._send
 
-    async def down_first(*args: object) -> bool:
+    async def down_first(*args: object) -> None:
         await proxy.refuse()
         try:
             return await original(*args)  # type: ignore[arg-type]
         finally:
             await proxy.resume()
 
-    monkeypatch.setattr(cut, "_send_wave", down_first)
+    monkeypatch.setattr(cut, "_send", down_first)
     report = await cut.send_due()
     assert (report.claimed, report.sent, report.released) == (5, 0, 5)
     assert cut.gateway.requests == []  # type: ignore[attr-defined]

@@ -1,8 +1,12 @@
-"""Logs never carry the callback token: HTTP client request lines stay below INFO."""
+"""Logs never carry the callback token, an API key or a whole phone, whoever writes them."""
 
 from __future__ import annotations
 
+import json
 import logging
+
+import pytest
+import structlog
 
 from service.config import Settings
 from service.logging import configure_logging
@@ -21,3 +25,53 @@ def test_http_client_request_lines_are_not_logged_at_info() -> None:
         root.setLevel(before)
         for name in ("httpx", "httpcore", "urllib3"):
             logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+TOKEN = "a-production-callback-token-of-40-chars!"
+KEY = "cpl_0a1b2c3d_" + "S" * 43
+PHONE = "+254712345678"
+
+
+def _lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_our_events_and_library_records_meet_one_handler_as_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(Settings(log_json=True, _env_file=None))
+    structlog.get_logger("sms.sender").warning("sms.request_failed", recipients=3)
+    logging.getLogger("uvicorn.error").warning("Invalid HTTP request received.")
+    records = _lines(capsys.readouterr().err)
+    assert [(r["logger"], r["event"], r["level"]) for r in records] == [
+        ("sms.sender", "sms.request_failed", "warning"),
+        ("uvicorn.error", "Invalid HTTP request received.", "warning"),
+    ]
+
+
+def test_the_token_an_api_key_and_whole_phones_are_masked_in_any_line_even_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(Settings(log_json=True, callback_token=TOKEN, _env_file=None))
+    try:
+        raise ValueError(f"POST /at/{TOKEN}/ussd from {PHONE} with {KEY}")
+    except ValueError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    structlog.get_logger("x").info("hop", path=f"/at/{TOKEN}/ussd", phone=PHONE, key=KEY)
+    out = capsys.readouterr().err
+    assert TOKEN not in out and KEY not in out and PHONE not in out
+    assert "+25471•••••78" in out and "cpl_0a1b2c3d_[secret]" in out
+    assert "Traceback" in out and "/at/[secret]/ussd" in out
+
+
+def test_readable_lines_never_print_a_frames_local_variables(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(Settings(log_json=False, _env_file=None))
+    body = "Meeting moved to Tuesday"  # a local of the failing frame
+    try:
+        raise RuntimeError("boom " + str(len(body)))
+    except RuntimeError:
+        structlog.get_logger("x").exception("send.failed")
+    out = capsys.readouterr().err
+    assert "RuntimeError: boom 24" in out and body not in out

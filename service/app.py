@@ -11,11 +11,13 @@ from urllib.parse import urlsplit
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from service import db
+from service.access_log import AccessLog
 from service.api.exports import routes as export_routes
 from service.api.schema import build_schema
 from service.api.view import CoplineGraphQL
@@ -118,6 +120,7 @@ def create_app(settings: Settings) -> Starlette:
             *sms_routes(services, reports),
             *export_routes(services),
         ],
+        middleware=[Middleware(AccessLog)],
         lifespan=lifespan,
     )
     app.state.services = services

@@ -143,6 +143,10 @@ def serve(
         port=port or config.port,
         workers=workers,
         log_level=config.log_level.lower(),
+        # uvicorn's records go through our handler (configure_logging), and its access
+        # log, which prints raw paths with the callback token, gives way to ours.
+        log_config=None,
+        access_log=False,
         proxy_headers=True,
     )
 

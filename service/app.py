@@ -70,7 +70,7 @@ def create_app(settings: Settings) -> Starlette:
     graphql = CoplineGraphQL(
         build_schema(settings),
         services,
-        graphql_ide="graphiql" if settings.graphiql else None,
+        graphql_ide="graphiql" if settings.serves_graphiql else None,
     )
 
     @asynccontextmanager

@@ -153,5 +153,8 @@ def create_app_from_env() -> Starlette:
     from service.logging import configure_logging
 
     settings = Settings()
+    refusal = settings.production_refusal()
+    if refusal is not None:  # `copline serve` refuses first; this covers plain uvicorn
+        raise SystemExit(f"error: {refusal}")
     configure_logging(settings)
     return create_app(settings)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 import structlog
+from sqlalchemy.exc import IntegrityError
 
 from service.config import Settings
 from service.logging import configure_logging
@@ -75,3 +77,20 @@ def test_readable_lines_never_print_a_frames_local_variables(
         structlog.get_logger("x").exception("send.failed")
     out = capsys.readouterr().err
     assert "RuntimeError: boom 24" in out and body not in out
+
+
+async def test_a_failed_statement_does_not_quote_its_values(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from service.db import build_engine
+
+    engine = build_engine(Settings(database_url=f"sqlite:///{tmp_path}/x.db", _env_file=None))
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("CREATE TABLE person (phone TEXT UNIQUE)"))
+            await conn.execute(text("INSERT INTO person VALUES (:p)"), {"p": PHONE})
+            with pytest.raises(IntegrityError) as failed:
+                await conn.execute(text("INSERT INTO person VALUES (:p)"), {"p": PHONE})
+    finally:
+        await engine.dispose()
+    assert "UNIQUE constraint failed" in str(failed.value) and PHONE not in str(failed.value)

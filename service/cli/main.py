@@ -9,6 +9,7 @@ import typer
 import uvicorn
 
 from service import migrate as migrations
+from service.api.limits import MAX_BODY_BYTES
 from service.cli import apikeys, programmes, roster, schema
 from service.cli.common import (
     DatabaseUnusable,
@@ -173,6 +174,8 @@ def serve(
         # log, which prints raw paths with the callback token, gives way to ours.
         log_config=None,
         access_log=False,
+        # Subscriptions take the same bound as a /graphql request body.
+        ws_max_size=MAX_BODY_BYTES,
         proxy_headers=True,
     )
 

@@ -34,6 +34,13 @@ KEY = "cpl_0a1b2c3d_" + "S" * 43
 PHONE = "+254712345678"
 
 
+@pytest.fixture
+def service_handler_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests plant secrets on purpose: only the handler under test may see them,
+    not the log audit's file (tests/log_audit.py), which would rightly fail the run."""
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+
+
 def _lines(text: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
@@ -52,7 +59,7 @@ def test_our_events_and_library_records_meet_one_handler_as_json(
 
 
 def test_the_token_an_api_key_and_whole_phones_are_masked_in_any_line_even_a_traceback(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], service_handler_only: None
 ) -> None:
     configure_logging(Settings(log_json=True, callback_token=TOKEN, _env_file=None))
     try:
@@ -67,7 +74,7 @@ def test_the_token_an_api_key_and_whole_phones_are_masked_in_any_line_even_a_tra
 
 
 def test_readable_lines_never_print_a_frames_local_variables(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], service_handler_only: None
 ) -> None:
     configure_logging(Settings(log_json=False, _env_file=None))
     body = "Meeting moved to Tuesday"  # a local of the failing frame

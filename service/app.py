@@ -11,11 +11,13 @@ from urllib.parse import urlsplit
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from service import db
+from service.access_log import AccessLog
 from service.api.exports import routes as export_routes
 from service.api.schema import build_schema
 from service.api.view import CoplineGraphQL
@@ -69,7 +71,7 @@ def create_app(settings: Settings) -> Starlette:
     graphql = CoplineGraphQL(
         build_schema(settings),
         services,
-        graphql_ide="graphiql" if settings.graphiql else None,
+        graphql_ide="graphiql" if settings.serves_graphiql else None,
     )
 
     @asynccontextmanager
@@ -119,6 +121,7 @@ def create_app(settings: Settings) -> Starlette:
             *sms_routes(services, reports),
             *export_routes(services),
         ],
+        middleware=[Middleware(AccessLog)],
         lifespan=lifespan,
     )
     app.state.services = services
@@ -153,5 +156,8 @@ def create_app_from_env() -> Starlette:
     from service.logging import configure_logging
 
     settings = Settings()
+    refusal = settings.production_refusal()
+    if refusal is not None:  # `copline serve` refuses first; this covers plain uvicorn
+        raise SystemExit(f"error: {refusal}")
     configure_logging(settings)
     return create_app(settings)

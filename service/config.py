@@ -10,6 +10,9 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/copline.db"
+DEFAULT_CALLBACK_TOKEN = "dev-callback-token"
+# Whoever knows the token can fake USSD hops, SMS, delivery reports and opt-outs.
+MIN_PRODUCTION_TOKEN = 32
 
 
 class Environment(StrEnum):
@@ -53,7 +56,7 @@ class Settings(BaseSettings):
     at_username: str = "sandbox"
     at_api_key: SecretStr | None = None
     at_base_url: str = "http://127.0.0.1:8790"
-    callback_token: SecretStr = SecretStr("dev-callback-token")
+    callback_token: SecretStr = SecretStr(DEFAULT_CALLBACK_TOKEN)
     # None: run the simulator inside `copline serve` when there is no API key.
     at_simulator: bool | None = None
     # Where Africa's Talking (or the simulator) reaches this service's callbacks.
@@ -65,9 +68,12 @@ class Settings(BaseSettings):
     # First wait before a failed send is tried again; it doubles per attempt (up to an hour).
     sms_retry_base_s: float = Field(default=30.0, gt=0, le=3600)
 
-    # GraphQL conveniences for developers; turn both off for a public production API.
-    graphiql: bool = True
-    graphql_introspection: bool = True
+    # GraphQL conveniences for developers. None: on in development, off in production
+    # (partners code against schema/schema.graphql). Suggestions are graphql-core's
+    # "Did you mean …?", which spell out the schema even with introspection off.
+    graphiql: bool | None = None
+    graphql_introspection: bool | None = None
+    graphql_suggestions: bool | None = None
 
     # None: run the worker inside `copline serve` when the store is the embedded SQLite.
     worker_in_process: bool | None = None
@@ -92,6 +98,43 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.production
+
+    def _in_development(self, setting: bool | None) -> bool:
+        return not self.is_production if setting is None else setting
+
+    @property
+    def serves_graphiql(self) -> bool:
+        return self._in_development(self.graphiql)
+
+    @property
+    def allows_introspection(self) -> bool:
+        return self._in_development(self.graphql_introspection)
+
+    @property
+    def suggests_fields(self) -> bool:
+        return self._in_development(self.graphql_suggestions)
+
+    def production_refusal(self) -> str | None:
+        """Why a production process must not start with these settings, or None."""
+        if not self.is_production:
+            return None
+        token = self.callback_token.get_secret_value()
+        if token == DEFAULT_CALLBACK_TOKEN:
+            problem = "is the development default"
+        elif len(token) < MIN_PRODUCTION_TOKEN:
+            problem = f"has {len(token)} characters"
+        else:
+            return None
+        return (
+            f"COPLINE_CALLBACK_TOKEN {problem}: in production it must be a random secret of "
+            f"{MIN_PRODUCTION_TOKEN}+ characters (whoever knows it can fake every Africa's "
+            "Talking callback); make one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -49,7 +49,13 @@ def build_engine(settings: Settings, *, sqlite_begin: str = "IMMEDIATE") -> Asyn
     (a test harness inspecting the store while the app under test writes)."""
     assert sqlite_begin in {"IMMEDIATE", "DEFERRED"}
     # Recycling also replaces connections a firewall may have dropped while idle.
-    kwargs: dict[str, Any] = {"pool_pre_ping": settings.database_pre_ping, "pool_recycle": 1800}
+    # hide_parameters: a failed statement's error (logged, with its traceback) would
+    # otherwise quote its values: phone numbers, SMS texts.
+    kwargs: dict[str, Any] = {
+        "pool_pre_ping": settings.database_pre_ping,
+        "pool_recycle": 1800,
+        "hide_parameters": True,
+    }
     if settings.is_sqlite:
         path = settings.sqlite_path()
         if path is not None:

@@ -15,6 +15,9 @@ from service.config import Settings
 from service.db import SessionFactory, build_engine, build_session_factory
 from tests.databases import empty_all_tables, fresh_postgres_database, sqlite_url
 
+# Every log line of the session is kept and searched for secrets when it ends.
+pytest_plugins = ["pytester", "tests.log_audit"]
+
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 

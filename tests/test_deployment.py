@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
 from typer.main import get_command
 
 from service.cli.main import app
-from service.config import Settings
+from service.config import MIN_PRODUCTION_TOKEN, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -65,3 +66,23 @@ def test_the_simulator_starts_in_process_only_without_a_key_on_this_machine() ->
     assert Settings(_env_file=None).runs_simulator_in_process
     assert not Settings(at_api_key="secret", _env_file=None).runs_simulator_in_process
     assert not Settings(at_base_url="http://at-sim:8790", _env_file=None).runs_simulator_in_process
+
+
+def test_compose_in_production_requires_a_callback_token_that_production_accepts() -> None:
+    env = COMPOSE["x-copline-env"]
+    assert env["COPLINE_ENVIRONMENT"] == "production"
+    # Required from the operator's environment, never a literal (a shared, known secret),
+    # and the message says what production will accept.
+    required = re.fullmatch(r"\$\{COPLINE_CALLBACK_TOKEN:\?(.+)\}", env["COPLINE_CALLBACK_TOKEN"])
+    assert required is not None and "32+ characters" in required.group(1)
+    settings = Settings(
+        environment=env["COPLINE_ENVIRONMENT"],
+        callback_token="t" * MIN_PRODUCTION_TOKEN,
+        graphiql=env["COPLINE_GRAPHIQL"],
+        graphql_introspection=env["COPLINE_GRAPHQL_INTROSPECTION"],
+        graphql_suggestions=env["COPLINE_GRAPHQL_SUGGESTIONS"],
+        _env_file=None,
+    )
+    assert settings.production_refusal() is None
+    assert not (settings.serves_graphiql or settings.allows_introspection)
+    assert not settings.suggests_fields

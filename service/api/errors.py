@@ -1,18 +1,22 @@
 """Expected failures as typed results: every mutation returns a payload or one of these.
 
 Each type implements the `Error` interface (`code`, `message`), so a client can
-handle the ones it knows and show the message for the rest.
+handle the ones it knows and show the message for the rest. Failures outside a
+result (a malformed query, a missing scope, a crash) are told apart and logged below.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import pydantic
 import strawberry
+import structlog
+from graphql import GraphQLError
 
 from service.domain import errors as domain
-from service.domain.errors import field_messages
+from service.domain.errors import DomainError, field_messages
 
 
 @strawberry.interface(description="An expected failure, with a stable code and a readable message.")
@@ -140,3 +144,59 @@ def _camel(path: str) -> str:
 
 def not_allowed(scope: str) -> NotAllowed:
     return NotAllowed(code="not_allowed", message=f"this API key lacks the {scope!r} scope")
+
+
+# --- Failures outside the typed results: how they are told apart, logged and shown ---
+
+log = structlog.get_logger("service.api")
+
+# graphql-core's "Did you mean 'name'?" (or "… the enum value 'X'?"), at the end of a
+# message or before "Found: …": with introspection off it would still spell out the
+# schema piece by piece. GraphQL names hold no "?".
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+# Where graphql-core quotes back what a client sent ("… found: {…}", "… value: 'x'"),
+# any quoted text that is not a GraphQL name, and long digit runs (a phone).
+_SENT = re.compile(
+    r"\b(?:found|value)\s*:\s*(?=[\[{'\"\d+<-]|True\b|False\b|None\b).*", re.IGNORECASE | re.DOTALL
+)
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_NAME = re.compile(r"""^['"]\$?[_A-Za-z][_0-9A-Za-z.\[\]!]*['"]$""")
+_DIGITS = re.compile(r"\+?\d{6,}")
+MAX_LOGGED_REASON = 300
+
+
+def without_suggestion(message: str) -> str:
+    return _SUGGESTION.sub("", message)
+
+
+def is_client_mistake(error: GraphQLError) -> bool:
+    """A malformed query, bad variables, a missing scope, a rule's "no": the caller's to
+    read and fix. Anything else is our failure."""
+    original = error.original_error
+    return original is None or isinstance(original, DomainError | GraphQLError)
+
+
+def _scrubbed(message: str) -> str:
+    """The message without the values the client sent (they may be phones or texts)."""
+    message = _SENT.sub(lambda m: m.group().split(":", 1)[0] + ": …", message)
+    message = _QUOTED.sub(lambda m: m.group() if _NAME.match(m.group()) else "'…'", message)
+    message = _DIGITS.sub("…", message)
+    return message.split("\n", 1)[0][:MAX_LOGGED_REASON]
+
+
+def log_error(error: GraphQLError, context: object, operation: str | None) -> None:
+    """One line for a client's mistake, at INFO; a traceback only for our own failures."""
+    key = getattr(getattr(context, "key", None), "prefix", None)
+    path = ".".join(str(p) for p in error.path or ()) or None
+    if not is_client_mistake(error):
+        log.error("graphql.failed", operation=operation, key=key, path=path,
+                  exc_info=error.original_error)  # fmt: skip
+        return
+    original = error.original_error
+    if isinstance(original, DomainError):
+        # Our own messages may quote what was sent (an id, a phone): the code says enough.
+        field = original.params.get("field")
+        reason = f"{original.code} ({field})" if field else original.code
+    else:
+        reason = _scrubbed(error.message)
+    log.info("graphql.refused", operation=operation, key=key, path=path, reason=reason)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -15,7 +16,10 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
+from service.api.errors import is_client_mistake, log_error, without_suggestion
+from service.api.limits import StringLengthLimiter
 from service.api.mutations import Mutation
 from service.api.queries import Query
 from service.api.reports import ReportQueries
@@ -29,7 +33,6 @@ from service.api.types.places import ProgrammeNode, SchoolNode, TermNode
 from service.api.types.surveys import SurveyNode
 from service.api.types.ussd import UssdSessionNode
 from service.config import Environment, Settings
-from service.domain.errors import DomainError
 
 # The reports live in a module of their own; GraphQL sees one root Query.
 RootQuery = merge_types("Query", (Query, ReportQueries))
@@ -57,8 +60,25 @@ class ReleaseSession(SchemaExtension):
 def should_mask(error: GraphQLError) -> bool:
     """Hide only the unexpected: a rule's "no", a missing scope or a malformed query is
     the caller's to read; a crash's message may hold internals and is not."""
-    original = error.original_error
-    return original is not None and not isinstance(original, DomainError | GraphQLError)
+    return not is_client_mistake(error)
+
+
+class CoplineSchema(strawberry.Schema):
+    """Logs each error once, by whose mistake it is; may keep the schema's names to itself."""
+
+    def __init__(self, *args: Any, suggestions: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.suggestions = suggestions
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if not self.suggestions:
+                error.message = without_suggestion(error.message)
+            context = execution_context.context if execution_context else None
+            operation = execution_context.operation_name if execution_context else None
+            log_error(error, context, operation)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -67,15 +87,16 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        StringLengthLimiter,
         ReleaseSession,
     ]
     if settings is not None and settings.environment is Environment.production:
         extensions.append(lambda: MaskErrors(should_mask_error=should_mask))
-    if settings is not None and not settings.graphql_introspection:
+    if settings is not None and not settings.allows_introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return CoplineSchema(
         query=RootQuery, mutation=Mutation, subscription=Subscription, types=NODE_TYPES,
-        extensions=extensions,
+        extensions=extensions, suggestions=settings is None or settings.suggests_fields,
     )  # fmt: skip
 
 

@@ -6,21 +6,65 @@ from typing import Any
 
 import strawberry
 from cross_web import HTTPException
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UnsetType
 
 from service.api.context import Context
+from service.api.limits import MAX_BODY_BYTES
 from service.domain.apikeys import authenticate
 from service.models import Programme
 from service.services import Services
 
 MISSING = "missing API key: send the header 'Authorization: Bearer <key>'"
 INVALID = "invalid or revoked API key"
+TOO_LARGE = f"request body too large: at most {MAX_BODY_BYTES // 1024} KiB"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_bounded(receive: Receive, limit: int) -> Receive:
+    """Read the whole body, refusing past `limit` bytes (declared or streamed), and give
+    back a `receive` that replays it."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # the client went away; the app sees that as it would have
+        size += len(message.get("body", b""))
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            break
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return message
+
+    return replay
+
+
+def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """GraphQL's JSON error shape, which every client can parse."""
+    return JSONResponse(
+        {"errors": [{"message": reason, "extensions": {"status": status}}]},
+        status_code=status,
+        headers=headers,
+    )
 
 
 def _token(header: str | None) -> str | None:
@@ -39,17 +83,19 @@ class CoplineGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        # Failures before execution (no key, bad JSON…) answer in GraphQL's JSON shape,
-        # which every client can parse, instead of Strawberry's plain text.
+        # Failures before execution (too large, no key, bad JSON…) answer in GraphQL's
+        # JSON shape instead of Strawberry's plain text.
+        declared = Headers(scope=scope).get("content-length", "")
         try:
+            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+                raise BodyTooLarge  # said up front: no need to read it
+            receive = await read_bounded(receive, MAX_BODY_BYTES)
             response = await self.run(Request(scope=scope, receive=receive))
+        except BodyTooLarge:
+            response = _error(413, TOO_LARGE, {"Connection": "close"})
         except HTTPException as exc:
-            headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-            response = JSONResponse(
-                {"errors": [{"message": exc.reason, "extensions": {"status": exc.status_code}}]},
-                status_code=exc.status_code,
-                headers=headers,
-            )
+            auth = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+            response = _error(exc.status_code, exc.reason, auth)
         await response(scope, receive, send)
 
     async def _sign_in(self, context: Context, token: str) -> bool:

@@ -14,6 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.log_audit import log_dir
+
+
+def server_log(base: str) -> Path:
+    """The log of the `running_server` at `base` (complete once it has stopped)."""
+    return log_dir() / f"serve-{base.rsplit(':', 1)[1]}.log"
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -23,12 +30,23 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    database_url: str, workdir: Path, *args: str, timeout_s: float = 60
+    database_url: str,
+    workdir: Path,
+    *args: str,
+    timeout_s: float = 60,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     port = free_port()
-    env = os.environ | {"COPLINE_DATABASE_URL": database_url, "COPLINE_LOG_LEVEL": "WARNING"}
+    # At INFO and as JSON, into the folder the log audit searches (tests/log_audit.py).
+    env = os.environ | {
+        "COPLINE_DATABASE_URL": database_url,
+        "COPLINE_LOG_LEVEL": "INFO",
+        "COPLINE_LOG_JSON": "true",
+        **(extra_env or {}),
+    }
     command = [sys.executable, "-m", "service.cli.main", "serve", "--port", str(port), *args]
-    log = (workdir / f"serve-{port}.log").open("w")
+    log_path = log_dir() / f"serve-{port}.log"
+    log = log_path.open("w")
     process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -36,8 +54,7 @@ def running_server(
         while True:
             if process.poll() is not None:
                 pytest.fail(
-                    f"copline serve exited with {process.returncode}:\n"
-                    + (workdir / f"serve-{port}.log").read_text()
+                    f"copline serve exited with {process.returncode}:\n" + log_path.read_text()
                 )
             try:
                 httpx.get(f"{base}/healthz", timeout=1)

@@ -1,0 +1,49 @@
+"""Settings: production refuses a guessable callback token and hides developer conveniences."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.app import create_app_from_env
+from service.config import Environment, Settings
+
+PRODUCTION = Environment.production
+
+
+def test_development_accepts_the_default_token_and_shows_everything() -> None:
+    settings = Settings(_env_file=None)
+    assert settings.production_refusal() is None
+    assert settings.serves_graphiql and settings.allows_introspection and settings.suggests_fields
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [(None, "is the development default"), ("t" * 31, "has 31 characters")],
+)
+def test_production_refuses_the_default_or_a_short_token(token: str | None, problem: str) -> None:
+    settings = Settings(environment=PRODUCTION, _env_file=None)
+    if token is not None:
+        settings = Settings(environment=PRODUCTION, callback_token=token, _env_file=None)
+    refusal = settings.production_refusal()
+    assert refusal is not None and refusal.startswith(f"COPLINE_CALLBACK_TOKEN {problem}")
+    assert "\n" not in refusal and (token is None or token not in refusal)
+
+
+def test_production_takes_a_token_of_32_characters_and_hides_conveniences_unless_set() -> None:
+    settings = Settings(environment=PRODUCTION, callback_token="t" * 32, _env_file=None)
+    assert settings.production_refusal() is None
+    assert not (settings.serves_graphiql or settings.allows_introspection)
+    assert not settings.suggests_fields
+    asked = settings.model_copy(
+        update={"graphiql": True, "graphql_introspection": True, "graphql_suggestions": True}
+    )
+    assert asked.serves_graphiql and asked.allows_introspection and asked.suggests_fields
+
+
+def test_the_app_factory_refuses_too_when_uvicorn_is_run_by_hand(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COPLINE_ENVIRONMENT", "production")
+    monkeypatch.delenv("COPLINE_CALLBACK_TOKEN", raising=False)
+    with pytest.raises(SystemExit, match="COPLINE_CALLBACK_TOKEN is the development default"):
+        create_app_from_env()

@@ -34,8 +34,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# One test process per core (pytest-xdist): each has its own databases (tests/conftest.py).
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 bench: install
 	$(BIN)/python -m bench

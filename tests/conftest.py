@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +20,14 @@ from tests.databases import empty_all_tables, fresh_postgres_database, sqlite_ur
 pytest_plugins = ["pytester", "tests.log_audit"]
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each test process gets databases (and roles) of its own."""
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if worker is not None:
+        prefix = os.environ.get("COPLINE_TEST_DB_PREFIX", "")
+        os.environ["COPLINE_TEST_DB_PREFIX"] = f"{prefix}{worker}_"
 
 
 @pytest_asyncio.fixture(scope="session", params=BACKENDS)

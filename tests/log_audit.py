@@ -1,8 +1,9 @@
 """The log audit: every line the service logs during the tests is searched for secrets.
 
 In-process, every record at INFO and above (structlog and stdlib alike) goes through
-the service's own formatter as JSON into `service.log`; the e2e tests' `copline serve`
-processes write theirs beside it (`running_server` in tests/e2e/conftest.py). When the
+the service's own formatter as JSON into `service.log` (`service-gw0.log`… per
+pytest-xdist process); the e2e tests' `copline serve` and the fault run's processes
+write theirs beside it (`running_server` in tests/e2e/conftest.py). When the
 session ends the folder is searched for a callback token, an API key, a whole phone
 number and SMS texts; any finding fails the run, naming the line (masked).
 
@@ -30,7 +31,13 @@ from service.logging import CHATTY, formatter, route_structlog
 
 ROOT = Path(__file__).resolve().parent.parent
 # Every callback token a test, a bench or the defaults use.
-TOKENS = ("dev-callback-token", "test-callback-token", "not-the-token", "bench-token")
+TOKENS = (
+    "dev-callback-token",
+    "test-callback-token",
+    "not-the-token",
+    "bench-token",
+    "fault-run-callback-token-0123456789abcdef",
+)
 # A callback path with the token it was called with (the access log shows `{token}`, and
 # the service's formatter masks its own token as `[secret]`).
 CALLBACK_PATH = re.compile(r"/at/(?!\{token\}/|\[secret\]/)[^/\s\"']+/")
@@ -154,13 +161,22 @@ def _audited_logging() -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
+def _worker(config: pytest.Config) -> str | None:
+    """The pytest-xdist test process this is, if any (the controller audits them all)."""
+    worker: str | None = getattr(config, "workerinput", {}).get("workerid")
+    return worker
+
+
 def pytest_configure(config: pytest.Config) -> None:
     global _handler
     folder = log_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.log"):
-        old.unlink()
-    _handler = logging.FileHandler(folder / "service.log", encoding="utf-8")
+    worker = _worker(config)
+    if worker is None:  # the session itself (or the xdist controller): a fresh folder
+        for old in folder.glob("*.log"):
+            old.unlink()
+    name = f"service-{worker}.log" if worker else "service.log"
+    _handler = logging.FileHandler(folder / name, encoding="utf-8")
     _handler.setLevel(logging.INFO)
     # The service's own formatter, as in production with COPLINE_LOG_JSON=true.
     _handler.setFormatter(formatter(Settings(log_json=True, _env_file=None)))
@@ -191,6 +207,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _handler is None:
         return
     _handler.close()
+    if _worker(session.config) is not None:
+        return  # the controller audits every process's lines once they all have ended
     findings = audit_folder(log_dir())
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if not findings:

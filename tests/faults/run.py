@@ -59,6 +59,7 @@ from sms.simulator.server import RunningServer, serve_in_background
 from tests import factories as f
 from tests.e2e.conftest import free_port
 from tests.faults.proxy import FaultyProxy
+from tests.log_audit import log_dir
 
 TABLE = Message.__table__  # type: ignore[attr-defined]
 TOKEN = "fault-run-callback-token-0123456789abcdef"
@@ -173,6 +174,7 @@ class Process:
     args: list[str]
     env: dict[str, str]
     log: Path
+    cwd: Path
     popen: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Process:
@@ -182,7 +184,7 @@ class Process:
             env=os.environ | self.env,
             stdout=handle,
             stderr=subprocess.STDOUT,
-            cwd=self.log.parent,
+            cwd=self.cwd,
         )
         handle.close()
         return self
@@ -238,15 +240,19 @@ async def stack(
         "COPLINE_CALLBACK_TOKEN": TOKEN,
         "COPLINE_AT_SIMULATOR": "false",
         "COPLINE_LOG_LEVEL": "INFO",
+        "COPLINE_LOG_JSON": "true",  # into the log audit's folder (tests/log_audit.py)
         **plan.worker_env,
     }
+    logs = log_dir()
+    logs.mkdir(parents=True, exist_ok=True)
     serve = Process("serve", ["serve", "--port", str(port), "--no-migrate"], env,
-                    workdir / "serve.log").start()  # fmt: skip
+                    logs / f"fault-run-serve-{port}.log", workdir).start()  # fmt: skip
     processes = [serve]
 
     def worker(name: str, link: str) -> Process:
         own = env | {"COPLINE_AT_BASE_URL": links[link].url}
-        started = Process(name, ["worker"], own, workdir / f"{name}.log").start()
+        started = Process(name, ["worker"], own, logs / f"fault-run-{name}-{port}.log", workdir)
+        started.start()
         processes.append(started)
         return started
 

@@ -22,8 +22,6 @@ person is opted out (channel SMS) and what is queued for them is dropped.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,6 +39,7 @@ from service.domain.people import opt_out
 from service.models import Message, Person, UnmatchedReport
 from service.models.enums import Channel, Direction, MessageStatus
 from service.models.types import utcnow
+from sms.grouping import GroupCommit
 
 log = structlog.get_logger(__name__)
 
@@ -299,9 +298,6 @@ async def settle_unmatched(
     return len(waiting)
 
 
-_Pending = tuple[DeliveryReport, "asyncio.Future[bool]"]
-
-
 class ReportSink:
     """Group commit for delivery reports: each request waits for its report to be
     committed (so a 200 never loses one), but reports arriving together share one
@@ -317,50 +313,20 @@ class ReportSink:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sessions = sessions
-        self.max_batch = max_batch
-        self.max_wait_s = max_wait_s
         self.clock = clock
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._group: GroupCommit[DeliveryReport, bool] = GroupCommit(
+            self._apply, max_batch=max_batch, linger_s=max_wait_s
+        )
 
     async def submit(self, report: DeliveryReport) -> bool:
-        """True when the report moved its message forward; raises if the commit failed."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        await self._queue.put((report, future))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._drain())
-        return await future
+        """True when the report moved its message forward; raises if the commit failed
+        (every waiting request then answers 500, and AT sends its report again)."""
+        return await self._group.submit(report)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._group.close()
 
-    async def _drain(self) -> None:
-        while not self._queue.empty():
-            batch = [self._queue.get_nowait()]
-            deadline = asyncio.get_running_loop().time() + self.max_wait_s
-            while len(batch) < self.max_batch:
-                left = deadline - asyncio.get_running_loop().time()
-                if left <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), left))
-                except TimeoutError:
-                    break
-            try:
-                results = await self._apply([report for report, _ in batch])
-            except Exception as exc:  # every waiting request answers 500; AT sends again
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), moved in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(moved)
-
-    async def _apply(self, reports: list[DeliveryReport]) -> list[bool]:
+    async def _apply(self, reports: Sequence[DeliveryReport]) -> list[bool]:
         now = self.clock()
         async with self.sessions() as session:
             moved, unfound = await apply_reports(session, reports, now)

@@ -3,12 +3,14 @@
 Each caller waits for its own part to be committed (so nothing is taken for done that
 was not), yet at a steady stream of small writes the number of transactions follows
 the database's pace, not the callers': while one commit is on its way, whoever
-arrives joins the next.
+arrives joins the next. With `linger_s` a group also waits that long for company
+(up to `max_batch`), for callers that come thousands a second (delivery reports).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -17,22 +19,47 @@ Result = TypeVar("Result")
 
 
 class GroupCommit(Generic[Item, Result]):
-    def __init__(self, run: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]]) -> None:
+    def __init__(
+        self,
+        run: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]],
+        *,
+        max_batch: int = 10_000,
+        linger_s: float = 0.0,
+    ) -> None:
         """`run` writes a group of items in one transaction and answers one result each."""
         self._run = run
+        self.max_batch = max_batch
+        self.linger_s = linger_s
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._full = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
 
     async def submit(self, item: Item) -> Result:
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
+        if len(self._waiting) >= self.max_batch:
+            self._full.set()
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._drain())
         return await future
 
+    async def close(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+
     async def _drain(self) -> None:
         while self._waiting:
-            group, self._waiting = self._waiting, []
+            if self.linger_s and len(self._waiting) < self.max_batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self.linger_s)
+            group, self._waiting = (
+                self._waiting[: self.max_batch],
+                self._waiting[self.max_batch :],
+            )
+            if len(self._waiting) < self.max_batch:
+                self._full.clear()
             try:
                 results = await self._run([item for item, _ in group])
             except asyncio.CancelledError:

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.domain import audit, outbox
 from service.domain.actor import Actor
 from service.domain.errors import Conflict, NotAllowed, NotFound, ValidationError
-from service.domain.lookup import get_owned, plan_for_batches
+from service.domain.lookup import check_owned, get_owned, plan_for_batches
 from service.domain.outcome import Outcome
 from service.models import Community, CommunitySchool, Membership, Person, Programme, School
 from service.models.enums import CommunityKind, MembershipRole, MembershipStatus
@@ -211,18 +211,6 @@ async def add_member(
     return membership, outcome
 
 
-async def _check_owned(
-    session: AsyncSession, model: type[Community] | type[Person], ids: set[int], programme_id: int
-) -> None:
-    """`get_owned` for many ids at once: one query, the same NotFound."""
-    table: Any = model
-    stmt = select(table.id).where(table.programme_id == programme_id, col(table.id).in_(ids))
-    missing = ids - set((await session.exec(stmt)).all())
-    if missing:
-        object_id = min(missing)
-        raise NotFound(f"{model.__name__.lower()} {object_id} not found", id=object_id)
-
-
 async def add_members(
     programme_id: int,
     wanted: Sequence[tuple[int, int, MembershipRole]],
@@ -241,8 +229,8 @@ async def add_members(
         return []
     await session.flush()  # the statements below bypass the unit of work: write it first
     await plan_for_batches(session)
-    await _check_owned(session, Community, {c for c, _ in pairs}, programme_id)
-    await _check_owned(session, Person, {p for _, p in pairs}, programme_id)
+    await check_owned(session, Community, {c for c, _ in pairs}, programme_id)
+    await check_owned(session, Person, {p for _, p in pairs}, programme_id)
     connection = await session.connection()
     columns = [col(Membership.id), col(Membership.community_id), col(Membership.person_id)]
     columns += [col(getattr(Membership, f)) for f in _MEMBERSHIP_STATE]

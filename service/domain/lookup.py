@@ -33,6 +33,20 @@ async def get_owned(
     return obj
 
 
+async def check_owned(
+    session: AsyncSession, model: type[SQLModel], ids: set[int], programme_id: int
+) -> None:
+    """`get_owned` for many ids at once: one query, the same NotFound."""
+    if not ids:
+        return
+    table: Any = model
+    stmt = sa.select(table.id).where(table.programme_id == programme_id, table.id.in_(ids))
+    missing = ids - set((await session.execute(stmt)).scalars().all())
+    if missing:
+        object_id = min(missing)
+        raise NotFound(f"{model.__name__.lower()} {object_id} not found", id=object_id)
+
+
 async def plan_for_batches(session: AsyncSession) -> None:
     """Let PostgreSQL plan this transaction's batch lookups with their real keys.
 

@@ -15,8 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain import audit
 from service.domain.actor import Actor
-from service.domain.errors import DuplicatePhone, NotFound, ValidationError
-from service.domain.lookup import get_owned, plan_for_batches
+from service.domain.errors import DuplicatePhone, ValidationError
+from service.domain.lookup import check_owned, get_owned, plan_for_batches
 from service.domain.outcome import Outcome
 from service.domain.phones import normalise_phone
 from service.models import Person, Programme, School
@@ -199,21 +199,6 @@ async def _existing(
     return found
 
 
-async def _check_schools(
-    session: AsyncSession, programme_id: int, records: Sequence[PersonRecord]
-) -> None:
-    wanted = {r.school_id for r in records if r.school_id is not None}
-    if not wanted:
-        return
-    stmt = select(School.id).where(
-        col(School.programme_id) == programme_id, col(School.id).in_(wanted)
-    )
-    missing = wanted - set((await session.exec(stmt)).all())
-    if missing:
-        school_id = min(missing)
-        raise NotFound(f"school {school_id} not found", id=school_id)
-
-
 async def upsert_people(
     programme: Programme,
     records: Sequence[PersonRecord],
@@ -233,7 +218,9 @@ async def upsert_people(
         raise ValueError("the same person twice in one batch; send them in separate batches")
     await session.flush()  # the statements below bypass the unit of work: write it first
     await plan_for_batches(session)
-    await _check_schools(session, programme.id, records)
+    await check_owned(
+        session, School, {r.school_id for r in records if r.school_id is not None}, programme.id
+    )
     existing = await _existing(session, programme.id, records)
     results: list[Upserted | None] = []
     created: list[tuple[int, dict[str, Any]]] = []  # (position in results, values)

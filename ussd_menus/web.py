@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 from urllib.parse import parse_qsl
 
 import structlog
@@ -24,6 +25,7 @@ log = structlog.get_logger(__name__)
 
 MAX_FORM = 16_384  # bytes of a urlencoded callback body; AT's are a few hundred
 URLENCODED = "application/x-www-form-urlencoded"
+T = TypeVar("T")
 
 
 def _token_ok(request: Request, services: Services) -> bool:
@@ -54,30 +56,33 @@ def _refused(request: Request, error: BadForm) -> Response:
     return PlainTextResponse(str(error), status_code=400)
 
 
+async def _checked(
+    request: Request, services: Services, parse: Callable[[Mapping[str, object]], T]
+) -> T | Response:
+    """The callback's fields parsed, or the answer for a caller that is not AT's."""
+    if not _token_ok(request, services):
+        return PlainTextResponse("Not Found", status_code=404)
+    form = await _form(request)
+    if form is None:
+        return PlainTextResponse("form too large", status_code=400)
+    try:
+        return parse(form)
+    except BadForm as error:
+        return _refused(request, error)
+
+
 def routes(services: Services, engine: UssdEngine) -> list[Route]:
     async def ussd(request: Request) -> Response:
-        if not _token_ok(request, services):
-            return PlainTextResponse("Not Found", status_code=404)
-        form = await _form(request)
-        if form is None:
-            return PlainTextResponse("form too large", status_code=400)
-        try:
-            hop = forms.hop(form)
-        except BadForm as error:
-            return _refused(request, error)
+        hop = await _checked(request, services, forms.hop)
+        if isinstance(hop, Response):
+            return hop
         return PlainTextResponse(await engine.answer(hop))
 
     async def events(request: Request) -> Response:
         """End-of-session notice: how long, how it ended; unknown sessions are ignored."""
-        if not _token_ok(request, services):
-            return PlainTextResponse("Not Found", status_code=404)
-        form = await _form(request)
-        if form is None:
-            return PlainTextResponse("form too large", status_code=400)
-        try:
-            end = forms.session_end(form)
-        except BadForm as error:
-            return _refused(request, error)
+        end = await _checked(request, services, forms.session_end)
+        if isinstance(end, Response):
+            return end
         try:
             await record_end(services, engine, end)
         except engine.database_errors as exc:

@@ -62,6 +62,7 @@ class Claimed:
     token: str
     values: dict[str, Any] = field(default_factory=dict)  # what to store for this row
     footer: bool = False  # carries the how-to-stop line
+    blacklisted: bool = False  # AT says the number blocks our sender id
 
 
 async def expire_leases(sessions: SessionFactory, now: datetime) -> tuple[int, int]:

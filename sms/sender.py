@@ -166,10 +166,6 @@ class Sender:
             if time.monotonic() - started > budget.total_seconds():
                 return total
 
-    async def expire_leases(self) -> int:
-        requeued, unknown = await claims.expire_leases(self.sessions, self.clock())
-        return requeued + unknown
-
     async def _context(self, rows: Sequence[Claimed]) -> _Context:
         people = {r.person_id for r in rows if r.person_id is not None}
         communities = {r.community_id for r in rows if r.community_id is not None}
@@ -340,8 +336,7 @@ class Sender:
                 self._settle_failure(
                     row, reason, answer.outcome is RecipientOutcome.transient, report
                 )
-                if answer.status_code == BLACKLISTED_CODE:
-                    row.values["blacklisted"] = True
+                row.blacklisted = answer.status_code == BLACKLISTED_CODE
 
     def _settle_failure(
         self, row: Claimed, reason: str, transient: bool, report: PassReport
@@ -380,7 +375,7 @@ class Sender:
 
     async def _store_once(self, rows: Sequence[Claimed]) -> None:
         now = self.clock()
-        blocked = {r.person_id for r in rows if r.values.pop("blacklisted", False) and r.person_id}
+        blocked = {r.person_id for r in rows if r.blacklisted and r.person_id}
         provider_ids = [r.values["provider_id"] for r in rows if r.values.get("provider_id")]
         async with self.sessions() as session:
             await lock_ids(session, provider_ids)  # a report for one of them may be landing
@@ -394,7 +389,7 @@ class Sender:
                     and row.values.get("status") in (MessageStatus.sent, MessageStatus.unknown)
                 }
             )
-            for start in range(0, len(told), 1000):  # nothing to do without a footer
+            for start in range(0, len(told), 1000):
                 await session.execute(
                     sa.update(Person)
                     .where(

@@ -222,21 +222,3 @@ async def store(session: AsyncSession, rows: Sequence[Claimed], now: datetime) -
             .values({name: sa.bindparam(name) for name in shape}),
             params,
         )
-
-
-async def release(sessions: SessionFactory, rows: Sequence[Claimed], now: datetime) -> None:
-    """Put rows that were never handed over back in the queue, in their place."""
-    if not rows:
-        return
-    async with sessions() as session:
-        await session.execute(
-            sa.update(TABLE)
-            .where(*_held(rows[0].token, [r.id for r in rows]), TABLE.c.handed_at.is_(None))
-            .values(
-                status=MessageStatus.queued,
-                lease_until=None,
-                claim_token=None,
-                updated_at=now,
-            )
-        )
-        await session.commit()

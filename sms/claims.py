@@ -1,13 +1,14 @@
 """The outbox rows a sender holds: claimed under a lease, handed to the gateway request by
-request, then settled or put back.
+request, then settled.
 
 A claim marks a batch `sending` with a random token and a short lease. Every later
 write names the token, so a worker whose lease ran out (stalled, not dead) can
 neither hand a row to the gateway nor overwrite what another worker did with it.
 
 A row's `handed_at` is set, in its own commit, just before its request goes to the
-gateway, and the lease is renewed for the whole batch at that moment. When a lease
-runs out, that mark is what tells the two kinds of rows a dead worker leaves apart:
+gateway (the lease of the rest of the batch is renewed then, when it runs short).
+When a lease runs out, that mark is what tells apart the two kinds of rows a dead
+worker leaves:
 
 - never handed over: provably never left, so queued again and sent by someone else;
 - handed over: AT may have it. `unknown`, never resent; a delivery report with its

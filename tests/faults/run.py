@@ -97,6 +97,8 @@ class Verdict:
     # never left, as its worker died with it in flight
     in_flight_at_kill: int = 0
     events: list[str] = field(default_factory=list)
+    # Every dedupe key: (key, status, times a phone got it, verdict)
+    per_key: list[tuple[str, str, int, str]] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -378,18 +380,41 @@ async def judge(engine: AsyncEngine, sim: Simulator, verdict: Verdict) -> None:
         label = f"{key} ({status}, received {len(received)}: {last_error or ''})"
         if status in (MessageStatus.queued, MessageStatus.sending):
             verdict.stuck.append(label)
+            said = "stuck"
         elif len(received) > 1:
             verdict.sent_twice.append(label)
+            said = "sent twice"
         elif not received and status in (MessageStatus.sent, MessageStatus.delivered):
             verdict.lost.append(label)  # copline says it went; no phone ever got it
+            said = "lost"
         elif status == MessageStatus.unknown:
             if received:
                 verdict.unknown_reached += 1
+                said = "honestly unknown (the phone got it)"
             else:
                 verdict.unknown_not_reached += 1
+                said = "honestly unknown (the phone did not get it)"
         elif _wrong(status, provider_id, received):
             verdict.wrong_status.append(label)
-    verdict.lost += [f"{key} (no row)" for key in sorted(verdict.keys - seen)]
+            said = "wrong final status"
+        else:
+            said = "right"
+        verdict.per_key.append((str(key), str(status), len(received), said))
+    missing = sorted(verdict.keys - seen)
+    verdict.lost += [f"{key} (no row)" for key in missing]
+    verdict.per_key += [(key, "", 0, "lost") for key in missing]
+
+
+def write(verdict: Verdict, folder: Path) -> None:
+    """The summary (fault-run.txt) and every dedupe key's verdict (fault-run-keys.csv)."""
+    import csv
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "fault-run.txt").write_text("\n".join(verdict.lines()) + "\n", encoding="utf-8")
+    with (folder / "fault-run-keys.csv").open("w", newline="", encoding="utf-8") as out:
+        rows = csv.writer(out)
+        rows.writerow(["dedupe_key", "final_status", "times_received", "verdict"])
+        rows.writerows(sorted(verdict.per_key))
 
 
 def _wrong(status: str, provider_id: str | None, received: list[Any]) -> bool:

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.db import SessionFactory
-from tests.faults.run import Plan, run
+from tests.faults.run import Plan, run, write
+from tests.log_audit import log_dir
 
 
 @pytest.mark.timeout(600)
@@ -22,6 +23,9 @@ async def test_under_faults_no_message_is_lost_sent_twice_wrongly_settled_or_stu
 
     verdict = await run(engine, database_url, workdir, Plan())
 
+    # Beside the audited logs (CI keeps them; .ci/run prints the summary): under
+    # pytest-xdist a test's own output is not shown.
+    write(verdict, log_dir().parent)
     with capsys.disabled():
         print("\n" + "\n".join(verdict.lines()))
     assert verdict.clean, "\n".join(verdict.lines())

@@ -6,12 +6,14 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import migrate
+from service.app import create_app
 from service.config import Settings
 from service.db import SessionFactory, build_engine, build_session_factory
 from tests.databases import empty_all_tables, fresh_postgres_database, sqlite_url
@@ -69,6 +71,19 @@ async def sessions(engine: AsyncEngine) -> AsyncIterator[SessionFactory]:
 async def session(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
     async with sessions() as session:
         yield session
+
+
+@pytest_asyncio.fixture
+async def client(settings: Settings, sessions: SessionFactory) -> AsyncIterator[httpx.AsyncClient]:
+    """The app as Africa's Talking and partners reach it, in-process (no lifespan: its
+    report sink and engine are closed by hand)."""
+    app = create_app(settings)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://at.test"
+    ) as c:
+        yield c
+    await app.state.reports.close()
+    await app.state.services.engine.dispose()
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import AsyncIterator
 from datetime import UTC, time, timedelta
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -39,18 +37,6 @@ from tests.sms.outbox import Script, queued_world, rows, sender
 
 TOKEN = "dev-callback-token"
 TEXTS = SmsTexts.load()
-
-
-@pytest_asyncio.fixture
-async def client(settings: Settings, sessions: SessionFactory) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://at.test"
-    ) as c:
-        yield c
-    # Without a lifespan here, stop the report sink by hand.
-    await app.state.reports.close()
-    await app.state.services.engine.dispose()
 
 
 async def fresh(session: AsyncSession, model: Any, *where: Any) -> list[Any]:

@@ -9,20 +9,15 @@ whoever added the number last. STOP on a shared code stops every programme on it
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest_asyncio
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from structlog.testing import capture_logs
 
-from service.app import create_app
-from service.config import Settings
-from service.db import SessionFactory
 from service.domain.actor import Actor
 from service.domain.communities import add_member
 from service.domain.people import opt_out
@@ -34,17 +29,6 @@ from tests import factories as f
 TOKEN = "dev-callback-token"
 SHARED = "20880"
 _ids = itertools.count(1)
-
-
-@pytest_asyncio.fixture
-async def client(settings: Settings, sessions: SessionFactory) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://at.test"
-    ) as c:
-        yield c
-    await app.state.reports.close()
-    await app.state.services.engine.dispose()
 
 
 async def text(client: httpx.AsyncClient, phone: str, body: str, *, to: str = SHARED) -> None:

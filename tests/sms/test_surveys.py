@@ -3,19 +3,14 @@ a re-ask, a gap, and the answers read back."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.app import create_app
-from service.config import Settings
-from service.db import SessionFactory
 from service.domain import surveys as sv
 from service.domain.people import opt_out
 from service.domain.survey_dispatch import dispatch_surveys, remind_unfinished
@@ -36,16 +31,6 @@ INCLUSIVE = {
     Language.rw: "kwigisha",
     Language.fr: "enseignement",
 }
-
-
-@pytest_asyncio.fixture
-async def client(settings: Settings, sessions: SessionFactory) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://at.test"
-    ) as c:
-        yield c
-    await app.state.services.engine.dispose()
 
 
 _ids = iter(range(1, 1_000_000))

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import pytest
-import pytest_asyncio
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.app import create_app
 from service.config import Settings
-from service.db import SessionFactory
 from service.domain.programmes import ProgrammeSettings, update_programme
 from service.models import (
     Attendance,
@@ -38,16 +35,6 @@ from ussd_menus.phone import Phone
 
 TOKEN = "dev-callback-token"
 MENU_ITEM = {"meetings": "1", "checkin": "2", "surveys": "3", "communities": "4", "language": "5"}
-
-
-@pytest_asyncio.fixture
-async def client(settings: Settings, sessions: SessionFactory) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://at.test"
-    ) as c:
-        yield c
-    await app.state.services.engine.dispose()
 
 
 async def world(session: AsyncSession, language: Language = Language.en) -> f.World:

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import pytest_asyncio
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.app import create_app
-from service.config import Settings
-from service.db import SessionFactory
 from service.domain.actor import Actor
 from service.domain.attendance import record_rsvp
 from service.domain.communities import add_member, request_to_join
@@ -38,16 +33,6 @@ from ussd_menus.phone import Phone
 TOKEN = "dev-callback-token"
 LANGUAGES = list(Language)
 CATALOG = Catalog.load()
-
-
-@pytest_asyncio.fixture
-async def client(settings: Settings, sessions: SessionFactory) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://at.test"
-    ) as c:
-        yield c
-    await app.state.services.engine.dispose()
 
 
 async def world(session: AsyncSession, language: Language) -> tuple[f.World, int, Meeting]:

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest_asyncio
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.app import create_app
-from service.config import Settings
-from service.db import SessionFactory
 from service.models import Person
 from service.models.enums import Channel, Language
 from service.roster import ImportKind, import_csv, read_csv
@@ -20,16 +15,6 @@ from tests import factories as f
 from ussd_menus.phone import Phone
 
 TOKEN = "dev-callback-token"
-
-
-@pytest_asyncio.fixture
-async def client(settings: Settings, sessions: SessionFactory) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://at.test"
-    ) as c:
-        yield c
-    await app.state.services.engine.dispose()
 
 
 async def test_a_teacher_who_picks_english_by_ussd_keeps_it_when_the_roster_is_imported_again(

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
-import pytest_asyncio
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.app import create_app
-from service.config import Settings
-from service.db import SessionFactory
 from service.domain import surveys as sv
 from service.models import SurveyResponse
 from service.models.enums import Language, ResponseStatus, SurveyStatus
@@ -23,16 +17,6 @@ from ussd_menus.phone import Phone
 
 TOKEN = "dev-callback-token"
 CATALOG = Catalog.load()
-
-
-@pytest_asyncio.fixture
-async def client(settings: Settings, sessions: SessionFactory) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://at.test"
-    ) as c:
-        yield c
-    await app.state.services.engine.dispose()
 
 
 def phone(client: httpx.AsyncClient, w: f.World) -> Phone:

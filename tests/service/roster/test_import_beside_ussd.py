@@ -6,33 +6,19 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest_asyncio
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.app import create_app
 from service.config import Settings
-from service.db import SessionFactory
 from service.models import Person
 from tests import factories as f
 from ussd_menus.phone import Phone
 
 TOKEN = "dev-callback-token"
 ROWS = 3000
-
-
-@pytest_asyncio.fixture
-async def client(settings: Settings, sessions: SessionFactory) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://at.test"
-    ) as c:
-        yield c
-    await app.state.services.engine.dispose()
 
 
 def roster(folder: Path, school: str, community: str) -> Path:

@@ -10,7 +10,9 @@ gateway (the lease of the rest of the batch is renewed then, when it runs short)
 When a lease runs out, that mark is what tells apart the two kinds of rows a dead
 worker leaves:
 
-- never handed over: provably never left, so queued again and sent by someone else;
+- never handed over: provably never left, so queued again and sent by someone else
+  (a live worker whose hand-over failed as the database went away gives its rows back
+  itself, as the mark may have been committed all the same);
 - handed over: AT may have it. `unknown`, never resent; a delivery report with its
   id settles it, if the id was stored before the worker died.
 
@@ -223,3 +225,30 @@ async def store(session: AsyncSession, rows: Sequence[Claimed], now: datetime) -
             .values({name: sa.bindparam(name) for name in shape}),
             params,
         )
+
+
+async def give_back(sessions: SessionFactory, rows: Sequence[Claimed], now: datetime) -> None:
+    """Queue again rows this claim never passed to the gateway, whatever their hand-over
+    mark says (it may have been committed as the connection broke, and a lease that ran
+    out since may have made them `unknown`)."""
+    if not rows:
+        return
+    async with sessions() as session:
+        await session.execute(
+            sa.update(TABLE)
+            .where(
+                TABLE.c.id.in_([r.id for r in rows]),
+                TABLE.c.claim_token == rows[0].token,
+                TABLE.c.status.in_([_SENDING, _literal(MessageStatus.unknown)]),
+                TABLE.c.provider_id.is_(None),
+            )
+            .values(
+                status=MessageStatus.queued,
+                handed_at=None,
+                lease_until=None,
+                claim_token=None,
+                last_error=None,
+                updated_at=now,
+            )
+        )
+        await session.commit()

@@ -32,7 +32,7 @@ import asyncio
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -358,18 +358,36 @@ class Sender:
     async def _store(self, rows: Sequence[Claimed], *, retry: bool = False) -> None:
         """Write the rows' outcomes; with `retry`, again and again while the database is away:
         the ids in hand are what lets delivery reports settle these rows."""
+        await self._persist("store", self._store_once, rows, retry=retry)
+
+    async def _give_back(self, rows: Sequence[Claimed]) -> None:
+        """Queue rows again that this worker never passed to the gateway, though their
+        hand-over may have been committed (the database went away as it answered)."""
+        await self._persist("give_back", self._give_back_once, rows, retry=True)
+
+    async def _give_back_once(self, rows: Sequence[Claimed]) -> None:
+        await claims.give_back(self.sessions, rows, self.clock())
+
+    async def _persist(
+        self,
+        what: str,
+        write: Callable[[Sequence[Claimed]], Awaitable[None]],
+        rows: Sequence[Claimed],
+        *,
+        retry: bool,
+    ) -> None:
         started = time.monotonic()
         pause = 0.2
         while True:
             try:
-                await self._store_once(rows)
+                await write(rows)
                 return
             except Exception as exc:
                 waited = time.monotonic() - started
                 if not retry or waited > self.policy.store_retry_for.total_seconds():
-                    log.error("sms.results_not_stored", error=type(exc).__name__, rows=len(rows))
+                    log.error(f"sms.{what}_failed", error=type(exc).__name__, rows=len(rows))
                     raise
-                log.warning("sms.store_retrying", error=type(exc).__name__, rows=len(rows))
+                log.warning(f"sms.{what}_retrying", error=type(exc).__name__, rows=len(rows))
                 await asyncio.sleep(pause * (0.5 + self.rng.random() / 2))
                 pause = min(pause * 2, self.policy.store_retry_cap_s)
 
@@ -459,11 +477,16 @@ class _Pipeline:
         self.lease_ends = sender.clock() + policy.lease  # the claim's, near enough
         self.gate = asyncio.Semaphore(policy.parallel_requests)
         self.stopped = False  # the database went away: no more hand-overs this pass
+        self.unsent: list[Claimed] = []  # whose hand-over failed: they never left
         self.handing: GroupCommit[list[Claimed], set[int]] = GroupCommit(self._hand_off)
         self.storing: GroupCommit[list[Claimed], None] = GroupCommit(self._store)
 
     async def run(self, requests: Sequence[_Request]) -> None:
         await asyncio.gather(*(self._one(*request) for request in requests))
+        if self.unsent:
+            # Their hand-over may have been committed as the database went away: left
+            # alone, the lease would make them `unknown`, though they provably never left.
+            await self.sender._give_back(self.unsent)
 
     async def _one(self, body: str, sender_id: str | None, chunk: list[Claimed]) -> None:
         async with self.gate:
@@ -477,6 +500,7 @@ class _Pipeline:
                     log.warning("sms.hand_off_failed", error=type(exc).__name__)
                 self.stopped = True
                 self.report.released += len(chunk)
+                self.unsent += chunk
                 return  # what was not handed over waits for the lease
             chunk = [r for r in chunk if r.id in held]
             if chunk:

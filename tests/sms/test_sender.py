@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlmodel import col, select
@@ -263,6 +264,28 @@ async def test_rows_a_dead_worker_had_handed_to_the_gateway_become_unknown_and_a
     for row in await rows(sessions):
         assert row.status is MessageStatus.unknown
         assert row.last_error == "the sender stopped after handing it to the gateway: not resent"
+
+
+async def test_rows_whose_hand_over_committed_as_the_database_went_away_are_sent_later_once(
+    session: AsyncSession, sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, clock = await queued_world(session)
+    real_hand_off = claims.hand_off
+
+    async def committed_then_cut(*args: Any, **kwargs: Any) -> set[int]:
+        await real_hand_off(*args, **kwargs)  # the commit reached the database…
+        raise ConnectionResetError("…and the connection broke before its answer")
+
+    monkeypatch.setattr(claims, "hand_off", committed_then_cut)
+    gateway = Script()
+    report = await sender(sessions, gateway, clock).send_due()
+    assert (report.sent, report.released, gateway.requests) == (0, 3, [])
+    # Not left to the lease, which would have made them `unknown` though they never left.
+    assert {(r.status, r.handed_at) for r in await rows(sessions)} == {(MessageStatus.queued, None)}
+
+    monkeypatch.setattr(claims, "hand_off", real_hand_off)
+    assert (await sender(sessions, gateway, clock).send_due()).sent == 3
+    assert len(gateway.sent_to()) == 3
 
 
 async def test_a_stalled_worker_whose_lease_ran_out_cannot_send_what_another_took_over(

@@ -81,24 +81,30 @@ async def test_a_batch_the_database_would_not_let_go_out_waits_and_goes_once(
     _, clock = await queued_world(session, members=4)
     proxy, cut_sessions = database_proxy
     policy = SendPolicy(lease=timedelta(seconds=30))
-    # Claimed and rendered, then the database goes before the hand-over is written.
+    # Claimed and rendered, then the database goes before the hand-over is written,
+    # and comes back a second later.
     cut = Sender(cut_sessions, Script(), TEXTS, policy=policy, clock=clock)
     original = cut._send
+    back: list[asyncio.Task[None]] = []
+
+    async def back_in_a_second() -> None:
+        await asyncio.sleep(1.0)
+        await proxy.resume()
 
     async def down_first(*args: object) -> None:
         await proxy.refuse()
-        try:
-            return await original(*args)  # type: ignore[arg-type]
-        finally:
-            await proxy.resume()
+        back.append(asyncio.create_task(back_in_a_second()))
+        return await original(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(cut, "_send", down_first)
     report = await cut.send_due()
+    await asyncio.gather(*back)
     assert (report.claimed, report.sent, report.released) == (5, 0, 5)
     assert cut.gateway.requests == []  # type: ignore[attr-defined]
+    # Given back as soon as the database answered: not left for the lease to run out.
+    assert {(r.status, r.handed_at) for r in await rows(sessions)} == {(MessageStatus.queued, None)}
 
-    clock.now += timedelta(minutes=1)
     gateway = Script()
     again = await Sender(sessions, gateway, TEXTS, policy=policy, clock=clock).send_due()
-    assert (again.requeued, again.sent) == (5, 5)
+    assert (again.requeued, again.sent) == (0, 5)
     assert len(gateway.sent_to()) == 5

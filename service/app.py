@@ -14,8 +14,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 
+from console.app import build_console
 from service import db
 from service.access_log import AccessLog
 from service.api.exports import routes as export_routes
@@ -120,6 +121,8 @@ def create_app(settings: Settings) -> Starlette:
             *ussd_routes(services, ussd),
             *sms_routes(services, reports),
             *export_routes(services),
+            # Last: the console answers every path the API and the channels do not.
+            Mount("/", app=build_console(services)),
         ],
         middleware=[Middleware(AccessLog)],
         lifespan=lifespan,

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/copline.db"
 DEFAULT_CALLBACK_TOKEN = "dev-callback-token"
+DEFAULT_SECRET_KEY = "dev-secret-key"
 # Whoever knows the token can fake USSD hops, SMS, delivery reports and opt-outs.
 MIN_PRODUCTION_TOKEN = 32
 
@@ -75,6 +76,15 @@ class Settings(BaseSettings):
     graphql_introspection: bool | None = None
     graphql_suggestions: bool | None = None
 
+    # Keys the hashes of console sign-in codes: a copied database alone cannot test codes.
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    # A console session ends after this long without a request, and after a day in any case.
+    console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    console_session_hours: int = Field(default=12, ge=1, le=24 * 7)
+    # Where sign-in rate limits are counted (the `limits` library's storage URI): memory
+    # is per process; several processes or machines share `redis://host:6379`.
+    rate_limit_storage: str = "memory://"
+
     # None: run the worker inside `copline serve` when the store is the embedded SQLite.
     worker_in_process: bool | None = None
 
@@ -128,11 +138,21 @@ class Settings(BaseSettings):
         elif len(token) < MIN_PRODUCTION_TOKEN:
             problem = f"has {len(token)} characters"
         else:
-            return None
+            return self._secret_key_refusal()
         return (
             f"COPLINE_CALLBACK_TOKEN {problem}: in production it must be a random secret of "
             f"{MIN_PRODUCTION_TOKEN}+ characters (whoever knows it can fake every Africa's "
             "Talking callback); make one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
+
+    def _secret_key_refusal(self) -> str | None:
+        secret = self.secret_key.get_secret_value()
+        if secret != DEFAULT_SECRET_KEY and len(secret) >= MIN_PRODUCTION_TOKEN:
+            return None
+        return (
+            f"COPLINE_SECRET_KEY must be a random secret of {MIN_PRODUCTION_TOKEN}+ characters "
+            "in production (it keys the hashes of console sign-in codes); make one with "
             "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
         )
 

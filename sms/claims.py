@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import SessionFactory
+from service.domain.sign_in import SIGN_IN
 from service.models import Message
 from service.models.enums import Language, MessageStatus
 
@@ -210,11 +211,24 @@ async def hand_off(
     return ids
 
 
+def _without_secret(row: Claimed, values: dict[str, Any]) -> dict[str, Any]:
+    """A sign-in code is kept only until it has left: the stored text and values then
+    say `******`, so nobody reading the message log (or the database) can sign in."""
+    if row.kind != SIGN_IN or values.get("status") in (None, MessageStatus.queued):
+        return values
+    code = str((row.params or {}).get("code", ""))
+    hidden = "*" * len(code)
+    values["params"] = {**(row.params or {}), "code": hidden}
+    if code and isinstance(values.get("body"), str):
+        values["body"] = values["body"].replace(code, hidden)
+    return values
+
+
 async def store(session: AsyncSession, rows: Sequence[Claimed], now: datetime) -> None:
     """Write each row's outcome, if the claim still holds it; grouped by changed columns."""
     by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        values = {**row.values, "updated_at": now, "lease_until": None}
+        values = _without_secret(row, {**row.values, "updated_at": now, "lease_until": None})
         by_shape.setdefault(tuple(sorted(values)), []).append(
             {"_id": row.id, "_token": row.token, **values}
         )

@@ -56,7 +56,8 @@ from sms.texts import SmsTexts
 log = structlog.get_logger(__name__)
 
 # Templates that may reach someone who said STOP: the confirmation of that STOP.
-AFTER_STOP = frozenset({"stopped"})
+# A sign-in code is sent only because the person asked for it on the console.
+AFTER_STOP = frozenset({"stopped", "sign_in_code"})
 # AT's per-recipient code for a number that blocks our sender id.
 BLACKLISTED_CODE = 406
 

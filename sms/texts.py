@@ -78,6 +78,7 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = {
     "checked_in_remote": frozenset({"community"}),
     "stopped": frozenset({"programme"}),
     "started": frozenset({"programme"}),
+    "sign_in_code": frozenset({"programme", "code"}),
     "help": frozenset({"programme"}),
     "unknown": frozenset(),
     "unknown_code": frozenset({"code"}),

@@ -73,11 +73,13 @@ def test_compose_in_production_requires_a_callback_token_that_production_accepts
     assert env["COPLINE_ENVIRONMENT"] == "production"
     # Required from the operator's environment, never a literal (a shared, known secret),
     # and the message says what production will accept.
-    required = re.fullmatch(r"\$\{COPLINE_CALLBACK_TOKEN:\?(.+)\}", env["COPLINE_CALLBACK_TOKEN"])
-    assert required is not None and "32+ characters" in required.group(1)
+    for name in ("COPLINE_CALLBACK_TOKEN", "COPLINE_SECRET_KEY"):
+        required = re.fullmatch(rf"\$\{{{name}:\?(.+)\}}", env[name])
+        assert required is not None and "32+ characters" in required.group(1)
     settings = Settings(
         environment=env["COPLINE_ENVIRONMENT"],
         callback_token="t" * MIN_PRODUCTION_TOKEN,
+        secret_key="s" * MIN_PRODUCTION_TOKEN,
         graphiql=env["COPLINE_GRAPHIQL"],
         graphql_introspection=env["COPLINE_GRAPHQL_INTROSPECTION"],
         graphql_suggestions=env["COPLINE_GRAPHQL_SUGGESTIONS"],

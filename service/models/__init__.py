@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from service.models.access import ApiKey, AuditEntry
 from service.models.community import Community, CommunitySchool, Membership
+from service.models.console import ConsoleSession, SignInCode
 from service.models.meeting import Attendance, Meeting
 from service.models.messaging import Message, UnmatchedReport
 from service.models.people import Person
@@ -20,6 +21,7 @@ __all__ = [
     "AuditEntry",
     "Community",
     "CommunitySchool",
+    "ConsoleSession",
     "Meeting",
     "Membership",
     "Message",
@@ -27,6 +29,7 @@ __all__ = [
     "Programme",
     "Question",
     "School",
+    "SignInCode",
     "Survey",
     "SurveyResponse",
     "Term",

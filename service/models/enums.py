@@ -28,6 +28,15 @@ class Role(StrEnum):
     programme_staff = "programme_staff"
 
 
+class ConsoleRole(StrEnum):
+    """What a person may do in the web console; a person without one cannot sign in."""
+
+    programme_admin = "programme_admin"  # the whole programme, whole numbers, grants access
+    programme_staff = "programme_staff"  # the whole programme (M&E): figures, numbers masked
+    school_leader = "school_leader"  # their school's communities and teachers
+    facilitator = "facilitator"  # the communities they facilitate
+
+
 class Gender(StrEnum):
     female = "female"
     male = "male"
@@ -91,6 +100,7 @@ class Channel(StrEnum):
     api = "api"
     cli = "cli"
     import_ = "import"
+    console = "console"
     system = "system"
 
 

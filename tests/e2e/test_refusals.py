@@ -64,7 +64,11 @@ def test_production_refuses_a_guessable_callback_token(
 def test_production_starts_with_a_long_token_and_keeps_the_schema_to_itself(
     workdir: Path,
 ) -> None:
-    env = {"COPLINE_ENVIRONMENT": "production", "COPLINE_CALLBACK_TOKEN": GOOD_TOKEN}
+    env = {
+        "COPLINE_ENVIRONMENT": "production",
+        "COPLINE_CALLBACK_TOKEN": GOOD_TOKEN,
+        "COPLINE_SECRET_KEY": GOOD_TOKEN[::-1],
+    }
     with running_server(sqlite_url(workdir / "var", "prod"), workdir, extra_env=env) as base:
         assert httpx.get(f"{base}/readyz").status_code == 200
         ide = httpx.get(f"{base}/graphql", headers={"Accept": "text/html"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
 from service.app import create_app_from_env
 from service.config import Environment, Settings
@@ -30,7 +31,9 @@ def test_production_refuses_the_default_or_a_short_token(token: str | None, prob
 
 
 def test_production_takes_a_token_of_32_characters_and_hides_conveniences_unless_set() -> None:
-    settings = Settings(environment=PRODUCTION, callback_token="t" * 32, _env_file=None)
+    settings = Settings(
+        environment=PRODUCTION, callback_token="t" * 32, secret_key="s" * 32, _env_file=None
+    )
     assert settings.production_refusal() is None
     assert not (settings.serves_graphiql or settings.allows_introspection)
     assert not settings.suggests_fields
@@ -47,3 +50,13 @@ def test_the_app_factory_refuses_too_when_uvicorn_is_run_by_hand(
     monkeypatch.delenv("COPLINE_CALLBACK_TOKEN", raising=False)
     with pytest.raises(SystemExit, match="COPLINE_CALLBACK_TOKEN is the development default"):
         create_app_from_env()
+
+
+@pytest.mark.parametrize("secret", [None, "short"])
+def test_production_refuses_the_default_or_a_short_secret_key(secret: str | None) -> None:
+    settings = Settings(environment=PRODUCTION, callback_token="t" * 32, _env_file=None)
+    if secret is not None:
+        settings = settings.model_copy(update={"secret_key": SecretStr(secret)})
+    refusal = settings.production_refusal()
+    assert refusal is not None and refusal.startswith("COPLINE_SECRET_KEY must be")
+    assert secret is None or secret not in refusal

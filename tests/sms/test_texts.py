@@ -33,7 +33,7 @@ TEMPLATES = {
     "which_meeting", "no_meeting", "meeting_closed", "checkin_not_open",
     "not_facilitator", "remind_sent", "reminded_recently", "cancel_done", "survey_invite",
     "remind_held", "remind_dropped", "remind_nobody", "cancel_held", "cancel_dropped",
-    "cancel_nobody",
+    "cancel_nobody", "sign_in_code",
     "survey_hint_choice", "survey_hint_yes_no", "survey_hint_rating", "survey_hint_number",
     "survey_hint_text", "survey_reask", "survey_done",
 }  # fmt: skip

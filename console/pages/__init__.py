@@ -1,0 +1,11 @@
+"""Every console page's routes, one module per area of the console."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from console.pages import overview, signing_in
+
+
+def page_routes() -> list[BaseRoute]:
+    return [*signing_in.routes(), *overview.routes()]

@@ -4,11 +4,14 @@ Read-only. Every report is a handful of GROUP BY statements whatever the size of
 the programme: the database aggregates, Python only joins a few hundred totals.
 
 A report covers the communities a filter selects (district and school through the
-schools a community spans, subject, one community) and a window of programme-local
+schools a community spans, subject, one community, and always within a set of
+communities when one is given: a console role's coverage) and a window of programme-local
 dates (from/to, narrowed further to a term's dates when a term is given). Meetings
 fall in the window by their start, messages by their creation, USSD sessions by
 their start, survey responses by their meeting's start (or, with no meeting, by
-when they were started).
+when they were started). A gender narrows whatever counts people (memberships,
+seats and marks, members at risk, respondents, the people SMS went to or came from,
+USSD callers) to people of that gender; meetings are not people and still all count.
 
 Attendance describes each held meeting as it happened. A membership counts for a held
 meeting when it had begun (and not ended) by the meeting's start, or when the person
@@ -53,6 +56,7 @@ from service.models import (
 )
 from service.models.enums import (
     Direction,
+    Gender,
     MeetingStatus,
     MembershipRole,
     MembershipStatus,
@@ -95,10 +99,14 @@ class ReportFilter:
     since: date | None = None  # programme-local, inclusive
     until: date | None = None  # programme-local, inclusive
     by: Breakdown = Breakdown.none
+    # Never more than these communities, whatever else the filter says (None: no bound).
+    # The console sets a role's coverage here, so an id outside it only ever narrows.
+    community_ids: frozenset[int] | None = None
+    gender: Gender | None = None  # count people of this gender only
 
     @property
     def narrows_communities(self) -> bool:
-        return any(
+        return self.community_ids is not None or any(
             v is not None for v in (self.district, self.school_id, self.community_id, self.subject)
         )
 
@@ -112,10 +120,13 @@ class ReportScope:
     starts: datetime | None
     ends: datetime | None  # exclusive
     now: datetime
+    timezone: str = "UTC"  # the programme's: weeks begin on its Mondays
 
     def communities(self) -> Rows:
         f = self.filter
         stmt = sa.select(col(Community.id)).where(col(Community.programme_id) == self.programme_id)
+        if f.community_ids is not None:
+            stmt = stmt.where(col(Community.id).in_(sorted(f.community_ids)))
         if f.community_id is not None:
             stmt = stmt.where(col(Community.id) == f.community_id)
         if f.subject:
@@ -147,6 +158,20 @@ class ReportScope:
             col(Membership.community_id).in_(self.communities()),
             col(Membership.status) == MembershipStatus.active,
         )
+
+    def people(self) -> Rows | None:
+        """The people a gender filter keeps (None: everyone counts)."""
+        if self.filter.gender is None:
+            return None
+        return sa.select(col(Person.id)).where(
+            col(Person.programme_id) == self.programme_id,
+            col(Person.gender) == self.filter.gender,
+        )
+
+    def counts(self, person_id: Any) -> list[Any]:
+        """Conditions on a person id column: the person is one the report counts."""
+        people = self.people()
+        return [] if people is None else [person_id.in_(people)]
 
     def within(self, moment: Any) -> list[Any]:
         out = []
@@ -185,6 +210,7 @@ async def resolve(
         starts=_local_midnight(since, zone) if since else None,
         ends=_local_midnight(until + timedelta(days=1), zone) if until else None,
         now=now,
+        timezone=programme.timezone,
     )
 
 
@@ -307,12 +333,20 @@ class GroupAttendance:
 
 
 @dataclass
+class WeekAttendance:
+    week: date  # the programme-local Monday the week begins on
+    held: int  # meetings held that week
+    figures: AttendanceFigures  # members' seats and marks at them (facilitators apart)
+
+
+@dataclass
 class AttendanceReport:
     meetings: MeetingCounts
     totals: AttendanceFigures  # members only
     communities: list[CommunityAttendance]
     groups: list[GroupAttendance]  # members only
     facilitators: AttendanceFigures = field(default_factory=AttendanceFigures)
+    weeks: list[WeekAttendance] = field(default_factory=list)  # when asked: `weekly`
 
 
 async def _meeting_counts(session: AsyncSession, scope: ReportScope) -> dict[int, MeetingCounts]:
@@ -357,7 +391,10 @@ FigureKey = tuple[int, MembershipRole, str]  # community, role in it, group ("al
 
 
 async def _figures(
-    session: AsyncSession, scope: ReportScope, by: Breakdown
+    session: AsyncSession,
+    scope: ReportScope,
+    by: Breakdown,
+    weeks: dict[date, WeekAttendance] | None = None,
 ) -> dict[FigureKey, AttendanceFigures]:
     """Active memberships, and seats and marks at held meetings: two statements.
 
@@ -365,11 +402,17 @@ async def _figures(
     `has_seat`), with the person's marks there if any. Marks elsewhere (a meeting held
     before they joined, or after they left, that they did not come to) count nowhere,
     so the marks counted are those of the seats counted.
+
+    Given `weeks`, the seats are grouped by meeting as well (a term has a few hundred
+    held meetings however many members) and each member's seats are also summed into
+    the programme-local week (Monday first) of their meeting: the trend costs no
+    statement of its own.
     """
     members, group = _with_group(
         sa.select(col(Membership.community_id), col(Membership.role)).where(
             col(Membership.community_id).in_(scope.communities()),
             col(Membership.status) == MembershipStatus.active,
+            *scope.counts(col(Membership.person_id)),
         ),
         by,
         col(Membership.person_id),
@@ -390,11 +433,13 @@ async def _figures(
             col(Meeting.community_id).in_(scope.communities()),
             *scope.within(col(Meeting.starts_at)),
             has_seat(),
+            *scope.counts(col(Membership.person_id)),
         )
     )
     seats, group = _with_group(seats, by, col(Membership.person_id))
     seat_keys = [col(Meeting.community_id), col(Membership.role)]
     seat_keys += [group] if group is not None else []
+    seat_keys += [col(Meeting.id), col(Meeting.starts_at)] if weeks is not None else []
     yes, no = col(Attendance.rsvp) == Rsvp.yes, col(Attendance.rsvp) == Rsvp.no
     seats = seats.add_columns(
         *seat_keys[2:],
@@ -413,19 +458,40 @@ async def _figures(
     for row in (await session.execute(members)).all():
         key = (row[0], row[1], row[2] if grouped else "all")
         figures[key].members = row[-1]
+    zone = ZoneInfo(scope.timezone)
+    held: dict[date, set[int]] = defaultdict(set)
     for row in (await session.execute(seats)).all():
         key = (row[0], row[1], row[2] if grouped else "all")
-        f = figures[key]
-        (f.expected, f.attended, f.present, f.remote, f.rsvp_yes, f.rsvp_no) = row[-8:-2]
-        f.rsvp_yes_attended, f.rsvp_no_attended = row[-2:]
+        seat = AttendanceFigures(*(0, *row[-8:]))
+        figures[key].add(seat)
+        if weeks is not None and row[1] is MembershipRole.member:
+            meeting_id, starts_at = row[-10:-8]
+            day = _aware(starts_at).astimezone(zone).date()
+            monday = day - timedelta(days=day.weekday())
+            week = weeks.setdefault(monday, WeekAttendance(monday, 0, AttendanceFigures()))
+            week.figures.add(seat)
+            held[monday].add(meeting_id)
+    for monday, meetings in held.items():
+        assert weeks is not None
+        weeks[monday].held = len(meetings)
     return figures
 
 
-async def attendance(session: AsyncSession, scope: ReportScope) -> AttendanceReport:
-    """Members' figures in total, per community and per group; facilitators' apart."""
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive UTC datetimes, PostgreSQL aware ones."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=ZoneInfo("UTC"))
+
+
+async def attendance(
+    session: AsyncSession, scope: ReportScope, *, weekly: bool = False
+) -> AttendanceReport:
+    """Members' figures in total, per community and per group; facilitators' apart.
+    `weekly`: with the members' figures per programme-local week too, oldest first
+    (weeks without a held meeting left out)."""
     by = scope.filter.by
     meetings = await _meeting_counts(session, scope)
-    figures = await _figures(session, scope, by)
+    weeks: dict[date, WeekAttendance] | None = {} if weekly else None
+    figures = await _figures(session, scope, by, weeks)
     names = await _community_names(session, scope)
 
     per_community: dict[int, AttendanceFigures] = defaultdict(AttendanceFigures)
@@ -451,7 +517,8 @@ async def attendance(session: AsyncSession, scope: ReportScope) -> AttendanceRep
     )
     order = order or sorted(per_group)
     groups = [GroupAttendance(g, per_group[g]) for g in order] if by is not Breakdown.none else []
-    return AttendanceReport(total_meetings, totals, rows, groups, facilitators)
+    in_order = [weeks[w] for w in sorted(weeks)] if weeks else []
+    return AttendanceReport(total_meetings, totals, rows, groups, facilitators, in_order)
 
 
 @dataclass
@@ -526,6 +593,7 @@ async def members_at_risk(
         col(Membership.role) == MembershipRole.member,
         col(Membership.joined_at).is_(None) | (col(Membership.joined_at) <= oldest.c.starts_at),
         pair.not_in(came),
+        *scope.counts(col(Membership.person_id)),
     ]
     in_oldest = oldest.c.community_id == col(Membership.community_id)
     count = sa.select(func.count()).select_from(Membership).join(oldest, in_oldest)
@@ -611,18 +679,70 @@ class SurveyResults:
         return _rate(self.completed, self.invited)
 
 
+@dataclass
+class ResponseCounts:
+    in_progress: int = 0
+    completed: int = 0
+    abandoned: int = 0
+
+    @property
+    def invited(self) -> int:
+        """Responses started or sent: every status (as `SurveyResults.invited`)."""
+        return self.in_progress + self.completed + self.abandoned
+
+    @property
+    def response_rate(self) -> float | None:
+        return _rate(self.completed, self.invited)
+
+    def add(self, other: ResponseCounts) -> None:
+        self.in_progress += other.in_progress
+        self.completed += other.completed
+        self.abandoned += other.abandoned
+
+
+async def responses_by_survey(
+    session: AsyncSession, scope: ReportScope
+) -> dict[int, ResponseCounts]:
+    """Every survey's responses in scope by status, as `survey_results` counts them for
+    one: one statement."""
+    responses = _responses(scope, None).subquery("responses")
+    stmt = sa.select(responses.c.survey_id, responses.c.status, func.count()).group_by(
+        responses.c.survey_id, responses.c.status
+    )
+    out: dict[int, ResponseCounts] = defaultdict(ResponseCounts)
+    for survey_id, status, n in (await session.execute(stmt)).all():
+        counts = out[survey_id]
+        match ResponseStatus(status):
+            case ResponseStatus.in_progress:
+                counts.in_progress += n
+            case ResponseStatus.completed:
+                counts.completed += n
+            case ResponseStatus.abandoned:
+                counts.abandoned += n
+    return dict(out)
+
+
 def _label(texts: dict[str, str], language: str) -> str:
     return in_language(texts, language)
 
 
-def _responses(scope: ReportScope, survey_id: int) -> Rows:
-    """The survey's responses in scope: by their meeting, or by who answered."""
+def _responses(scope: ReportScope, survey_id: int | None) -> Rows:
+    """The survey's responses in scope (every survey's of the programme with None): by
+    their meeting, or by who answered."""
     moment = func.coalesce(col(Meeting.starts_at), col(SurveyResponse.started_at))
     stmt = (
-        sa.select(col(SurveyResponse.id), col(SurveyResponse.status))
+        sa.select(col(SurveyResponse.id), col(SurveyResponse.status), col(SurveyResponse.survey_id))
         .outerjoin(Meeting, col(Meeting.id) == col(SurveyResponse.meeting_id))
-        .where(col(SurveyResponse.survey_id) == survey_id, *scope.within(moment))
+        .where(*scope.within(moment), *scope.counts(col(SurveyResponse.person_id)))
     )
+    if survey_id is not None:
+        stmt = stmt.where(col(SurveyResponse.survey_id) == survey_id)
+    else:
+        stmt = stmt.where(
+            col(SurveyResponse.survey_id).in_(
+                sa.select(col(Survey.id)).where(col(Survey.programme_id) == scope.programme_id)
+            )
+        )
     if scope.filter.narrows_communities:
         stmt = stmt.where(
             col(Meeting.community_id).in_(scope.communities())
@@ -839,6 +959,7 @@ async def _ratings(session: AsyncSession, scope: ReportScope) -> dict[int, tuple
         .where(
             col(Survey.programme_id) == scope.programme_id,
             col(Question.kind) == QuestionKind.rating,
+            *scope.counts(col(SurveyResponse.person_id)),
         )
     )
     at_meeting = (
@@ -872,14 +993,29 @@ async def _ratings(session: AsyncSession, scope: ReportScope) -> dict[int, tuple
     return out
 
 
-async def cop_health(session: AsyncSession, scope: ReportScope) -> list[CommunityHealth]:
-    meetings = await _meeting_counts(session, scope)
-    figures = await _figures(session, scope, Breakdown.none)
+async def cop_health(
+    session: AsyncSession, scope: ReportScope, attended: AttendanceReport | None = None
+) -> list[CommunityHealth]:
+    """Per community, by name. `attended`: this scope's attendance report when the
+    caller has it already; its meetings and members' figures are the ones a CoP is
+    judged on, so only the ratings are read (one statement for two, not four)."""
+    if attended is None:
+        meetings = await _meeting_counts(session, scope)
+        figures = await _figures(session, scope, Breakdown.none)
+        known = [
+            (
+                community_id,
+                name,
+                meetings.get(community_id, MeetingCounts()),
+                figures.get((community_id, MembershipRole.member, "all"), AttendanceFigures()),
+            )
+            for community_id, name in await _community_names(session, scope)
+        ]
+    else:
+        known = [(c.community_id, c.name, c.meetings, c.figures) for c in attended.communities]
     ratings = await _ratings(session, scope)
     rows = []
-    for community_id, name in await _community_names(session, scope):
-        m = meetings.get(community_id, MeetingCounts())
-        f = figures.get((community_id, MembershipRole.member, "all"), AttendanceFigures())
+    for community_id, name, m, f in known:
         total, n = ratings.get(community_id, (0, 0))
         rows.append(CommunityHealth(community_id, name, n, total / n if n else None, m, f))
     return rows
@@ -967,6 +1103,7 @@ async def messaging(session: AsyncSession, scope: ReportScope) -> MessagingRepor
     where = [
         col(Message.programme_id) == scope.programme_id,
         *scope.within(col(Message.created_at)),
+        *scope.counts(col(Message.person_id)),
     ]
     if scope.filter.narrows_communities:
         # A message about a community counts for it; one about none (a broadcast, a
@@ -1014,6 +1151,15 @@ async def messaging(session: AsyncSession, scope: ReportScope) -> MessagingRepor
         scope.programme_id,
         started_after=scope.starts,
         started_before=scope.ends,
-        people=scope.members() if scope.filter.narrows_communities else None,
+        people=_callers(scope),
     )
     return MessagingReport(sms, UssdFigures(funnel))
+
+
+def _callers(scope: ReportScope) -> Rows | None:
+    """Whose USSD sessions count: members of the communities in scope, of the gender."""
+    people = scope.people()
+    if not scope.filter.narrows_communities:
+        return people
+    members = scope.members()
+    return members if people is None else members.where(col(Membership.person_id).in_(people))

@@ -4,27 +4,38 @@ Which survey: one set for that meeting, else the community's after-meeting surve
 else the programme's (the reflection survey every programme starts with). Each
 attendee gets an open response (answerable by USSD too) and an invitation in their
 language; people who said STOP get nothing.
+
+A survey meant for an audience (not for a meeting's attendees) can be sent to that
+audience at once as well: `invite_now`, from the console.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.domain import outbox
+from service.domain import audit, outbox
+from service.domain.actor import Actor
+from service.domain.errors import ValidationError
+from service.domain.lookup import get_owned
 from service.domain.surveys import ANSWER_WINDOW, REFLECTION, ensure_reflection, in_language, latest
 from service.models import (
     Attendance,
+    Community,
     Meeting,
+    Membership,
     Message,
     Person,
     Programme,
     Question,
+    School,
     Survey,
     SurveyResponse,
 )
@@ -32,6 +43,7 @@ from service.models.enums import (
     Channel,
     Language,
     MeetingStatus,
+    MembershipStatus,
     Presence,
     ResponseStatus,
     SurveyStatus,
@@ -226,3 +238,149 @@ async def _count(session: AsyncSession, survey_id: int) -> int:
 
 def _reminder_key(response_id: int | None) -> Callable[[outbox.Recipient], str]:
     return lambda _: f"survey_reminder:{response_id}"
+
+
+@dataclass(frozen=True)
+class Invited:
+    """What `invite_now` did: people newly invited, and what became of their SMS."""
+
+    people: int
+    sent: outbox.Queued
+
+
+def can_invite_now(survey: Survey) -> bool:
+    """An active survey meant for an audience; one for a meeting's attendees is sent
+    after the meeting by `dispatch_surveys`."""
+    return (
+        survey.status is SurveyStatus.active
+        and survey.meeting_id is None
+        and not (survey.audience or {}).get("after_meetings")
+    )
+
+
+async def invite_now(
+    session: AsyncSession,
+    programme: Programme,
+    survey: Survey,
+    community_ids: Collection[int] | None,
+    now: datetime,
+    actor: Actor,
+) -> Invited:
+    """Invite the survey's audience by SMS now: the active members of these communities
+    (every community of the programme with None; only the survey's own if it names
+    one), narrowed by the survey's audience (roles, schools, districts), with a phone
+    and not opted out, who have not been invited to this survey yet.
+
+    Each gets an open response (answerable by SMS and USSD) and the invitation in their
+    language, as after a meeting; one dedupe key per survey and person, so sending
+    again (a double click, a second officer) reaches only people not invited yet.
+    """
+    assert programme.id is not None and survey.id is not None
+    if survey.programme_id != programme.id:
+        await get_owned(session, Survey, survey.id, programme.id)  # NotFound, as for any id
+    if not can_invite_now(survey):
+        raise ValidationError(
+            "only an active survey meant for an audience can be sent now; a meeting's "
+            "survey goes to its attendees after it is held",
+            field="survey",
+        )
+    members = (
+        sa.select(col(Membership.person_id))
+        .join(Community, col(Community.id) == col(Membership.community_id))
+        .where(
+            col(Community.programme_id) == programme.id,
+            col(Membership.status) == MembershipStatus.active,
+        )
+    )
+    if community_ids is not None:
+        members = members.where(col(Membership.community_id).in_(sorted(community_ids)))
+    if survey.community_id is not None:
+        members = members.where(col(Membership.community_id) == survey.community_id)
+    invited = sa.select(col(SurveyResponse.person_id)).where(
+        col(SurveyResponse.survey_id) == survey.id
+    )
+    stmt = select(Person).where(
+        col(Person.programme_id) == programme.id,
+        col(Person.id).in_(members),
+        col(Person.id).not_in(invited),
+        col(Person.phone).is_not(None),
+        col(Person.opted_out_at).is_(None),
+        *_audience(survey, programme.id),
+    )
+    people = (await session.exec(stmt.order_by(col(Person.id)))).all()
+    questions = await _count(session, survey.id)
+    by_language: dict[Language, list[outbox.Recipient]] = defaultdict(list)
+    for person in people:
+        assert person.id is not None and person.phone is not None
+        session.add(
+            SurveyResponse(
+                survey_id=survey.id,
+                person_id=person.id,
+                channel=Channel.sms,
+                started_at=now,
+                updated_at=now,
+            )
+        )
+        by_language[person.language].append(
+            outbox.Recipient(person.id, person.phone, person.language)
+        )
+    await session.flush()
+    batches = [
+        outbox.Batch(
+            programme=programme,
+            recipients=recipients,
+            kind=outbox.SURVEY,
+            template="survey_invite",
+            params={
+                "survey": _title(survey, language, programme.default_language),
+                "questions": questions,
+            },
+            due=now,
+            dedupe=lambda r: f"survey_invite:{survey.id}:now:{r.person_id}",
+            community_id=survey.community_id,
+        )
+        for language, recipients in sorted(by_language.items())
+    ]
+    sent = await outbox.queue_many(session, batches, now)
+    audit.record(
+        session,
+        actor,
+        "survey.invite_now",
+        survey,
+        changes={
+            "invited": len(people),
+            "communities": None if community_ids is None else sorted(community_ids),
+        },
+        at=now,
+    )
+    await session.flush()
+    return Invited(len(people), sent)
+
+
+def _audience(survey: Survey, programme_id: int) -> list[Any]:
+    """Conditions on Person for the survey's audience: roles, schools, districts."""
+    audience = survey.audience or {}
+    conditions: list[Any] = []
+    if roles := audience.get("roles"):
+        # Roles are a short JSON list of words: a quoted match is exact on both engines.
+        text = sa.cast(col(Person.roles), sa.Text)
+        conditions.append(
+            sa.or_(*(text.like(f'%"{_escaped(str(r))}"%', escape="\\") for r in roles))
+        )
+    if schools := audience.get("school_ids"):
+        ids = [int(s) for s in schools if str(s).isdigit()]
+        conditions.append(col(Person.school_id).in_(ids))
+    if districts := audience.get("districts"):
+        conditions.append(
+            col(Person.school_id).in_(
+                sa.select(col(School.id)).where(
+                    col(School.programme_id) == programme_id,
+                    col(School.district).in_(list(districts)),
+                )
+            )
+        )
+    return conditions
+
+
+def _escaped(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

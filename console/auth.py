@@ -245,14 +245,17 @@ def page(
                 try:
                     response = await handler(current)
                 except NotFound:
+                    # The page first: a rollback expires the viewer's rows the page shows.
+                    refused = refusal(request, language, 404, _("There is nothing here for you."))
                     await session.rollback()
-                    return refusal(request, language, 404, _("There is nothing here for you."))
+                    return refused
                 except DomainError as exc:
-                    await session.rollback()
                     log.info("console.refused", path=request.url.path, code=exc.code)
-                    return refusal(
+                    refused = refusal(
                         request, language, 400, error_text(exc, current.texts), said=True
                     )
+                    await session.rollback()
+                    return refused
                 await session.commit()
                 return response
 

@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from console import charts
 from console.i18n import LANGUAGES, NAMES, translations
 from service.models.enums import Language
 
@@ -71,6 +72,7 @@ def environment(language: str) -> Environment:
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(_filters(language))
     env.globals.update(
+        chart_svg=lambda chart: charts.svg(chart, language),
         static_url=static_url,
         languages=[(lang.value, NAMES[lang]) for lang in LANGUAGES],
         lang=language,

@@ -1,16 +1,377 @@
-"""The overview: this term at a glance for the part of the programme a role covers."""
+"""The overview: this term at a glance for the part of the programme a role covers.
+
+Every figure comes from `service.domain.reports`, bounded by the viewer's coverage
+(`ReportFilter.community_ids`): a filter can only narrow it. The filters are a GET
+form whose choices are the districts, schools, communities and subjects inside the
+coverage; any other value in the URL is refused as not found, like any id outside
+it. Fourteen or so GROUP BY statements whatever the size of the programme.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from babel.dates import format_date
+from babel.numbers import format_currency
+from sqlmodel import col
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from console import charts
 from console.auth import Page, page
+from console.charts import Chart, Kind, Series
+from console.i18n import _
+from service.domain import reports
+from service.domain.console_access import Coverage
+from service.domain.errors import NotFound
+from service.domain.reports import Band, ReportFilter
+from service.domain.terms import term_on
+from service.models import Community, CommunitySchool, Person, School, Term
+from service.models.enums import Gender
+
+RECENT_DAYS = 90  # the window when no term is on
+RECENT = "recent"  # the term choice meaning "the last 90 days"
+AT_RISK_PAGE = 25
+MISSED = 2  # held meetings in a row that put a member at risk (the API's default)
+FUNNEL_STEPS = 8  # USSD screens shown, most abandoned first
+
+GENDERS = {
+    Gender.female: _("Female"),
+    Gender.male: _("Male"),
+    Gender.other: _("Other"),
+    Gender.undisclosed: _("Undisclosed"),
+}
+BANDS = {
+    Band.HIGH: _("High"),
+    Band.MEDIUM: _("Medium"),
+    Band.LOW: _("Low"),
+    Band.UNRATED: _("Unrated"),
+}
+
+
+@dataclass
+class Choices:
+    """What the filter form offers: only what the viewer's coverage holds."""
+
+    districts: list[str] = field(default_factory=list)
+    schools: list[tuple[int, str]] = field(default_factory=list)
+    communities: list[tuple[int, str]] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
+    terms: list[Term] = field(default_factory=list)
+
+
+@dataclass
+class Chosen:
+    """The filter as asked, every value checked against the choices."""
+
+    district: str = ""
+    school: int | None = None
+    community: int | None = None
+    subject: str = ""
+    gender: Gender | None = None
+    term: str = ""  # a term's id, or RECENT
+
+    def query(self, **extra: Any) -> str:
+        values = {
+            "district": self.district,
+            "school": self.school or "",
+            "community": self.community or "",
+            "subject": self.subject,
+            "gender": self.gender.value if self.gender else "",
+            "term": self.term,
+            **extra,
+        }
+        return urlencode({k: v for k, v in values.items() if v not in ("", None)})
+
+
+async def choices(current: Page) -> Choices:
+    """Three small statements: communities, their schools, the programme's terms."""
+    coverage = current.viewer.coverage
+    programme_id = coverage.programme_id
+    stmt = sa.select(col(Community.id), col(Community.name), col(Community.subjects)).where(
+        col(Community.programme_id) == programme_id, *_covered(coverage, col(Community.id))
+    )
+    found = Choices()
+    subjects: set[str] = set()
+    for community_id, name, its_subjects in (await current.session.execute(stmt)).all():
+        found.communities.append((community_id, name))
+        subjects.update(s for s in its_subjects or [] if isinstance(s, str) and s)
+    found.communities.sort(key=lambda c: (c[1].casefold(), c[0]))
+    found.subjects = sorted(subjects, key=str.casefold)
+    schools = sa.select(col(School.id), col(School.name), col(School.district)).where(
+        col(School.programme_id) == programme_id
+    )
+    if coverage.community_ids is not None:
+        schools = schools.where(
+            col(School.id).in_(
+                sa.select(col(CommunitySchool.school_id)).where(
+                    *_covered(coverage, col(CommunitySchool.community_id))
+                )
+            )
+        )
+    districts: set[str] = set()
+    for school_id, name, district in (await current.session.execute(schools)).all():
+        found.schools.append((school_id, name))
+        if district:
+            districts.add(district)
+    found.schools.sort(key=lambda s: (s[1].casefold(), s[0]))
+    found.districts = sorted(districts, key=str.casefold)
+    terms = sa.select(Term).where(col(Term.programme_id) == programme_id)
+    found.terms = list(
+        (await current.session.execute(terms.order_by(col(Term.starts_on).desc()))).scalars()
+    )
+    return found
+
+
+def _covered(coverage: Coverage, community_id: Any) -> list[Any]:
+    if coverage.community_ids is None:
+        return []
+    return [community_id.in_(sorted(coverage.community_ids))]
+
+
+def _number(value: str) -> int | None:
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 12 else None
+
+
+def chosen(current: Page, offered: Choices, default_term: str) -> Chosen:
+    """The query's filter; a value the form does not offer is NotFound, so an id typed
+    into the URL outside the viewer's coverage reveals nothing."""
+    params = current.request.query_params
+    asked = Chosen(term=default_term)
+    if district := params.get("district", "").strip():
+        if district not in offered.districts:
+            raise NotFound("no such district here")
+        asked.district = district
+    if school := params.get("school", "").strip():
+        asked.school = _number(school)
+        if asked.school not in {s for s, _ in offered.schools}:
+            raise NotFound("no such school here")
+    if community := params.get("community", "").strip():
+        asked.community = _number(community)
+        if asked.community not in {c for c, _ in offered.communities}:
+            raise NotFound("no such community here")
+    if subject := params.get("subject", "").strip():
+        if subject not in offered.subjects:
+            raise NotFound("no such subject here")
+        asked.subject = subject
+    if gender := params.get("gender", "").strip():
+        if gender not in {g.value for g in Gender}:
+            raise NotFound("no such gender")
+        asked.gender = Gender(gender)
+    if term := params.get("term", "").strip():
+        if term != RECENT and term not in {str(t.id) for t in offered.terms}:
+            raise NotFound("no such term here")
+        asked.term = term
+    return asked
+
+
+async def default_term(current: Page, today: date) -> str:
+    term = await term_on(current.session, current.viewer.programme.id or 0, today)
+    return str(term.id) if term is not None else RECENT
+
+
+def report_filter(coverage: Coverage, asked: Chosen, today: date) -> ReportFilter:
+    recent = asked.term == RECENT
+    return ReportFilter(
+        district=asked.district or None,
+        school_id=asked.school,
+        community_id=asked.community,
+        subject=asked.subject or None,
+        term_id=None if recent else int(asked.term),
+        since=today - timedelta(days=RECENT_DAYS - 1) if recent else None,
+        until=today if recent else None,
+        community_ids=coverage.community_ids,
+        gender=asked.gender,
+    )
+
+
+@dataclass
+class AtRiskRow:
+    name: str
+    phone: str | None
+    community: str
+    held: int
+    attended: int
+    last_attended: Any
 
 
 @page()
 async def overview(current: Page) -> Response:
-    return current.render("overview.html", {})
+    viewer = current.viewer
+    programme = viewer.programme
+    zone = ZoneInfo(programme.timezone)
+    today = current.now.astimezone(zone).date()
+    offered = await choices(current)
+    asked = chosen(current, offered, await default_term(current, today))
+    scope = await reports.resolve(
+        current.session, programme, report_filter(viewer.coverage, asked, today), now=current.now
+    )
+    session = current.session
+    attendance = await reports.attendance(session, scope, weekly=True)
+    weeks = attendance.weeks
+    health = await reports.cop_health(session, scope, attendance)
+    risk_page = max(0, (_number(current.request.query_params.get("risk", "")) or 1) - 1)
+    at_risk = await reports.members_at_risk(
+        session, scope, missed=MISSED, offset=risk_page * AT_RISK_PAGE, limit=AT_RISK_PAGE
+    )
+    messaging = await reports.messaging(session, scope)
+    responses = reports.ResponseCounts()
+    for counts in (await reports.responses_by_survey(session, scope)).values():
+        responses.add(counts)
+
+    names = {c.community_id: c.name for c in attendance.communities}
+    people: dict[int, Person] = {}
+    if at_risk.members:
+        found = await session.execute(
+            sa.select(Person).where(col(Person.id).in_([m.person_id for m in at_risk.members]))
+        )
+        people = {p.id: p for p in found.scalars() if p.id is not None}
+    risk_rows = [
+        AtRiskRow(
+            name=people[m.person_id].name if m.person_id in people else "",
+            phone=viewer.phone(people[m.person_id].phone) if m.person_id in people else None,
+            community=names.get(m.community_id, ""),
+            held=m.held,
+            attended=m.attended,
+            last_attended=m.last_attended_at,
+        )
+        for m in at_risk.members
+    ]
+    bands = {b: sum(1 for h in health if h.band is b) for b in Band}
+    low = sorted(
+        (h for h in health if h.band is Band.LOW),
+        key=lambda h: (h.attendance_rate if h.attendance_rate is not None else 2, h.name),
+    )[:10]
+    language = viewer.language.value
+    term = next((t for t in offered.terms if str(t.id) == asked.term), None)
+    context = {
+        "offered": offered,
+        "asked": asked,
+        "genders": [(g.value, current._(label)) for g, label in GENDERS.items()],
+        "recent": RECENT,
+        "term": term,
+        "window": (scope.filter.since, scope.filter.until) if term is None else None,
+        "meetings": attendance.meetings,
+        "totals": attendance.totals,
+        "charts": _charts(current, attendance, weeks, bands, messaging, language),
+        "bands": [(current._(BANDS[b]), b.value, bands[b]) for b in Band],
+        "low": low,
+        "at_risk": at_risk,
+        "risk_rows": risk_rows,
+        "risk_page": risk_page + 1,
+        "risk_pages": max(1, -(-at_risk.total // AT_RISK_PAGE)),
+        "responses": responses,
+        "sms": messaging.sms,
+        "cost": _money(messaging.sms.cost, language),
+        "cost_per_teacher": _money(messaging.sms.cost_per_teacher, language),
+        "timezone": programme.timezone,
+    }
+    return current.render("overview.html", context)
+
+
+def _money(amounts: dict[str, Decimal], language: str) -> str:
+    if not amounts:
+        return "\N{EN DASH}"
+    return ", ".join(
+        format_currency(amount, currency, locale=language)
+        for currency, amount in sorted(amounts.items())
+    )
+
+
+def _charts(
+    current: Page,
+    attendance: reports.AttendanceReport,
+    weeks: list[reports.WeekAttendance],
+    bands: dict[Band, int],
+    messaging: reports.MessagingReport,
+    language: str,
+) -> dict[str, Chart]:
+    _ = current._  # translates at once; marks for extraction as `_()` does
+    no_data = _("Nothing to show yet.")
+    m = attendance.meetings
+    to_come = m.scheduled - m.overdue
+    week_labels = tuple(format_date(w.week, "d MMM", locale=language) for w in weeks)
+    sms = messaging.sms
+    funnel = messaging.ussd.funnel[:FUNNEL_STEPS]
+    return {
+        "meetings": Chart(
+            key="meetings",
+            title=_("Meetings"),
+            kind=Kind.horizontal_bar,
+            labels=(_("Planned"), _("Held"), _("Cancelled"), _("Overdue"), _("To come")),
+            series=(Series(_("Meetings"), (m.planned, m.held, m.cancelled, m.overdue, to_come)),),
+            heading=_("Meetings"),
+            no_data=no_data,
+        ),
+        "trend": Chart(
+            key="attendance-trend",
+            title=_("Attendance rate by week"),
+            kind=Kind.line,
+            labels=week_labels,
+            series=(
+                Series(_("Attendance rate"), tuple(w.figures.rate for w in weeks), percent=True),
+            ),
+            heading=_("Week beginning"),
+            extra=(
+                Series(_("Meetings held"), tuple(w.held for w in weeks)),
+                Series(_("Attended"), tuple(w.figures.attended for w in weeks)),
+                Series(_("Expected"), tuple(w.figures.expected for w in weeks)),
+            ),
+            no_data=no_data,
+        ),
+        "bands": Chart(
+            key="health-bands",
+            title=_("CoP health bands"),
+            kind=Kind.bar,
+            labels=tuple(_(BANDS[b]) for b in Band),
+            series=(Series(_("Communities"), tuple(bands[b] for b in Band)),),
+            heading=_("Band"),
+            colours=(charts.BLUE,),
+            no_data=no_data,
+        ),
+        "sms": Chart(
+            key="sms",
+            title=_("SMS by what became of them"),
+            kind=Kind.horizontal_bar,
+            labels=(
+                _("Delivered"),
+                _("Sent, no report yet"),
+                _("Failed"),
+                _("Not sent"),
+                _("Waiting to go"),
+            ),
+            series=(
+                Series(
+                    _("SMS"),
+                    (sms.delivered, sms.sent - sms.delivered, sms.failed, sms.dropped, sms.queued),
+                ),
+            ),
+            heading=_("Status"),
+            colours=(charts.BLUE,),
+            no_data=no_data,
+        ),
+        "ussd": Chart(
+            key="ussd-funnel",
+            title=_("USSD sessions by the last screen seen"),
+            kind=Kind.stacked_horizontal_bar,
+            labels=tuple(f.screen for f in funnel),
+            series=(
+                Series(_("Completed"), tuple(f.completed for f in funnel)),
+                Series(_("Abandoned"), tuple(f.abandoned for f in funnel)),
+                Series(_("Failed"), tuple(f.failed for f in funnel)),
+                Series(_("Still open"), tuple(f.open for f in funnel)),
+            ),
+            heading=_("Last screen"),
+            colours=(charts.GREEN, charts.RED, charts.AMBER, charts.GREY),
+            no_data=no_data,
+        ),
+    }
 
 
 def routes() -> list[BaseRoute]:

@@ -1,0 +1,202 @@
+"""Surveys: each survey's response rate, its results per question, and inviting its
+audience now.
+
+Results count the responses within the viewer's coverage only (a facilitator's or a
+school leader's communities: answers given at their meetings or by their members),
+as `service.domain.reports` does for any filter. A survey aimed at one community
+outside the coverage is not found. Free-text answers are shown to roles holding
+`read:pii`; the others see how many there are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from console.auth import Page, page
+from console.charts import Chart, Kind, Series
+from console.i18n import _
+from service.domain import reports
+from service.domain.errors import NotFound
+from service.domain.lookup import get_owned
+from service.domain.outbox import Fate
+from service.domain.reports import ReportFilter
+from service.domain.survey_dispatch import can_invite_now, invite_now
+from service.domain.surveys import in_language
+from service.models import Survey
+from service.models.enums import QuestionKind, Scope, SurveyStatus
+
+STATUSES = {
+    SurveyStatus.draft: _("Draft"),
+    SurveyStatus.active: _("Open"),
+    SurveyStatus.closed: _("Closed"),
+}
+KINDS = {
+    QuestionKind.single_choice: _("One choice"),
+    QuestionKind.yes_no: _("Yes or no"),
+    QuestionKind.rating: _("Rating from 1 to 5"),
+    QuestionKind.number: _("Number"),
+    QuestionKind.short_text: _("Short text"),
+}
+
+
+@dataclass
+class Row:
+    survey: Survey
+    title: str
+    status: str
+    counts: reports.ResponseCounts
+
+
+def _title(current: Page, survey: Survey) -> str:
+    programme = current.viewer.programme
+    texts = survey.title or {}
+    return in_language(texts, current.viewer.language.value, programme.default_language.value) or (
+        survey.key
+    )
+
+
+async def _scope(current: Page) -> reports.ReportScope:
+    coverage = current.viewer.coverage
+    return await reports.resolve(
+        current.session,
+        current.viewer.programme,
+        ReportFilter(community_ids=coverage.community_ids),
+        now=current.now,
+    )
+
+
+def _visible(current: Page, survey: Survey) -> bool:
+    return survey.community_id is None or current.viewer.coverage.covers(survey.community_id)
+
+
+async def _survey(current: Page) -> Survey:
+    """The survey in the URL, if this programme's and within the viewer's coverage."""
+    raw = str(current.request.path_params.get("survey_id", ""))
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        raise NotFound("no such survey")
+    survey = await get_owned(
+        current.session, Survey, int(raw), current.viewer.coverage.programme_id
+    )
+    if not _visible(current, survey):
+        raise NotFound("no such survey")
+    return survey
+
+
+@page()
+async def survey_list(current: Page) -> Response:
+    programme_id = current.viewer.coverage.programme_id
+    found = await current.session.execute(
+        sa.select(Survey)
+        .where(col(Survey.programme_id) == programme_id)
+        .order_by(col(Survey.key), col(Survey.version).desc())
+    )
+    surveys = [s for s in found.scalars() if _visible(current, s)]
+    counts = await reports.responses_by_survey(current.session, await _scope(current))
+    rows = [
+        Row(
+            survey=s,
+            title=_title(current, s),
+            status=current._(STATUSES[s.status]),
+            counts=counts.get(s.id or 0, reports.ResponseCounts()),
+        )
+        for s in surveys
+    ]
+    return current.render("surveys.html", {"rows": rows})
+
+
+def _chart(current: Page, result: reports.QuestionResult) -> Chart | None:
+    if not result.options:
+        return None
+    _ = current._  # translates at once; marks for extraction as `_()` does
+    names = {"yes": _("Yes"), "no": _("No")}
+    labels = tuple(a.label or names.get(a.value, a.value) for a in result.options)
+    return Chart(
+        key=f"q-{result.position}",
+        title=result.text or _("Question %(n)s", n=result.position),
+        kind=Kind.horizontal_bar,
+        labels=labels,
+        series=(Series(_("Answers"), tuple(a.count for a in result.options)),),
+        heading=_("Answer"),
+        extra=(
+            Series(
+                _("Share"),
+                tuple(None if a.percent is None else a.percent / 100 for a in result.options),
+                percent=True,
+            ),
+        ),
+        no_data=_("Nobody has answered yet."),
+    )
+
+
+@page()
+async def survey_detail(current: Page) -> Response:
+    survey = await _survey(current)
+    viewer = current.viewer
+    results = await reports.survey_results(
+        current.session,
+        await _scope(current),
+        survey.key,
+        survey.version,
+        language=viewer.language.value,
+        with_texts=viewer.has(Scope.read_pii),
+    )
+    assert results is not None  # the survey exists: it was just read
+    questions: list[dict[str, Any]] = [
+        {
+            "result": q,
+            "kind": current._(KINDS[q.kind]),
+            "chart": _chart(current, q),
+        }
+        for q in results.questions
+    ]
+    context = {
+        "survey": survey,
+        "title": _title(current, survey),
+        "status": current._(STATUSES[survey.status]),
+        "results": results,
+        "questions": questions,
+        "can_invite": viewer.has(Scope.sms_send) and can_invite_now(survey),
+        "invite_allowed": viewer.has(Scope.sms_send),
+        "whole": viewer.coverage.whole_programme,
+    }
+    return current.render("survey.html", context)
+
+
+@page(scope=Scope.sms_send)
+async def invite(current: Page) -> Response:
+    survey = await _survey(current)
+    viewer = current.viewer
+    done = await invite_now(
+        current.session,
+        viewer.programme,
+        survey,
+        viewer.coverage.community_ids,
+        current.now,
+        viewer.coverage.actor(),
+    )
+    fate = done.sent.fate(current.now)
+    if not done.people:
+        notice = current._(
+            "Everyone in the audience has been invited already; nobody new to invite."
+        )
+    elif fate is Fate.held:
+        notice = current._(
+            "%(n)s people invited. Their SMS wait for the end of quiet hours.", n=done.people
+        )
+    else:
+        notice = current._("%(n)s people invited. Their SMS are on the way.", n=done.people)
+    return current.redirect(f"/surveys/{survey.id}", notice=notice)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/surveys", survey_list, methods=["GET"]),
+        Route("/surveys/{survey_id}", survey_detail, methods=["GET"]),
+        Route("/surveys/{survey_id}/invite", invite, methods=["POST"]),
+    ]

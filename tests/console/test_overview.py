@@ -1,0 +1,115 @@
+"""The overview: the figures of `tests.service.domain.test_reports`'s programme, as each
+role may see them, narrowed by the filter form and never beyond the role's coverage."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from service.db import SessionFactory
+from tests.console.report_world import Setting, make_setting, table
+from tests.console.support import sign_in
+
+
+@pytest.fixture
+async def setting(sessions: SessionFactory) -> Setting:
+    return await make_setting(sessions)
+
+
+async def test_the_programme_admin_sees_the_terms_figures(
+    client: httpx.AsyncClient, sessions: SessionFactory, setting: Setting
+) -> None:
+    await sign_in(client, sessions, setting.admin)
+    page = (await client.get(setting.term)).text
+    assert table(page, "Meetings") == {
+        "Planned": ["4"],
+        "Held": ["3"],
+        "Cancelled": ["1"],
+        "Overdue": ["0"],
+        "To come": ["0"],
+    }
+    assert "62%" in page  # 5 of 8 seats: Alpha 4 of 6, Beta 1 of 2
+    assert table(page, "Attendance rate by week") == {
+        "20 Jan": ["67%", "1", "2", "3"],  # M1: Amina and Beatrice of Alpha's three
+        "17 Feb": ["60%", "2", "3", "5"],  # M2 (Alpha: 2 of 3) and M3 (Beta: 1 of 2)
+    }
+    bands = table(page, "CoP health bands")
+    assert bands == {"High": ["1"], "Medium": ["0"], "Low": ["1"], "Unrated": ["0"]}
+    assert list(table(page, "Communities in the low band")) == ["Community BETA"]
+    # Chege missed both of Alpha's meetings: at risk, with his whole number for an admin.
+    chege = setting.built.people["Chege"]
+    assert chege.phone is not None
+    assert "Chege" in page and chege.phone in page
+    sms = table(page, "SMS by what became of them")
+    assert sms["Delivered"] == ["2"] and sms["Failed"] == ["1"]
+    # Four of six responses completed: 67%.
+    assert "4 completed of 6 invited" in page
+    for svg in re.findall(r"<svg.*?</svg>", page, flags=re.S):
+        assert 'role="img"' in svg and "<title" in svg
+        assert (
+            "<script" not in svg
+            and "xlink:href" not in svg
+            and "http://" not in svg.replace('xmlns="http://www.w3.org/2000/svg"', "")
+        )
+
+
+async def test_staff_see_numbers_masked(
+    client: httpx.AsyncClient, sessions: SessionFactory, setting: Setting
+) -> None:
+    await sign_in(client, sessions, setting.staff)
+    page = (await client.get(setting.term)).text
+    chege = setting.built.people["Chege"]
+    assert chege.phone is not None
+    assert "Chege" in page
+    assert chege.phone not in page
+    assert chege.phone[:6] + "•" in page
+
+
+async def test_filters_narrow_the_figures(
+    client: httpx.AsyncClient, sessions: SessionFactory, setting: Setting
+) -> None:
+    await sign_in(client, sessions, setting.admin)
+    siaya = (await client.get(f"{setting.term}&district=Siaya")).text
+    assert table(siaya, "Meetings")["Planned"] == ["2"]
+    assert "Chege" not in siaya  # Alpha is in Kisumu
+    beta = (await client.get(f"{setting.term}&community={setting.built.beta.id}")).text
+    assert table(beta, "Meetings")["Cancelled"] == ["1"]
+    # Men only: Chege (2 seats) and Daudi (1 seat) came to none.
+    men = (await client.get(f"{setting.term}&gender=male")).text
+    assert "came of 3 expected" in men and "0%" in men
+    assert table(men, "Meetings")["Planned"] == ["4"]  # meetings are not people
+
+
+async def test_a_facilitator_sees_only_her_community(
+    client: httpx.AsyncClient, sessions: SessionFactory, setting: Setting
+) -> None:
+    await sign_in(client, sessions, setting.coach)
+    page = (await client.get(setting.term)).text
+    assert table(page, "Meetings")["Planned"] == ["2"]  # Alpha's two
+    assert "Community BETA" not in page and "Siaya" not in page
+    assert "Chege" in page  # her member at risk, with his number (she holds read:pii)
+    b = setting.built
+    for other in (
+        f"&community={b.beta.id}",
+        f"&community={b.other.community.id}",  # another programme's
+        "&district=Siaya",
+        "&subject=Physics",
+        "&term=999999",
+        "&gender=nobody",
+    ):
+        refused = await client.get(setting.term + other)
+        assert refused.status_code == 404, other
+        assert "Daudi" not in refused.text and "Esther" not in refused.text
+
+
+async def test_without_a_current_term_the_last_ninety_days_are_shown(
+    client: httpx.AsyncClient, sessions: SessionFactory, setting: Setting
+) -> None:
+    await sign_in(client, sessions, setting.admin)
+    page = (await client.get("/")).text  # today is long after the 2025 term
+    assert "The last 90 days" in page
+    assert table(page, "Meetings")["Planned"] == ["0"]
+    later = (await client.get("/?risk=2")).text  # a page past the end is just empty
+    assert "0 members missed" in later

@@ -182,7 +182,6 @@ _CSS = (
     "{id} .axis .line{{stroke:{ink}}}"
     "{id} .guide.line{{stroke:#d1d5db;fill:none}}"
     "{id} .axis.x text{{text-anchor:middle}}"
-    "{id} .axis.x text[transform]{{text-anchor:start}}"
     "{id} .axis.y text{{text-anchor:end}}"
     "{id} .nofill{{fill:none}}"
     "{id} .line.reactive{{stroke-width:2.5}}"

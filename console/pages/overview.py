@@ -4,7 +4,9 @@ Every figure comes from `service.domain.reports`, bounded by the viewer's covera
 (`ReportFilter.community_ids`): a filter can only narrow it. The filters are a GET
 form whose choices are the districts, schools, communities and subjects inside the
 coverage; any other value in the URL is refused as not found, like any id outside
-it. Fourteen or so GROUP BY statements whatever the size of the programme.
+it. About twenty statements whatever the size of the programme: the reports' GROUP
+BYs (the weekly trend comes out of attendance's own, CoP health reuses attendance's
+figures), the filter's choices and the names of the members at risk shown.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import re
 import httpx
 import pytest
 
+from console.pages import overview
 from service.db import SessionFactory
 from tests.console.report_world import Setting, make_setting, table
 from tests.console.support import sign_in
@@ -113,3 +114,19 @@ async def test_without_a_current_term_the_last_ninety_days_are_shown(
     assert table(page, "Meetings")["Planned"] == ["0"]
     later = (await client.get("/?risk=2")).text  # a page past the end is just empty
     assert "0 members missed" in later
+
+
+async def test_the_figures_are_the_same_when_the_pool_has_no_room_to_fan_out(
+    client: httpx.AsyncClient,
+    sessions: SessionFactory,
+    setting: Setting,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await sign_in(client, sessions, setting.admin)
+    fanned = (await client.get(setting.term)).text
+    monkeypatch.setattr(overview._FanOut, "running", 10**6)  # every connection taken
+    in_turn = (await client.get(setting.term)).text
+    for caption in ("Meetings", "Attendance rate by week", "CoP health bands"):
+        assert table(in_turn, caption) == table(fanned, caption)
+    assert "Chege" in in_turn
+    assert overview._FanOut.running == 10**6  # nothing counted in or out in turn

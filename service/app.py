@@ -18,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from service import db
 from service.access_log import AccessLog
+from service.api import ide
 from service.api.exports import routes as export_routes
 from service.api.schema import build_schema
 from service.api.view import CoplineGraphQL
@@ -117,6 +118,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/metrics", metrics),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *(ide.routes() if settings.serves_graphiql else []),
             *ussd_routes(services, ussd),
             *sms_routes(services, reports),
             *export_routes(services),

@@ -18,7 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from service import db
 from service.access_log import AccessLog
-from service.api import ide
+from service.api import cors, ide
 from service.api.exports import routes as export_routes
 from service.api.schema import build_schema
 from service.api.view import CoplineGraphQL
@@ -116,7 +116,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            cors.graphql_http_route(graphql, settings.cors_origins),
             WebSocketRoute("/graphql", graphql),
             *(ide.routes() if settings.serves_graphiql else []),
             *ussd_routes(services, ussd),

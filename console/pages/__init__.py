@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from console.pages import messages, overview, signing_in
+from console.pages import exports, messages, overview, register, signing_in
 
 
 def page_routes() -> list[BaseRoute]:
-    return [*signing_in.routes(), *overview.routes(), *messages.routes()]
+    return [
+        *signing_in.routes(),
+        *overview.routes(),
+        *messages.routes(),
+        *register.routes(),
+        *exports.routes(),
+    ]

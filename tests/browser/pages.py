@@ -62,9 +62,12 @@ PAGES: list[ConsolePage] = [
     ConsolePage("communities", "/communities"),
     ConsolePage("community", Follow("communities", r"/communities/\d+"), role=FACILITATOR),
     ConsolePage("meeting", Follow("community", r"/meetings/\d+"), role=FACILITATOR),
-    ConsolePage("registers", "/register", role=FACILITATOR),
+    ConsolePage("registers", "/register", role=FACILITATOR, ready=True),
     ConsolePage(
-        "meeting register", Follow("registers", r"/meetings/\d+/register"), role=FACILITATOR
+        "meeting register",
+        Follow("registers", r"/meetings/\d+/register"),
+        role=FACILITATOR,
+        ready=True,
     ),
     ConsolePage("people", "/people"),
     ConsolePage("person", Follow("people", r"/people/\d+")),
@@ -73,7 +76,7 @@ PAGES: list[ConsolePage] = [
     ConsolePage("new message", "/messages/new", ready=True),
     ConsolePage("surveys", "/surveys"),
     ConsolePage("survey", Follow("surveys", r"/surveys/\d+")),
-    ConsolePage("exports", "/exports"),
+    ConsolePage("exports", "/exports", ready=True),
     # The page every refusal shows (404 here; 400, 403 and 429 are the same template).
     ConsolePage(
         "not found", "/no-such-page", role=None, visit=Visit.anonymous, status=404, ready=True

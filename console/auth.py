@@ -244,15 +244,19 @@ def page(
                 current = Page(request, viewer, session, services, now)
                 try:
                     response = await handler(current)
+                # The page is rendered before the rollback: a rollback expires the viewer's
+                # objects, and the page's header reads them (no lazy loads under asyncio).
                 except NotFound:
+                    said_no = refusal(request, language, 404, _("There is nothing here for you."))
                     await session.rollback()
-                    return refusal(request, language, 404, _("There is nothing here for you."))
+                    return said_no
                 except DomainError as exc:
-                    await session.rollback()
                     log.info("console.refused", path=request.url.path, code=exc.code)
-                    return refusal(
+                    said_no = refusal(
                         request, language, 400, error_text(exc, current.texts), said=True
                     )
+                    await session.rollback()
+                    return said_no
                 await session.commit()
                 return response
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from console.pages import overview, signing_in
+from console.pages import overview, people, roster, signing_in
 
 
 def page_routes() -> list[BaseRoute]:
-    return [*signing_in.routes(), *overview.routes()]
+    return [*signing_in.routes(), *overview.routes(), *people.routes(), *roster.routes()]

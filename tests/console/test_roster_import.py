@@ -90,7 +90,7 @@ async def test_the_preview_lists_each_refused_row_with_its_line_and_reason_and_w
     assert "not a valid mobile number" in lines[7]
     # The communities and people name schools and a community the same upload creates.
     assert re.search(r"To create</th><td class=\"num\">4<", text)  # people
-    assert "Import 7 rows" in text  # 2 schools, 1 community, 4 people
+    assert "Rows to import: 7" in text  # 2 schools, 1 community, 4 people
     assert await count(sessions, Person) == people_before
     assert await count(sessions, School, col(School.code) == "KSM-01") == 0
     assert await count(sessions, Community, col(Community.code) == "KSM-CL") == 0

@@ -244,19 +244,18 @@ def page(
                 current = Page(request, viewer, session, services, now)
                 try:
                     response = await handler(current)
-                # The page is rendered before the rollback: a rollback expires the viewer's
-                # objects, and the page's header reads them (no lazy loads under asyncio).
+                # The refusal is rendered before the rollback: a rollback expires the
+                # viewer's rows, which the page's header and footer still read.
                 except NotFound:
-                    said_no = refusal(request, language, 404, _("There is nothing here for you."))
+                    refused = refusal(request, language, 404, _("There is nothing here for you."))
                     await session.rollback()
-                    return said_no
+                    return refused
                 except DomainError as exc:
                     log.info("console.refused", path=request.url.path, code=exc.code)
-                    said_no = refusal(
-                        request, language, 400, error_text(exc, current.texts), said=True
-                    )
+                    text = error_text(exc, current.texts)
+                    refused = refusal(request, language, 400, text, said=True)
                     await session.rollback()
-                    return said_no
+                    return refused
                 await session.commit()
                 return response
 

@@ -19,6 +19,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from console.app import build_console
 from service import db
 from service.access_log import AccessLog
+from service.api import cors, ide
 from service.api.exports import routes as export_routes
 from service.api.schema import build_schema
 from service.api.view import CoplineGraphQL
@@ -116,8 +117,9 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            cors.graphql_http_route(graphql, settings.cors_origins),
             WebSocketRoute("/graphql", graphql),
+            *(ide.routes() if settings.serves_graphiql else []),
             *ussd_routes(services, ussd),
             *sms_routes(services, reports),
             *export_routes(services),

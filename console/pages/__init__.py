@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from console.pages import overview, people, roster, signing_in
+from console.pages import messages, overview, people, roster, signing_in
 
 
 def page_routes() -> list[BaseRoute]:
-    return [*signing_in.routes(), *overview.routes(), *people.routes(), *roster.routes()]
+    return [
+        *signing_in.routes(),
+        *overview.routes(),
+        *messages.routes(),
+        *people.routes(),
+        *roster.routes(),
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from console.pages import exports, messages, overview, register, signing_in
+from console.pages import exports, messages, overview, people, register, roster, signing_in
 
 
 def page_routes() -> list[BaseRoute]:
@@ -14,4 +14,6 @@ def page_routes() -> list[BaseRoute]:
         *messages.routes(),
         *register.routes(),
         *exports.routes(),
+        *people.routes(),
+        *roster.routes(),
     ]

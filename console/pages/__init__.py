@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from console.pages import messages, overview, signing_in
+from console.pages import communities, meetings, messages, overview, series, signing_in
 
 
 def page_routes() -> list[BaseRoute]:
-    return [*signing_in.routes(), *overview.routes(), *messages.routes()]
+    return [
+        *signing_in.routes(),
+        *overview.routes(),
+        *messages.routes(),
+        *communities.routes(),
+        *series.routes(),
+        *meetings.routes(),
+    ]

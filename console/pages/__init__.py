@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from console.pages import exports, messages, overview, people, register, roster, signing_in
+from console.pages import (
+    communities,
+    exports,
+    meetings,
+    messages,
+    overview,
+    people,
+    register,
+    roster,
+    series,
+    signing_in,
+)
 
 
 def page_routes() -> list[BaseRoute]:
@@ -16,4 +27,7 @@ def page_routes() -> list[BaseRoute]:
         *exports.routes(),
         *people.routes(),
         *roster.routes(),
+        *communities.routes(),
+        *series.routes(),
+        *meetings.routes(),
     ]

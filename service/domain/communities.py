@@ -437,6 +437,43 @@ async def approve_membership(
     return membership
 
 
+async def decline_membership(
+    programme_id: int,
+    membership_id: int,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    approver_id: int | None = None,
+    now: datetime | None = None,
+) -> Membership:
+    """Turn down a pending request: the membership is marked left, so the person may ask
+    again later with the join code. A person declining must facilitate that community."""
+    now = now or utcnow()
+    membership = await session.get(Membership, membership_id)
+    if membership is None:
+        raise NotFound(f"membership {membership_id} not found")
+    await get_owned(session, Community, membership.community_id, programme_id)
+    if approver_id is not None and not await is_facilitator(
+        session, membership.community_id, approver_id
+    ):
+        raise NotAllowed("only a facilitator of this community can decline requests")
+    if membership.status is not MembershipStatus.pending:
+        raise Conflict(f"membership is {membership.status}, not pending")
+    membership.status = MembershipStatus.left
+    membership.left_at = now
+    audit.record(
+        session,
+        actor,
+        "membership.decline",
+        membership,
+        changes={"status": "left"},
+        at=now,
+        programme_id=programme_id,
+    )
+    await session.flush()
+    return membership
+
+
 async def active_member_ids(session: AsyncSession, community_id: int) -> list[int]:
     stmt = select(Membership.person_id).where(
         Membership.community_id == community_id, Membership.status == MembershipStatus.active

@@ -59,9 +59,20 @@ PAGES: list[ConsolePage] = [
     ConsolePage("sign-in", "/sign-in", role=None, visit=Visit.anonymous, ready=True),
     ConsolePage("sign-in code", "/sign-in/code", role=None, visit=Visit.code_asked, ready=True),
     ConsolePage("overview", "/", ready=True),
-    ConsolePage("communities", "/communities"),
-    ConsolePage("community", Follow("communities", r"/communities/\d+"), role=FACILITATOR),
-    ConsolePage("meeting", Follow("community", r"/meetings/\d+"), role=FACILITATOR),
+    ConsolePage("communities", "/communities", ready=True),
+    ConsolePage(
+        "community", Follow("communities", r"/communities/\d+"), role=FACILITATOR, ready=True
+    ),
+    ConsolePage(
+        "add a member", Follow("community", r"/communities/\d+/add"), role=FACILITATOR, ready=True
+    ),
+    ConsolePage(
+        "schedule a term",
+        Follow("community", r"/communities/\d+/schedule"),
+        role=FACILITATOR,
+        ready=True,
+    ),
+    ConsolePage("meeting", Follow("community", r"/meetings/\d+"), role=FACILITATOR, ready=True),
     ConsolePage("registers", "/register", role=FACILITATOR, ready=True),
     ConsolePage(
         "meeting register",

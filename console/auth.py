@@ -244,16 +244,16 @@ def page(
                 current = Page(request, viewer, session, services, now)
                 try:
                     response = await handler(current)
+                # The refusal is rendered before the rollback: a rollback expires the
+                # viewer's rows, which the page's header and footer still read.
                 except NotFound:
-                    # The page first: a rollback expires the viewer's rows the page shows.
                     refused = refusal(request, language, 404, _("There is nothing here for you."))
                     await session.rollback()
                     return refused
                 except DomainError as exc:
                     log.info("console.refused", path=request.url.path, code=exc.code)
-                    refused = refusal(
-                        request, language, 400, error_text(exc, current.texts), said=True
-                    )
+                    text = error_text(exc, current.texts)
+                    refused = refusal(request, language, 400, text, said=True)
                     await session.rollback()
                     return refused
                 await session.commit()

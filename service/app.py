@@ -14,11 +14,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp, Scope
 
 from console.app import build_console
 from service import db
 from service.access_log import AccessLog
+from service.api import cors, ide
 from service.api.exports import routes as export_routes
 from service.api.schema import build_schema
 from service.api.view import CoplineGraphQL
@@ -56,6 +58,23 @@ async def readyz(request: Request) -> Response:
 
 async def metrics(_: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class ConsoleMount(Mount):
+    """The console at `/`, for the paths no other route has. A path of the API or a
+    channel asked with another method keeps its own answer (405, or a CORS preflight)
+    instead of becoming the console's "not found"."""
+
+    def __init__(self, app: ASGIApp, *, others: list[BaseRoute]) -> None:
+        super().__init__("/", app=app)
+        self.others = others
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and any(
+            route.matches(scope)[0] is not Match.NONE for route in self.others
+        ):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -111,19 +130,20 @@ def create_app(settings: Settings) -> Starlette:
             await reports.close()
             await engine.dispose()
 
+    own: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+        cors.graphql_http_route(graphql, settings.cors_origins),
+        WebSocketRoute("/graphql", graphql),
+        *(ide.routes() if settings.serves_graphiql else []),
+        *ussd_routes(services, ussd),
+        *sms_routes(services, reports),
+        *export_routes(services),
+    ]
     app = Starlette(
-        routes=[
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-            *ussd_routes(services, ussd),
-            *sms_routes(services, reports),
-            *export_routes(services),
-            # Last: the console answers every path the API and the channels do not.
-            Mount("/", app=build_console(services)),
-        ],
+        # Last: the console answers every path the API and the channels do not have.
+        routes=[*own, ConsoleMount(build_console(services), others=own)],
         middleware=[Middleware(AccessLog)],
         lifespan=lifespan,
     )

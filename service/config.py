@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/copline.db"
 DEFAULT_CALLBACK_TOKEN = "dev-callback-token"
@@ -32,6 +34,36 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(plain):
             return driver + url[len(plain) :]
     return url
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalise_origin(origin: str) -> str:
+    """`scheme://host[:port]` as a browser sends it in `Origin` (lower case, no default
+    port, no path, no trailing slash). Anything else could never match: refused."""
+    parts = urlsplit(origin.strip().rstrip("/"))
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
+        port = 0
+    if (
+        scheme not in DEFAULT_PORTS
+        or not parts.hostname
+        or port == 0
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+    ):
+        raise ValueError(
+            f"{origin!r} is not an origin: write scheme://host[:port], e.g. "
+            "https://dashboard.example.org (each one; '*' is not accepted)"
+        )
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
+    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    return f"{scheme}://{netloc}"
 
 
 class Settings(BaseSettings):
@@ -90,6 +122,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+
+    # Origins of partners' browser dashboards that may call /graphql (CORS), e.g.
+    # https://dashboard.example.org: comma-separated or a JSON list. None by default.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     log_level: str = "INFO"
     log_json: bool = False
 
@@ -103,6 +140,22 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_url_is_default(cls, value: object) -> object:
         return "http://127.0.0.1:8790" if value in ("", None) else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins_from_text(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("["):
+            return json.loads(value)
+        return [origin for origin in value.split(",") if origin.strip()]
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, origins: list[str]) -> list[str]:
+        # The browser's Origin is compared as a string: normalised here, so that
+        # "https://Dash.example.org/" still matches.
+        return list(dict.fromkeys(normalise_origin(origin) for origin in origins))
 
     @field_validator("database_url")
     @classmethod

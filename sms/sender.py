@@ -42,13 +42,13 @@ from sqlmodel import col, select
 
 from service.db import SessionFactory
 from service.domain import outbox
+from service.domain.segments import estimate_cost, measure
 from service.models import Meeting, Membership, Person, Programme
 from service.models.enums import Language, MeetingStatus, MembershipStatus, MessageStatus
 from service.models.types import utcnow
 from sms import claims
 from sms.claims import Claimed
 from sms.delivery import lock_ids, settle_unmatched, stop_blacklisted
-from sms.encoding import estimate_cost, measure
 from sms.gateway import MAX_RECIPIENTS, Gateway, GatewayError, RecipientOutcome, RecipientResult
 from sms.grouping import GroupCommit
 from sms.texts import SmsTexts

@@ -1,12 +1,7 @@
-// Progressive enhancement only: every form works without this file.
+// Progressive enhancement only: every form works without this file. (The language and
+// programme switchers do not submit themselves on change: changing a select must not
+// change the page under the reader, WCAG 3.2.2; they have a button.)
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
-  // A select marked data-autosubmit sends its form on change (the button is for no-JS).
-  document.addEventListener("change", function (event) {
-    var target = event.target;
-    if (target instanceof HTMLSelectElement && target.hasAttribute("data-autosubmit") && target.value) {
-      target.form.requestSubmit ? target.form.requestSubmit() : target.form.submit();
-    }
-  });
 })();

@@ -6,7 +6,6 @@ see: whole phones, message bodies and free-text answers only with `read:pii`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
@@ -17,7 +16,7 @@ from service.api.context import Context
 from service.api.view import INVALID, MISSING, _token
 from service.domain.apikeys import authenticate
 from service.domain.errors import NotFound
-from service.domain.exports import EXPORTS, ExportKind, ExportSpec, csv_chunks, prepare
+from service.domain.exports import EXPORTS, ExportKind, csv_chunks, file_name, prepare
 from service.models import Programme
 from service.models.enums import Scope
 from service.services import Services
@@ -26,12 +25,6 @@ from service.services import Services
 def _refuse(status: int, message: str) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return PlainTextResponse(message, status_code=status, headers=headers)
-
-
-def filename(spec: ExportSpec, kind: ExportKind) -> str:
-    parts = [spec.slug, kind.value] + ([spec.term.name] if spec.term else [])
-    # Term names are free text; a header value must stay plain ASCII with no quotes.
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts)).strip("-") + ".csv"
 
 
 def routes(services: Services) -> list[Route]:
@@ -74,7 +67,7 @@ def routes(services: Services) -> list[Route]:
         return StreamingResponse(
             body(),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename(spec, kind)}"'},
+            headers={"Content-Disposition": f'attachment; filename="{file_name(spec, kind)}"'},
         )
 
     return [Route("/exports/{kind}.csv", download, methods=["GET"])]

@@ -16,6 +16,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UnsetType
 
 from service.api.context import Context
+from service.api.ide import graphiql_page
 from service.api.limits import MAX_BODY_BYTES
 from service.domain.apikeys import authenticate
 from service.models import Programme
@@ -97,6 +98,10 @@ class CoplineGraphQL(GraphQL[Context, None]):
             auth = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
             response = _error(exc.status_code, exc.reason, auth)
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Strawberry's page loads its scripts from a CDN; ours are served by copline.
+        return graphiql_page(request)
 
     async def _sign_in(self, context: Context, token: str) -> bool:
         async with self.services.sessions() as session:

@@ -1,6 +1,7 @@
 """`copline seed-demo`: two believable programmes, built through the same paths as real data.
 
-Rosters come from the CSV files beside this module through the roster importer, and
+Rosters come from the CSV files beside this module through the roster importer (their
+`console` column says who signs in to the web console, as the README lists), and
 meetings through the domain with an explicit clock, so the demo obeys every rule a
 real programme does. The term and its meetings are placed around the day the seed
 runs, so there are always meetings held (with attendance) and meetings to come.
@@ -10,7 +11,7 @@ Every step is an upsert or skips what exists: running it twice adds nothing.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,17 +23,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.domain.actor import Actor
 from service.domain.attendance import record_presence, record_rsvp
 from service.domain.communities import active_member_ids
-from service.domain.console_access import set_console_role
 from service.domain.errors import NotFound
 from service.domain.meetings import MeetingInput, mark_meeting_held, schedule_meeting
-from service.domain.people import find_by_phone
 from service.domain.programmes import ProgrammeCreate, create_programme, get_programme
 from service.domain.survey_dispatch import invite_attendees
 from service.domain.terms import TermInput, create_term, find_term
 from service.models import Community, Meeting, Membership, Person, Programme, Term
 from service.models.enums import (
     Channel,
-    ConsoleRole,
     MeetingStatus,
     MembershipRole,
     Modality,
@@ -56,8 +54,6 @@ class DemoProgramme:
     modality: Modality
     venue: str
     meets_soon: str  # this community also meets 45 minutes after seeding (the README's)
-    # Who signs in to the console (README "Quick start"): phone → role.
-    console: dict[str, ConsoleRole] = field(default_factory=dict)
 
 
 PROGRAMMES = [
@@ -74,12 +70,6 @@ PROGRAMMES = [
             short_code=SHARED_SHORT_CODE,
             sms_price=Decimal("15"),
         ),
-        console={
-            "+250788300001": ConsoleRole.programme_admin,  # Jeanne Uwase, programme officer
-            "+250788300002": ConsoleRole.programme_staff,  # Eric Mugisha, M&E officer
-            "+250788300003": ConsoleRole.school_leader,  # Claudine Ingabire, head teacher
-            "+250788200001": ConsoleRole.facilitator,  # Alice Mukeshimana, subject lead
-        },
         meeting_time=time(14, 30),
         modality=Modality.in_person,
         venue="Staff room",
@@ -98,11 +88,6 @@ PROGRAMMES = [
             short_code=SHARED_SHORT_CODE,
             sms_price=Decimal("0.8"),
         ),
-        console={
-            "+254712300001": ConsoleRole.programme_admin,  # Mary Wanjiru, programme officer
-            "+254712100001": ConsoleRole.school_leader,  # Brian Nyongesa, head teacher
-            "+254712200001": ConsoleRole.facilitator,  # Winnie Onyango, coach
-        },
         meeting_time=time(14, 0),
         modality=Modality.hybrid,
         venue="Cluster resource centre",
@@ -280,11 +265,6 @@ async def seed(session: AsyncSession, *, now: datetime | None = None) -> list[st
                 raise RuntimeError(f"demo roster {kind} of {programme.slug}: {why}")
             changed += report.changed
         assert programme.id is not None
-        for phone, role in demo.console.items():
-            person = await find_by_phone(session, programme.id, phone)
-            if person is None:
-                raise RuntimeError(f"demo console user {phone} is not in the roster")
-            await set_console_role(session, person, role, actor=SEED_ACTOR, now=now)
         term_id = await _term(
             session, programme, now.astimezone(ZoneInfo(programme.timezone)).date()
         )

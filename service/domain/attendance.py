@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain import audit
@@ -18,8 +19,8 @@ from service.domain.errors import (
     NotAMember,
     ValidationError,
 )
-from service.domain.lookup import get_owned
-from service.models import Attendance, Meeting, Person
+from service.domain.lookup import check_owned, get_owned
+from service.models import Attendance, Meeting, Membership, Person
 from service.models.enums import MeetingStatus, MembershipStatus, Modality, Presence, Rsvp
 from service.models.types import utcnow
 
@@ -117,9 +118,28 @@ async def record_presence(
     actor: Actor,
     now: datetime | None = None,
 ) -> Attendance:
+    [row] = await record_presences(
+        programme_id, meeting_id, {person_id: presence}, session=session, actor=actor, now=now
+    )
+    return row
+
+
+async def record_presences(
+    programme_id: int,
+    meeting_id: int,
+    marks: Mapping[int, Presence],
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+) -> list[Attendance]:
+    """Presence for one or many people at a meeting (a filled register): every rule is
+    checked for all of them before anything is written, in a few statements whatever
+    their number. Returns each person's row, in the order of `marks`; a mark that
+    changes nothing is not written again, nor audited."""
     now = now or utcnow()
     meeting = await get_owned(session, Meeting, meeting_id, programme_id)
-    await get_owned(session, Person, person_id, programme_id)
+    await check_owned(session, Person, set(marks), programme_id)
     if meeting.status is MeetingStatus.cancelled:
         raise MeetingCancelled("the meeting was cancelled", meeting_id=meeting.id)
     if now < meeting.starts_at - CHECK_IN_OPENS:
@@ -128,26 +148,55 @@ async def record_presence(
             meeting_id=meeting.id,
             starts_at=meeting.starts_at,
         )
-    if presence is Presence.remote and meeting.modality is Modality.in_person:
+    if Presence.remote in marks.values() and meeting.modality is Modality.in_person:
         raise ValidationError(
             "this meeting is in person only; remote attendance is not possible", field="presence"
         )
-    await _ensure_member(session, meeting, person_id)
-    await _ensure_may_act_for(session, meeting, person_id, actor)
-    row = await _row(session, meeting_id, person_id)
-    if row.presence is presence:
-        return row
-    old = row.presence
-    row.presence = presence
-    row.presence_channel, row.presence_actor, row.presence_at = actor.channel, actor.label, now
-    await session.flush()
-    audit.record(
-        session,
-        actor,
-        "attendance.presence",
-        row,
-        at=now,
-        changes={"presence": [old, presence], "meeting_id": meeting_id, "person_id": person_id},
-        programme_id=programme_id,
+    members = select(Membership.person_id).where(
+        Membership.community_id == meeting.community_id,
+        col(Membership.person_id).in_(list(marks)),
+        Membership.status == MembershipStatus.active,
     )
-    return row
+    active = set((await session.exec(members)).all())
+    for person_id in marks:
+        if person_id not in active:
+            raise NotAMember(
+                "this person is not a member of the meeting's community",
+                person_id=person_id,
+                meeting_id=meeting.id,
+            )
+    others = [person_id for person_id in marks if person_id != actor.id]
+    if others:
+        await _ensure_may_act_for(session, meeting, others[0], actor)
+    stmt = select(Attendance).where(
+        Attendance.meeting_id == meeting_id, col(Attendance.person_id).in_(list(marks))
+    )
+    rows = {row.person_id: row for row in (await session.exec(stmt)).all()}
+    changed: list[tuple[Attendance, Presence]] = []
+    for person_id, presence in marks.items():
+        row = rows.get(person_id)
+        if row is None:
+            row = rows[person_id] = Attendance(meeting_id=meeting_id, person_id=person_id)
+            session.add(row)
+        if row.presence is presence:
+            continue
+        changed.append((row, row.presence))
+        row.presence = presence
+        row.presence_channel, row.presence_actor, row.presence_at = actor.channel, actor.label, now
+    if changed:
+        await session.flush()
+    for row, old in changed:
+        audit.record(
+            session,
+            actor,
+            "attendance.presence",
+            row,
+            at=now,
+            changes={
+                "presence": [old, row.presence],
+                "meeting_id": meeting_id,
+                "person_id": row.person_id,
+            },
+            programme_id=programme_id,
+        )
+    return [rows[person_id] for person_id in marks]

@@ -1,4 +1,5 @@
-"""A programme or facilitator messages a whole community at once."""
+"""A programme or facilitator messages a whole community at once; a programme's staff
+may message every member of every community."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain import audit, outbox
 from service.domain.actor import Actor
-from service.domain.errors import NotFound
+from service.domain.errors import NotFound, ValidationError
 from service.domain.lookup import get_owned
 from service.models import Community, Meeting, Programme
 from service.models.enums import MeetingStatus
@@ -103,6 +104,68 @@ async def broadcast(
         actor,
         "community.broadcast",
         community,
+        changes={"template": data.template, "queued": queued.queued, "dropped": queued.dropped},
+        at=now,
+    )
+    await session.flush()
+    return queued
+
+
+async def audience(
+    session: AsyncSession, programme: Programme, community_id: int | None, *, actor: Actor
+) -> int:
+    """How many SMS a broadcast would queue now: to a community (checked to belong to
+    the programme), or with None to the whole programme. The sender is left out, as
+    `broadcast` leaves them out."""
+    assert programme.id is not None
+    if community_id is not None:
+        await get_owned(session, Community, community_id, programme.id)
+    exclude = [actor.person_id] if actor.person_id else []
+    return await outbox.count_reachable(session, programme.id, community_id, exclude=exclude)
+
+
+async def broadcast_programme(
+    programme: Programme,
+    data: BroadcastInput,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+) -> outbox.Queued:
+    """Queue one SMS per person who is an active member of any of the programme's
+    communities, has a phone and has not opted out: one each, however many CoPs they
+    are in. Whose role may do this (the whole programme's staff) is the caller's check.
+    A text or the keywords; one community's next meeting is no programme's message."""
+    assert programme.id is not None
+    if data.template is BroadcastTemplate.next_meeting:
+        raise ValidationError(
+            "a message to the whole programme cannot name one community's next meeting",
+            field="template",
+        )
+    now = now or utcnow()
+    recipients = await outbox.programme_members(
+        session, programme.id, exclude=[actor.person_id] if actor.person_id else []
+    )
+    if data.text is not None:
+        template, params, body = None, None, data.text
+    else:
+        template, params, body = "help", {"programme": programme.name}, None
+    queued = await outbox.queue(
+        session,
+        programme,
+        recipients,
+        kind=outbox.BROADCAST,
+        template=template,
+        params=params,
+        body=body,
+        due=now,
+        now=now,
+    )
+    audit.record(
+        session,
+        actor,
+        "programme.broadcast",
+        programme,
         changes={"template": data.template, "queued": queued.queued, "dropped": queued.dropped},
         at=now,
     )

@@ -131,6 +131,25 @@ async def upsert_community(
     return community, Outcome.updated
 
 
+async def plan_community(
+    programme_id: int, data: CommunityInput, *, session: AsyncSession
+) -> Outcome:
+    """What `upsert_community` would do with `data`, writing nothing (a roster's preview).
+    A school id not stored yet (a negative one, for a school the same upload creates)
+    counts as a change of the community's schools, as it will be."""
+    check_community(data)
+    community = await find_community(session, programme_id, data.code)
+    if community is None:
+        return Outcome.created
+    assert community.id is not None
+    values: dict[str, Any] = data.model_dump(exclude={"school_ids", "code"})
+    current = {field: getattr(community, field) for field in values}
+    if audit.diff(current, values):
+        return Outcome.updated
+    same_schools = await school_ids_of(session, community.id) == sorted(set(data.school_ids))
+    return Outcome.unchanged if same_schools else Outcome.updated
+
+
 async def create_community(
     programme: Programme, data: CommunityInput, *, session: AsyncSession, actor: Actor
 ) -> Community:
@@ -279,6 +298,31 @@ async def add_members(
     return outcomes
 
 
+async def plan_members(
+    wanted: Sequence[tuple[int, int | None, MembershipRole]], *, session: AsyncSession
+) -> list[Outcome]:
+    """What `add_members` would do with each (community, person, role), writing nothing.
+    A person not stored yet (None), or a community not stored yet (a negative id), joins
+    as a new membership."""
+    people = {p for _, p, _ in wanted if p is not None}
+    existing: dict[tuple[int, int], dict[str, Any]] = {}
+    if people:
+        connection = await session.connection()
+        columns = [col(Membership.community_id), col(Membership.person_id)]
+        columns += [col(getattr(Membership, f)) for f in _MEMBERSHIP_STATE]
+        stmt = sa.select(*columns).where(col(Membership.person_id).in_(people))
+        existing = {
+            (row.community_id, row.person_id): dict(row._mapping)
+            for row in await connection.execute(stmt)
+        }
+    now = utcnow()
+    outcomes = []
+    for community_id, person_id, role in wanted:
+        current = None if person_id is None else existing.get((community_id, person_id))
+        outcomes.append(_joining(current, role, now)[1])
+    return outcomes
+
+
 async def remove_member(
     programme_id: int,
     community_id: int,
@@ -387,6 +431,43 @@ async def approve_membership(
         "membership.approve",
         membership,
         changes={"status": "active"},
+        programme_id=programme_id,
+    )
+    await session.flush()
+    return membership
+
+
+async def decline_membership(
+    programme_id: int,
+    membership_id: int,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    approver_id: int | None = None,
+    now: datetime | None = None,
+) -> Membership:
+    """Turn down a pending request: the membership is marked left, so the person may ask
+    again later with the join code. A person declining must facilitate that community."""
+    now = now or utcnow()
+    membership = await session.get(Membership, membership_id)
+    if membership is None:
+        raise NotFound(f"membership {membership_id} not found")
+    await get_owned(session, Community, membership.community_id, programme_id)
+    if approver_id is not None and not await is_facilitator(
+        session, membership.community_id, approver_id
+    ):
+        raise NotAllowed("only a facilitator of this community can decline requests")
+    if membership.status is not MembershipStatus.pending:
+        raise Conflict(f"membership is {membership.status}, not pending")
+    membership.status = MembershipStatus.left
+    membership.left_at = now
+    audit.record(
+        session,
+        actor,
+        "membership.decline",
+        membership,
+        changes={"status": "left"},
+        at=now,
         programme_id=programme_id,
     )
     await session.flush()

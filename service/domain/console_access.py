@@ -18,8 +18,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain import audit, sign_in
 from service.domain.actor import Actor
-from service.domain.errors import NotFound
-from service.models import CommunitySchool, Membership, Person
+from service.domain.errors import NotFound, ValidationError
+from service.domain.phones import normalise_phone
+from service.models import CommunitySchool, Membership, Person, Programme
 from service.models.enums import Channel, ConsoleRole, MembershipRole, MembershipStatus, Scope
 
 _EVERYDAY = frozenset({Scope.read, Scope.write, Scope.sms_send})
@@ -109,6 +110,18 @@ async def visible_person(session: AsyncSession, coverage: Coverage, person_id: i
     return person
 
 
+async def person_by_phone(session: AsyncSession, programme: Programme, phone: str) -> Person:
+    """The programme's person with this number (any local or E.164 form), or NotFound."""
+    assert programme.id is not None
+    number = normalise_phone(phone, programme.phone_region)
+    mine = col(Person.programme_id) == programme.id
+    stmt = select(Person).where(mine, col(Person.phone) == number)
+    person = (await session.exec(stmt)).first()
+    if person is None:
+        raise NotFound(f"nobody in {programme.slug} has the number {number}")
+    return person
+
+
 async def set_console_role(
     session: AsyncSession,
     person: Person,
@@ -121,6 +134,8 @@ async def set_console_role(
     person's open sessions: what they could reach a moment ago may no longer be theirs."""
     if person.console_role == role:
         return False
+    if role is not None and person.phone is None:
+        raise ValidationError("console access needs a phone number to sign in with", field="role")
     before = person.console_role
     person.console_role = role
     person.updated_at = now
@@ -135,3 +150,15 @@ async def set_console_role(
     )
     await session.flush()
     return True
+
+
+async def end_sessions(
+    session: AsyncSession, person: Person, *, actor: Actor, now: datetime
+) -> int:
+    """Sign a person out everywhere (a lost phone), keeping their access: they sign in
+    again with a new code sent to their number. Returns how many sessions ended."""
+    assert person.id is not None
+    ended = await sign_in.revoke_all(session, person.id, now=now)
+    audit.record(session, actor, "person.console_sessions_ended", person, changes={"ended": ended})
+    await session.flush()
+    return ended

@@ -5,13 +5,20 @@ that reads the store a page at a time, so a national programme's history goes ou
 in constant memory. Phone numbers, message bodies and free-text answers are people's
 own data: they are written whole only when the caller may see them (`pii`), as in
 the GraphQL API; otherwise phones are masked and the text left empty.
+
+An export can be narrowed to some communities (the console gives a facilitator only
+theirs) and to a window of programme-local days, as the reports are: meetings by
+their start, answers by when they were given, messages by their creation; survey
+answers and messages belong to a community as in the reports (by their meeting or
+community, else by the person's active membership).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+import re
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -26,6 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.domain.errors import NotFound
 from service.domain.phones import mask_phone
 from service.domain.reports import belonged_at, has_seat, mark_of_member
+from service.domain.sign_in import SIGN_IN
 from service.domain.surveys import in_language
 from service.models import (
     Answer,
@@ -42,7 +50,7 @@ from service.models import (
     SurveyResponse,
     Term,
 )
-from service.models.enums import MeetingStatus, QuestionKind
+from service.models.enums import MeetingStatus, MembershipStatus, QuestionKind
 
 PAGE = 1_000
 # A spreadsheet runs a cell starting with one of these as a formula. Text people typed
@@ -82,6 +90,26 @@ class ExportSpec:
     pii: bool
     terms: tuple[TermSpan, ...]  # all of the programme's, to name a meeting's term
     term: TermSpan | None  # the filter, if any
+    communities: tuple[int, ...] | None = None  # None: every community of the programme
+    since: datetime | None = None  # the first day's midnight, programme time
+    until: datetime | None = None  # the midnight after the last day: exclusive
+
+    def within(self, moment: Any) -> list[Any]:
+        """Conditions keeping `moment` inside the chosen days (none without)."""
+        out = []
+        if self.since is not None:
+            out.append(moment >= self.since)
+        if self.until is not None:
+            out.append(moment < self.until)
+        return out
+
+    def members(self) -> Any:
+        """People with an active membership of a chosen community."""
+        assert self.communities is not None
+        return sa.select(col(Membership.person_id)).where(
+            col(Membership.community_id).in_(self.communities),
+            col(Membership.status) == MembershipStatus.active,
+        )
 
     def term_of(self, term_id: int | None, moment: datetime) -> str:
         # A meeting scheduled before its term was entered has no term_id: its date decides.
@@ -112,9 +140,18 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
 
 
 async def prepare(
-    session: AsyncSession, programme: Programme, *, term: str | None = None, pii: bool = False
+    session: AsyncSession,
+    programme: Programme,
+    *,
+    term: str | None = None,
+    pii: bool = False,
+    communities: Collection[int] | None = None,
+    since: date | None = None,
+    until: date | None = None,
 ) -> ExportSpec:
-    """The spec for `programme`; NotFound for a term it does not have."""
+    """The spec for `programme`; NotFound for a term it does not have. `communities`
+    are taken as given: the caller has checked they are the programme's and the
+    reader's; `since`/`until` are programme-local days, both included."""
     assert programme.id is not None
     zone = ZoneInfo(programme.timezone)
     stmt = select(Term).where(Term.programme_id == programme.id).order_by(col(Term.starts_on))
@@ -142,6 +179,9 @@ async def prepare(
         pii=pii,
         terms=spans,
         term=chosen,
+        communities=None if communities is None else tuple(sorted(set(communities))),
+        since=None if since is None else _midnight(since, zone),
+        until=None if until is None else _midnight(until + timedelta(days=1), zone),
     )
 
 
@@ -246,6 +286,9 @@ async def attendance(session: AsyncSession, spec: ExportSpec) -> AsyncIterator[l
             col(Meeting.starts_at) < spec.term.ends,
         )
         stmt = stmt.where(sa.or_(col(Meeting.term_id) == spec.term.id, by_dates))
+    if spec.communities is not None:
+        stmt = stmt.where(col(Meeting.community_id).in_(spec.communities))
+    stmt = stmt.where(*spec.within(col(Meeting.starts_at)))
     keys = [col(Meeting.starts_at), col(Meeting.id), col(Person.id)]
     async for row in _keyset(session, stmt, keys):
         meeting: Meeting = row[0]
@@ -314,6 +357,15 @@ async def responses(session: AsyncSession, spec: ExportSpec) -> AsyncIterator[li
         stmt = stmt.where(
             col(Answer.answered_at) >= spec.term.starts, col(Answer.answered_at) < spec.term.ends
         )
+    if spec.communities is not None:
+        stmt = stmt.where(
+            col(Meeting.community_id).in_(spec.communities)
+            | (
+                col(SurveyResponse.meeting_id).is_(None)
+                & col(SurveyResponse.person_id).in_(spec.members())
+            )
+        )
+    stmt = stmt.where(*spec.within(col(Answer.answered_at)))
     keys = [col(SurveyResponse.id), col(Question.position)]
     async for row in _keyset(session, stmt, keys):
         answer: Answer = row[0]
@@ -378,7 +430,8 @@ MESSAGE_COLUMNS = [
 async def messages(session: AsyncSession, spec: ExportSpec) -> AsyncIterator[list[str]]:
     """One row per SMS in or out. A term selects messages created between its first and
     last day. Bodies need `pii`, as in the API: a reply is a person's own words, and a
-    facilitator's broadcast may name people too."""
+    facilitator's broadcast may name people too. A console sign-in code's body is left
+    out for everyone."""
     yield MESSAGE_COLUMNS
     stmt = (
         sa.select(Message, col(Meeting.code), col(Community.code))
@@ -390,6 +443,12 @@ async def messages(session: AsyncSession, spec: ExportSpec) -> AsyncIterator[lis
         stmt = stmt.where(
             col(Message.created_at) >= spec.term.starts, col(Message.created_at) < spec.term.ends
         )
+    if spec.communities is not None:
+        stmt = stmt.where(
+            col(Message.community_id).in_(spec.communities)
+            | (col(Message.community_id).is_(None) & col(Message.person_id).in_(spec.members()))
+        )
+    stmt = stmt.where(*spec.within(col(Message.created_at)))
     async for row in _keyset(session, stmt, [col(Message.id)]):
         m: Message = row[0]
         yield [
@@ -413,8 +472,16 @@ async def messages(session: AsyncSession, spec: ExportSpec) -> AsyncIterator[lis
             spec.local(m.delivered_at),
             row[1] or "",
             row[2] or "",
-            spec.private(m.body),
+            # A sign-in code is a key to the console, not a record: never in a file.
+            "" if m.kind == SIGN_IN else spec.private(m.body),
         ]
+
+
+def file_name(spec: ExportSpec, kind: ExportKind, *extra: str) -> str:
+    """`<programme>-<kind>[-<term>][-<extra>…].csv`, safe in a Content-Disposition header."""
+    parts = [spec.slug, kind.value] + ([spec.term.name] if spec.term else []) + list(extra)
+    # Term names are free text; a header value must stay plain ASCII with no quotes.
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts)).strip("-") + ".csv"
 
 
 Rows = Callable[[AsyncSession, ExportSpec], AsyncIterator[list[str]]]

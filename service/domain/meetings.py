@@ -28,7 +28,7 @@ from service.domain.errors import (
 from service.domain.lookup import get_owned
 from service.domain.terms import term_on
 from service.models import Attendance, Community, Meeting, Programme, Term
-from service.models.enums import MeetingStatus, Modality, Presence
+from service.models.enums import Channel, MeetingStatus, Modality, Presence
 from service.models.types import utcnow
 
 MAX_DURATION = timedelta(hours=12)
@@ -69,6 +69,8 @@ class SeriesInput(MeetingDetails):
     local_time: time
     count: int = Field(ge=1, le=30)
     duration_minutes: int = Field(default=90, ge=15, le=12 * 60)
+    # Days the series skips: public holidays, a sports day, exams (programme dates).
+    closed_days: list[date] = Field(default_factory=list, max_length=200)
 
 
 def _check_times(starts_at: datetime, ends_at: datetime, now: datetime) -> None:
@@ -188,17 +190,19 @@ async def schedule_term_meetings(
     actor: Actor,
     now: datetime | None = None,
 ) -> list[Meeting]:
-    """A term's series: e.g. 3 meetings on Tuesdays at 14:00 programme time."""
+    """A term's series: e.g. 3 meetings on Tuesdays at 14:00 programme time, on none of
+    the closed days (the series is spread over the term's other Tuesdays)."""
     assert programme.id is not None
     now = now or utcnow()
     term = await get_owned(session, Term, data.term_id, programme.id)
     zone = ZoneInfo(programme.timezone)
     duration = timedelta(minutes=data.duration_minutes)
+    closed = set(data.closed_days)
     candidates: list[date] = []
     day = term.starts_on
     while day <= term.ends_on:
         starts = datetime.combine(day, data.local_time, tzinfo=zone)
-        if day.weekday() == data.weekday and starts > now:
+        if day.weekday() == data.weekday and starts > now and day not in closed:
             candidates.append(day)
         day += timedelta(days=1)
     meetings: list[Meeting] = []
@@ -221,8 +225,14 @@ async def schedule_term_meetings(
 
 
 async def _ensure_facilitates(session: AsyncSession, meeting: Meeting, actor: Actor) -> None:
-    """People change a meeting only if they facilitate its community; keys and operators may."""
-    if actor.kind != "person":
+    """People change a meeting only if they facilitate its community; keys and operators may.
+
+    A person in the web console may too: the console let them reach the meeting only
+    after checking that their role's coverage (a programme's staff, the leader of a
+    school the community belongs to, a facilitator of it) includes its community.
+    Phone channels (USSD, SMS) have no such check before them, so they keep this one.
+    """
+    if actor.kind != "person" or actor.channel is Channel.console:
         return
     assert actor.id is not None
     if not await is_facilitator(session, meeting.community_id, actor.id):
@@ -395,6 +405,42 @@ async def cancel_meeting(
     )
     await session.flush()
     return MeetingChange(meeting, told)
+
+
+class MeetingEdit(MeetingDetails):
+    """A meeting's details to change: only the fields given change; an empty venue or
+    agenda clears it. Members are not messaged: reminders carry the details as they are."""
+
+    modality: Modality | None = None  # type: ignore[assignment]
+
+
+async def update_meeting(
+    programme: Programme,
+    meeting_id: int,
+    data: MeetingEdit,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Meeting:
+    """Change an open meeting's modality, venue or agenda (the toolkit activity)."""
+    assert programme.id is not None
+    now = now or utcnow()
+    meeting = await open_for_change(session, programme.id, meeting_id, actor)
+    values: dict[str, Any] = {}
+    for name in data.model_fields_set:
+        value = getattr(data, name)
+        if name == "modality":
+            if value is not None:
+                values[name] = value
+        else:
+            values[name] = value or None
+    changes = audit.apply_changes(meeting, values)
+    if changes:
+        meeting.updated_at = now
+        audit.record(session, actor, "meeting.update", meeting, changes=changes, at=now)
+        await session.flush()
+    return meeting
 
 
 async def mark_meeting_held(

@@ -151,6 +151,59 @@ async def members_of(
     return found
 
 
+def _reachable(programme_id: int, community_id: int | None, exclude: Iterable[int]) -> list[Any]:
+    """Conditions on Person: active members (of one community, or of any of the
+    programme's) with a phone who have not opted out."""
+    communities = sa.select(col(Community.id)).where(col(Community.programme_id) == programme_id)
+    if community_id is not None:
+        communities = communities.where(col(Community.id) == community_id)
+    members = sa.select(col(Membership.person_id)).where(
+        col(Membership.community_id).in_(communities),
+        col(Membership.status) == MembershipStatus.active,
+    )
+    conditions = [
+        col(Person.programme_id) == programme_id,
+        col(Person.id).in_(members),
+        col(Person.phone).is_not(None),
+        col(Person.opted_out_at).is_(None),
+    ]
+    skip = sorted(set(exclude))
+    if skip:
+        conditions.append(col(Person.id).not_in(skip))
+    return conditions
+
+
+async def programme_members(
+    session: AsyncSession, programme_id: int, *, exclude: Iterable[int] = ()
+) -> list[Recipient]:
+    """Every active member of any of the programme's communities with a phone who has
+    not opted out, each once (a teacher in two CoPs gets one SMS), ordered by person."""
+    rows = await session.execute(
+        sa.select(col(Person.id), col(Person.phone), col(Person.language))
+        .where(*_reachable(programme_id, None, exclude))
+        .order_by(col(Person.id))
+    )
+    return [Recipient(pid, phone, language) for pid, phone, language in rows.all()]
+
+
+async def count_reachable(
+    session: AsyncSession,
+    programme_id: int,
+    community_id: int | None = None,
+    *,
+    exclude: Iterable[int] = (),
+) -> int:
+    """How many people a message to a community (or, with None, to the whole
+    programme) would reach now: the rows `members_to_message` / `programme_members`
+    would give, counted in SQL."""
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(Person)
+        .where(*_reachable(programme_id, community_id, exclude))
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
 def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
 

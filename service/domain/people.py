@@ -199,6 +199,49 @@ async def _existing(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class _Match:
+    values: dict[str, Any]  # what to store
+    changes: dict[str, Any]  # {field: [old, new]} against the stored person
+    kept: bool  # the person's own choice of language was kept
+
+
+def _match(record: PersonRecord, current: dict[str, Any] | None) -> _Match:
+    """What a roster record changes on the stored person it matched (None: nobody)."""
+    values = record.columns()
+    if current is None:
+        return _Match(values, {}, False)
+    kept = current["language_chosen_at"] is not None and values["language"] != current["language"]
+    if kept:
+        values["language"] = current["language"]
+    return _Match(values, audit.diff(current, values), kept)
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    person_id: int | None  # None: the person would be created
+    outcome: Outcome
+    kept_language: bool
+
+
+async def plan_people(
+    programme_id: int, records: Sequence[PersonRecord], *, session: AsyncSession
+) -> list[Planned]:
+    """What `upsert_people` would do with each record, writing nothing (a roster's
+    preview): the same matching, and the same rules on a language the person chose."""
+    existing = await _existing(session, programme_id, records)
+    planned = []
+    for record in records:
+        current = existing.get(record.key)
+        match = _match(record, current)
+        if current is None:
+            planned.append(Planned(None, Outcome.created, False))
+            continue
+        outcome = Outcome.updated if match.changes else Outcome.unchanged
+        planned.append(Planned(current["id"], outcome, match.kept))
+    return planned
+
+
 async def upsert_people(
     programme: Programme,
     records: Sequence[PersonRecord],
@@ -233,23 +276,17 @@ async def upsert_people(
         )
 
     for record in records:
-        values = record.columns()
         current = existing.get(record.key)
+        match = _match(record, current)
         if current is None:
-            created.append((len(results), values))
+            created.append((len(results), match.values))
             results.append(None)
             continue
-        kept = (
-            current["language_chosen_at"] is not None and values["language"] != current["language"]
-        )
-        if kept:
-            values["language"] = current["language"]
-        changes = audit.diff(current, values)
-        if changes:
-            changed.append(values | {"person_id": current["id"], "updated_at": now})
-            entries.append(entry("person.update", current["id"], changes))
-        outcome = Outcome.updated if changes else Outcome.unchanged
-        results.append(Upserted(current["id"], outcome, kept))
+        if match.changes:
+            changed.append(match.values | {"person_id": current["id"], "updated_at": now})
+            entries.append(entry("person.update", current["id"], match.changes))
+        outcome = Outcome.updated if match.changes else Outcome.unchanged
+        results.append(Upserted(current["id"], outcome, match.kept))
     connection = await session.connection()
     if created:
         # RETURNING gives no order for a multi-row INSERT on every engine: match by key.

@@ -49,6 +49,16 @@ async def upsert_school(
     return school, Outcome.updated
 
 
+async def plan_school(programme_id: int, data: SchoolInput, *, session: AsyncSession) -> Outcome:
+    """What `upsert_school` would do with `data`, writing nothing (a roster's preview)."""
+    school = await find_school(session, programme_id, data.code)
+    if school is None:
+        return Outcome.created
+    current = {field: getattr(school, field) for field in ("name", "district", "sector")}
+    changes = audit.diff(current, data.model_dump(exclude={"code"}))
+    return Outcome.updated if changes else Outcome.unchanged
+
+
 async def create_school(
     programme: Programme, data: SchoolInput, *, session: AsyncSession, actor: Actor
 ) -> School:

@@ -9,6 +9,7 @@ from service.models.meeting import Attendance, Meeting
 from service.models.messaging import Message, UnmatchedReport
 from service.models.people import Person
 from service.models.programme import Programme, School, Term
+from service.models.roster_upload import RosterUpload, UploadState
 from service.models.survey import Answer, Question, Survey, SurveyResponse
 from service.models.ussd import UssdAction, UssdSession
 
@@ -28,12 +29,14 @@ __all__ = [
     "Person",
     "Programme",
     "Question",
+    "RosterUpload",
     "School",
     "SignInCode",
     "Survey",
     "SurveyResponse",
     "Term",
     "UnmatchedReport",
+    "UploadState",
     "UssdAction",
     "UssdSession",
     "metadata",

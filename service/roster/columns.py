@@ -6,7 +6,7 @@ case-insensitive. The README documents the same columns for programme staff.
 
 from __future__ import annotations
 
-from service.models.enums import CommunityKind, Gender, Language, Role
+from service.models.enums import CommunityKind, ConsoleRole, Gender, Language, Role
 from service.roster.report import ImportKind
 
 SCHOOL_COLUMNS = {"code": True, "name": True, "district": False, "sector": False}
@@ -28,6 +28,7 @@ PEOPLE_COLUMNS = {
     "gender": False,
     "communities": False,
     "facilitates": False,
+    "console": False,
 }
 COLUMNS = {
     ImportKind.schools: SCHOOL_COLUMNS,
@@ -88,3 +89,15 @@ def parse_kind(cell: str) -> CommunityKind:
         return CommunityKind(cell.strip().lower())
     except ValueError:
         raise ValueError(f"community kind must be 'school' or 'cluster', not {cell!r}") from None
+
+
+def parse_console_role(cell: str) -> ConsoleRole | None:
+    """Who may sign in to the web console; empty leaves a person's access as it is."""
+    if not cell.strip():
+        return None
+    key = cell.strip().lower().replace(" ", "_").replace("-", "_")
+    try:
+        return ConsoleRole(key)
+    except ValueError:
+        known = ", ".join(r.value for r in ConsoleRole)
+        raise ValueError(f"unknown console role {cell.strip()!r} (known: {known})") from None

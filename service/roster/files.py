@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+import sqlalchemy as sa
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain.actor import Actor
@@ -17,14 +19,24 @@ from service.domain.communities import (
     CommunityInput,
     add_members,
     check_community,
+    plan_community,
+    plan_members,
     upsert_community,
 )
+from service.domain.console_access import set_console_role
 from service.domain.outcome import Outcome
-from service.domain.people import PersonInput, PersonRecord, prepare_person, upsert_people
+from service.domain.people import (
+    PersonInput,
+    PersonRecord,
+    plan_people,
+    prepare_person,
+    upsert_people,
+)
 from service.domain.phones import normalise_phone
-from service.domain.schools import SchoolInput, upsert_school
-from service.models import Programme
-from service.models.enums import MembershipRole
+from service.domain.schools import SchoolInput, plan_school, upsert_school
+from service.models import Person, Programme
+from service.models.enums import ConsoleRole, MembershipRole
+from service.models.types import utcnow
 from service.roster import columns as c
 
 T = TypeVar("T")
@@ -43,6 +55,12 @@ class RosterFile(Protocol[T]):
     def check(self, line: int, row: dict[str, str]) -> T: ...
 
     async def write(self, session: AsyncSession, items: list[T], actor: Actor) -> list[Written]: ...
+
+    # What `write` would do with a chunk, writing nothing (a preview).
+    async def plan(self, session: AsyncSession, items: list[T]) -> list[Written]: ...
+
+    # Codes this file's rows add, for the files after it in the same preview.
+    def codes_of(self, items: list[T]) -> list[str]: ...
 
 
 class _Once:
@@ -87,6 +105,14 @@ class SchoolsFile:
             done.append(Written(outcome))
         return done
 
+    async def plan(self, session: AsyncSession, items: list[SchoolInput]) -> list[Written]:
+        assert self.programme.id is not None
+        pid = self.programme.id
+        return [Written(await plan_school(pid, data, session=session)) for data in items]
+
+    def codes_of(self, items: list[SchoolInput]) -> list[str]:
+        return [data.code for data in items]
+
 
 class CommunitiesFile:
     chunk_rows = 200
@@ -121,24 +147,41 @@ class CommunitiesFile:
             done.append(Written(outcome))
         return done
 
+    async def plan(self, session: AsyncSession, items: list[CommunityInput]) -> list[Written]:
+        assert self.programme.id is not None
+        pid = self.programme.id
+        return [Written(await plan_community(pid, data, session=session)) for data in items]
+
+    def codes_of(self, items: list[CommunityInput]) -> list[str]:
+        return [data.code for data in items]
+
 
 @dataclass(frozen=True, slots=True)
 class PersonRow:
     record: PersonRecord
     groups: tuple[tuple[int, MembershipRole], ...]  # (community id, role) to be added to
+    console: ConsoleRole | None = None  # None: the person's console access stays as it is
 
 
 class PeopleFile:
     chunk_rows = 1000
 
     def __init__(
-        self, programme: Programme, schools: dict[str, int], communities: dict[str, int]
+        self,
+        programme: Programme,
+        schools: dict[str, int],
+        communities: dict[str, int],
+        console_roles: dict[str, ConsoleRole] | None = None,
     ) -> None:
+        """`console_roles`: None if whoever imports may grant console access (an operator,
+        a programme admin); else the roles people have now, by phone, which a row may
+        repeat but not change."""
         assert programme.id is not None
         self.programme = programme
         self.programme_id = programme.id
         self.schools = schools
         self.communities = communities
+        self.console_roles = console_roles
         self.once = _Once()
 
     def check(self, line: int, row: dict[str, str]) -> PersonRow:
@@ -171,7 +214,13 @@ class PeopleFile:
             groups[_code(self.communities, code, "community", "communities")] = (
                 MembershipRole.facilitator
             )
-        return PersonRow(record, tuple(groups.items()))
+        console = c.parse_console_role(row.get("console", ""))
+        if console is not None:
+            if record.phone is None:
+                raise ValueError("console access needs a phone number to sign in with")
+            if self.console_roles is not None and self.console_roles.get(record.phone) != console:
+                raise ValueError("only a programme administrator may give or change console access")
+        return PersonRow(record, tuple(groups.items()), console)
 
     async def write(
         self, session: AsyncSession, items: list[PersonRow], actor: Actor
@@ -185,11 +234,69 @@ class PeopleFile:
             for community_id, role in item.groups
         ]
         joined = iter(await add_members(self.programme_id, wanted, session=session, actor=actor))
+        granted = await self._grant(session, items, [p.person_id for p in upserted], actor)
         done = []
         for item, person in zip(items, upserted, strict=True):
             outcome = person.outcome
             for _ in item.groups:
                 if next(joined) is not Outcome.unchanged and outcome is Outcome.unchanged:
                     outcome = Outcome.updated
+            if person.person_id in granted and outcome is Outcome.unchanged:
+                outcome = Outcome.updated
             done.append(Written(outcome, person.kept_language))
         return done
+
+    async def _grant(
+        self, session: AsyncSession, items: list[PersonRow], ids: list[int], actor: Actor
+    ) -> set[int]:
+        """Set the console roles the rows give (through the one audited path, which also
+        ends the sessions of whoever's access changed); the ids whose role changed."""
+        roles = {pid: i.console for i, pid in zip(items, ids, strict=True) if i.console}
+        if not roles:
+            return set()
+        stmt = (
+            select(Person)
+            .where(col(Person.id).in_(sorted(roles)))
+            .execution_options(populate_existing=True)
+        )
+        changed = set()
+        now = utcnow()
+        for person in (await session.exec(stmt)).all():
+            assert person.id is not None
+            if await set_console_role(session, person, roles[person.id], actor=actor, now=now):
+                changed.add(person.id)
+        return changed
+
+    async def plan(self, session: AsyncSession, items: list[PersonRow]) -> list[Written]:
+        planned = await plan_people(self.programme_id, [i.record for i in items], session=session)
+        wanted = [
+            (community_id, person.person_id, role)
+            for item, person in zip(items, planned, strict=True)
+            for community_id, role in item.groups
+        ]
+        joined = iter(await plan_members(wanted, session=session))
+        known = {p.person_id: i.console for i, p in zip(items, planned, strict=True) if i.console}
+        roles: dict[int, ConsoleRole | None] = {}
+        if any(pid is not None for pid in known):
+            stmt = sa.select(col(Person.id), col(Person.console_role)).where(
+                col(Person.id).in_([pid for pid in known if pid is not None])
+            )
+            roles = {pid: role for pid, role in (await session.execute(stmt)).all()}
+        done = []
+        for item, person in zip(items, planned, strict=True):
+            outcome = person.outcome
+            for _ in item.groups:
+                if next(joined) is not Outcome.unchanged and outcome is Outcome.unchanged:
+                    outcome = Outcome.updated
+            if (
+                item.console is not None
+                and person.person_id is not None
+                and roles.get(person.person_id) != item.console
+                and outcome is Outcome.unchanged
+            ):
+                outcome = Outcome.updated
+            done.append(Written(outcome, person.kept_language))
+        return done
+
+    def codes_of(self, items: list[PersonRow]) -> list[str]:
+        return []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from service.domain.outcome import Outcome
 
@@ -53,3 +54,32 @@ class ImportReport:
 def iter_errors(report: ImportReport) -> Iterator[str]:
     for error in report.errors:
         yield f"line {error.line}: {error.reason}"
+
+
+def report_to_json(report: ImportReport) -> dict[str, Any]:
+    """A report as plain JSON values, to keep it (the console's import runs in the background)."""
+    return {
+        "kind": report.kind.value,
+        "rows": report.rows,
+        "outcomes": {o.value: n for o, n in report.outcomes.items()},
+        "errors": [[e.line, e.reason] for e in report.errors],
+        "applied": report.applied,
+        "written": report.written,
+        "kept_own_language": report.kept_own_language,
+        "failure": report.failure,
+    }
+
+
+def report_from_json(data: dict[str, Any]) -> ImportReport:
+    outcomes = dict.fromkeys(Outcome, 0)
+    outcomes.update({Outcome(k): int(n) for k, n in data.get("outcomes", {}).items()})
+    return ImportReport(
+        kind=ImportKind(data["kind"]),
+        rows=int(data.get("rows", 0)),
+        outcomes=outcomes,
+        errors=[RowError(int(line), str(reason)) for line, reason in data.get("errors", [])],
+        applied=bool(data.get("applied")),
+        written=int(data.get("written", 0)),
+        kept_own_language=int(data.get("kept_own_language", 0)),
+        failure=data.get("failure"),
+    )

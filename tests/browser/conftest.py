@@ -1,5 +1,9 @@
-"""One demo copline per database backend for the whole run; a fresh browser context
-(no cookies) per test."""
+"""One demo copline per database backend for the whole run; a fresh browser per test.
+
+Playwright's sync API keeps an event loop running in this thread while it is started,
+and the rest of the suite's async tests need this thread's loop free: so it starts and
+stops with each test (Chromium launches in well under a second).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from tests.databases import fresh_postgres_database, sqlite_url
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         launched = launch(playwright.chromium)

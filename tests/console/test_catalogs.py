@@ -29,8 +29,8 @@ def test_translations_keep_every_placeholder(language: str) -> None:
     for message in read_catalog(language):
         if not message.id or not message.string:
             continue
-        ids = message.id if isinstance(message.id, tuple) else (message.id,)
-        strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        wanted = set(PLACEHOLDER.findall(str(ids[0])))
+        ids = (message.id,) if isinstance(message.id, str) else tuple(message.id)
+        strings = (message.string,) if isinstance(message.string, str) else tuple(message.string)
+        wanted = set(PLACEHOLDER.findall(ids[0]))
         for text in strings:
-            assert set(PLACEHOLDER.findall(str(text))) == wanted, f"{language}: {ids[0]!r}"
+            assert set(PLACEHOLDER.findall(text)) == wanted, f"{language}: {ids[0]!r}"

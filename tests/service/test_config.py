@@ -60,3 +60,50 @@ def test_production_refuses_the_default_or_a_short_secret_key(secret: str | None
     refusal = settings.production_refusal()
     assert refusal is not None and refusal.startswith("COPLINE_SECRET_KEY must be")
     assert secret is None or secret not in refusal
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://dash.example.org,http://localhost:3000",
+        " https://dash.example.org , http://localhost:3000 ,",
+        '["https://dash.example.org", "http://localhost:3000"]',
+    ],
+)
+def test_cors_origins_are_read_comma_separated_or_as_json(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("COPLINE_CORS_ORIGINS", value)
+    assert Settings(_env_file=None).cors_origins == [
+        "https://dash.example.org",
+        "http://localhost:3000",
+    ]
+
+
+def test_cors_origins_are_written_as_browsers_send_them() -> None:
+    # A browser's Origin has no path or trailing slash, a lower-case host, no default port;
+    # the middleware compares strings, so the setting is brought to that form.
+    settings = Settings(
+        cors_origins="HTTPS://Dash.Example.org/, https://m.example.org:443,http://[::1]:8080",
+        _env_file=None,
+    )
+    assert settings.cors_origins == [
+        "https://dash.example.org",
+        "https://m.example.org",
+        "http://[::1]:8080",
+    ]
+
+
+@pytest.mark.parametrize(
+    "origin", ["*", "dash.example.org", "https://dash.example.org/app", "ftp://x.org", "https://"]
+)
+def test_a_cors_origin_that_could_never_match_is_refused(origin: str) -> None:
+    with pytest.raises(ValueError, match="is not an origin"):
+        Settings(cors_origins=origin, _env_file=None)
+
+
+def test_no_cors_origins_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COPLINE_CORS_ORIGINS", raising=False)
+    assert Settings(_env_file=None).cors_origins == []
+    monkeypatch.setenv("COPLINE_CORS_ORIGINS", "")
+    assert Settings(_env_file=None).cors_origins == []

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from service.domain.segments import measure
 from service.gsm7 import septets
 from service.models.enums import Encoding, Language, Modality
-from sms.encoding import measure
 from sms.keywords import Keyword, parse
 from sms.texts import (
     FOLDER,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Annotated
 
 import strawberry
@@ -10,19 +10,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.api import errors as e
 from service.api import ids
-from service.api.mutations.base import mutate
+from service.api.mutations.base import given, mutate
 from service.api.types.common import Info_, Modality, Presence, Rsvp
 from service.api.types.meetings import AttendanceNode, MeetingNode
 from service.domain.attendance import record_presence, record_rsvp
 from service.domain.errors import ValidationError
 from service.domain.lookup import get_owned
 from service.domain.meetings import (
+    MeetingEdit,
     MeetingInput,
     SeriesInput,
     cancel_meeting,
     reschedule_meeting,
     schedule_meeting,
     schedule_term_meetings,
+    update_meeting,
 )
 from service.models import Meeting, Programme
 from service.models.enums import Scope
@@ -52,6 +54,22 @@ class ScheduleTermMeetingsInput:
     modality: Modality = Modality.in_person
     venue: str | None = None
     agenda: str | None = None
+    closed_days: list[date] = strawberry.field(
+        default_factory=list,
+        description="Days the series skips, e.g. public holidays (programme dates).",
+    )
+
+
+@strawberry.input
+class UpdateMeetingInput:
+    modality: Modality | None = strawberry.UNSET
+    venue: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Null or empty removes it."
+    )
+    agenda: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The toolkit activity or agenda; null or empty removes it.",
+    )
 
 
 @strawberry.input
@@ -140,6 +158,7 @@ class MeetingMutations:
                 modality=input.modality,
                 venue=input.venue,
                 agenda=input.agenda,
+                closed_days=input.closed_days,
             )
             meetings = await schedule_term_meetings(
                 programme, data, session=session, actor=info.context.actor
@@ -163,6 +182,30 @@ class MeetingMutations:
                 actor=info.context.actor,
             )
             return MeetingPayload(meeting=MeetingNode.from_row(change.meeting))
+
+        return await mutate(info, Scope.write, work, also=MEETING_ERRORS)
+
+    @strawberry.mutation(
+        description="Change a meeting's modality, venue or agenda; fields left out stay. "
+        "Members are not messaged (moving or cancelling a meeting tells them)."
+    )
+    async def update_meeting(
+        self, info: Info_, id: strawberry.ID, input: UpdateMeetingInput
+    ) -> ChangeMeetingResult:
+        async def work(session: AsyncSession, programme: Programme) -> MeetingPayload:
+            values = {
+                name: getattr(input, name)
+                for name in ("modality", "venue", "agenda")
+                if given(getattr(input, name))
+            }
+            meeting = await update_meeting(
+                programme,
+                ids.decode(id, "Meeting"),
+                MeetingEdit(**values),
+                session=session,
+                actor=info.context.actor,
+            )
+            return MeetingPayload(meeting=MeetingNode.from_row(meeting))
 
         return await mutate(info, Scope.write, work, also=MEETING_ERRORS)
 

@@ -10,14 +10,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.api import ids
 from service.api.errors import Conflict, NotAllowed, NotFound, ValidationError
 from service.api.mutations.base import given, mutate
-from service.api.types.common import Gender, Info_, Language, Role
+from service.api.types.common import ConsoleRole, Gender, Info_, Language, Role
 from service.api.types.people import PersonNode
 from service.api.types.places import SchoolNode
+from service.domain import console_access
 from service.domain.lookup import get_owned
 from service.domain.people import PersonInput, create_person, update_person
 from service.domain.schools import SchoolInput, create_school, update_school
 from service.models import Person, Programme, School
 from service.models.enums import Scope
+from service.models.types import utcnow
 
 
 @strawberry.input
@@ -176,3 +178,24 @@ class PeopleMutations:
             return PersonPayload(person=PersonNode.from_row(updated))
 
         return await mutate(info, Scope.write, work)
+
+    @strawberry.mutation(
+        description=(
+            "Let a person sign in to the web console with this role, change it, or with "
+            "role null take their access away (scope admin). Their open console sessions "
+            "end: what they may reach has changed. Audited."
+        )
+    )
+    async def set_console_role(
+        self, info: Info_, person_id: strawberry.ID, role: ConsoleRole | None = None
+    ) -> PersonResult:
+        async def work(session: AsyncSession, programme: Programme) -> PersonPayload:
+            assert programme.id is not None
+            pk = ids.decode(person_id, "Person")
+            person = await get_owned(session, Person, pk, programme.id)
+            await console_access.set_console_role(
+                session, person, role, actor=info.context.actor, now=utcnow()
+            )
+            return PersonPayload(person=PersonNode.from_row(person))
+
+        return await mutate(info, Scope.admin, work)

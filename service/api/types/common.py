@@ -14,6 +14,7 @@ from service.models.enums import (
     Channel,
     CommunityKind,
     ConsentState,
+    ConsoleRole,
     Country,
     Direction,
     Encoding,
@@ -37,8 +38,8 @@ Info_ = Info[Context, Any]
 
 # The domain's enums are the API's: registering them keeps one vocabulary everywhere.
 for _enum in (
-    Channel, CommunityKind, ConsentState, Country, Direction, Encoding, Gender, Language,
-    MeetingStatus, MembershipRole, MembershipStatus, MessageStatus, Modality, Presence,
+    Channel, CommunityKind, ConsentState, ConsoleRole, Country, Direction, Encoding, Gender,
+    Language, MeetingStatus, MembershipRole, MembershipStatus, MessageStatus, Modality, Presence,
     QuestionKind, ResponseStatus, Role, Rsvp, Scope, SurveyStatus,
 ):  # fmt: skip
     strawberry.enum(_enum)
@@ -55,8 +56,8 @@ def phone_for(info: Info_, phone: str | None) -> str | None:
 
 
 __all__ = [
-    "Channel", "CommunityKind", "ConsentState", "Country", "Direction", "Encoding", "Gender",
-    "Info_", "Language", "MeetingStatus", "MembershipRole", "MembershipStatus", "MessageStatus",
-    "Modality", "Node", "Presence", "QuestionKind", "ResponseStatus", "Role", "Rsvp", "Scope",
-    "SurveyStatus", "phone_for",
+    "Channel", "CommunityKind", "ConsentState", "ConsoleRole", "Country", "Direction", "Encoding",
+    "Gender", "Info_", "Language", "MeetingStatus", "MembershipRole", "MembershipStatus",
+    "MessageStatus", "Modality", "Node", "Presence", "QuestionKind", "ResponseStatus", "Role",
+    "Rsvp", "Scope", "SurveyStatus", "phone_for",
 ]  # fmt: skip

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from service.api import ids
-from service.api.types.common import ConsentState, Gender, Info_, Language, Node, Role, phone_for
+from service.api.types.common import (
+    ConsentState,
+    ConsoleRole,
+    Gender,
+    Info_,
+    Language,
+    Node,
+    Role,
+    phone_for,
+)
 from service.api.types.places import SchoolNode
 from service.models import Person
 from service.models.enums import MembershipStatus
@@ -31,6 +40,9 @@ class PersonNode(Node):
     gender: Gender | None
     consent: ConsentState
     opted_out: bool = strawberry.field(description="True after STOP: no SMS is sent to them.")
+    console_role: ConsoleRole | None = strawberry.field(
+        description="What they may do in the web console; null: they cannot sign in to it."
+    )
     created_at: datetime
     pk: strawberry.Private[int]
     school_id: strawberry.Private[int | None]
@@ -48,6 +60,7 @@ class PersonNode(Node):
             gender=row.gender,
             consent=row.consent,
             opted_out=row.opted_out_at is not None,
+            console_role=row.console_role,
             created_at=row.created_at,
             pk=row.id,
             school_id=row.school_id,

@@ -66,6 +66,7 @@ async def test_the_examples_run_against_a_live_programme(
                 "weekday": 1,
                 "localTime": "14:00",
                 "count": 3,
+                "closedDays": [(today + timedelta(weeks=1)).isoformat()],
             }
         },
         two.admin_a,

@@ -277,6 +277,56 @@ async def test_schedule_a_terms_series_on_tuesdays_at_two(
     assert len(stored) == 3
 
 
+async def test_a_terms_series_skips_its_closed_days(
+    api: Api, two: Two, session: AsyncSession
+) -> None:
+    term = await api.gql(
+        'mutation { createTerm(input: {name: "T3", startsOn: "2031-01-06", endsOn: "2031-03-28"}) '
+        "{ ... on TermPayload { term { id } } } }",
+        key=two.admin_a,
+    )
+    query = f"""mutation($i: ScheduleTermMeetingsInput!) {{ scheduleTermMeetings(input: $i) {{ {RESULT}
+        ... on MeetingsPayload {{ meetings {{ startsAtLocal }} }} }} }}"""
+    series = {
+        "communityId": gid("Community", two.a.community.id),
+        "termId": term["createTerm"]["term"]["id"],
+        "weekday": 1,
+        "localTime": "14:00",
+        "count": 3,
+        "closedDays": ["2031-01-21", "2031-02-18"],
+    }
+    data = (await api.gql(query, {"i": series}, key=two.admin_a))["scheduleTermMeetings"]
+    assert [m["startsAtLocal"][:10] for m in data["meetings"]] == [
+        "2031-01-14",
+        "2031-02-25",
+        "2031-03-18",
+    ]
+
+
+async def test_update_a_meetings_agenda_and_venue(
+    api: Api, two: Two, session: AsyncSession
+) -> None:
+    query = f"""mutation($id: ID!, $i: UpdateMeetingInput!) {{ updateMeeting(id: $id, input: $i) {{
+        {RESULT} ... on MeetingPayload {{ meeting {{ agenda venue modality }} }} }} }}"""
+    meeting_id = gid("Meeting", two.a.meeting.id)
+    data = await api.gql(
+        query, {"id": meeting_id, "i": {"agenda": "Toolkit 2: questioning"}}, key=two.admin_a
+    )
+    assert data["updateMeeting"]["meeting"] == {
+        "agenda": "Toolkit 2: questioning",
+        "venue": "Staff room",
+        "modality": "in_person",
+    }
+    cleared = await api.gql(query, {"id": meeting_id, "i": {"venue": None}}, key=two.admin_a)
+    assert cleared["updateMeeting"]["meeting"]["venue"] is None
+    theirs = await api.gql(
+        query, {"id": gid("Meeting", two.b.meeting.id), "i": {"agenda": "x"}}, key=two.admin_a
+    )
+    assert theirs["updateMeeting"]["__typename"] == "NotFound"
+    stored = await fresh(session, Meeting, two.a.meeting.id)
+    assert stored.agenda == "Toolkit 2: questioning" and stored.venue is None
+
+
 async def test_move_and_cancel_a_meeting(api: Api, two: Two, session: AsyncSession) -> None:
     meeting_id = gid("Meeting", two.a.meeting.id)
     new_start = (two.a.meeting.starts_at + timedelta(days=3)).isoformat()

@@ -11,6 +11,7 @@ from service.domain.communities import (
     add_member,
     approve_membership,
     create_community,
+    decline_membership,
     remove_member,
     request_to_join,
     school_ids_of,
@@ -117,3 +118,33 @@ async def test_members_of_another_programme_cannot_be_added(session: AsyncSessio
     assert w.community.id is not None and stranger.id is not None
     with pytest.raises(NotFound):
         await add_member(w.pid, w.community.id, stranger.id, session=session, actor=f.OPERATOR)
+
+
+async def test_a_declined_request_is_left_and_may_be_asked_again(session: AsyncSession) -> None:
+    w = await f.world(session)
+    assert w.outsider.id is not None and w.facilitator.id is not None
+    asker = Actor.person(w.outsider.id, Channel.ussd)
+    membership = await request_to_join(
+        w.pid, w.community.join_code, w.outsider.id, session=session, actor=asker
+    )
+    assert membership.id is not None
+    member = w.members[0]
+    assert member.id is not None
+    with pytest.raises(NotAllowed):
+        await decline_membership(
+            w.pid, membership.id, session=session, actor=f.OPERATOR, approver_id=member.id
+        )
+    declined = await decline_membership(
+        w.pid, membership.id, session=session, actor=f.OPERATOR, approver_id=w.facilitator.id
+    )
+    assert declined.status is MembershipStatus.left and declined.left_at is not None
+    with pytest.raises(Conflict):  # only a pending request can be declined
+        await decline_membership(w.pid, membership.id, session=session, actor=f.OPERATOR)
+    again = await request_to_join(
+        w.pid, w.community.join_code, w.outsider.id, session=session, actor=asker
+    )
+    assert again.status is MembershipStatus.pending
+    other = await f.programme(session, slug="ke-other")
+    assert other.id is not None
+    with pytest.raises(NotFound):  # another programme's id is not found
+        await decline_membership(other.id, membership.id, session=session, actor=f.OPERATOR)

@@ -304,3 +304,113 @@ async def test_only_a_facilitator_of_the_community_may_move_or_cancel_it(
         await m.cancel_meeting(w.programme, w.meeting.id, session=session, actor=facilitator)
     ).meeting
     assert cancelled.status is MeetingStatus.cancelled
+
+
+async def test_a_term_series_skips_the_closed_days(session: AsyncSession) -> None:
+    w = await f.world(session)
+    assert w.community.id is not None
+    term_id = await _term(session, w, date(2031, 1, 6))  # twelve Tuesdays, 7 Jan to 25 Mar
+    holidays = [date(2031, 1, 21), date(2031, 2, 18)]  # where the series would have fallen
+    meetings = await m.schedule_term_meetings(
+        w.programme,
+        m.SeriesInput(
+            community_id=w.community.id,
+            term_id=term_id,
+            weekday=1,
+            local_time=time(14, 0),
+            count=3,
+            closed_days=holidays,
+        ),
+        session=session,
+        actor=OP,
+        now=datetime(2030, 12, 1, tzinfo=UTC),
+    )
+    zone = ZoneInfo("Africa/Nairobi")
+    days = [mt.starts_at.astimezone(zone).date() for mt in meetings]
+    # Spread over the ten open Tuesdays: the 2nd, 6th and 9th of them.
+    assert days == [date(2031, 1, 14), date(2031, 2, 25), date(2031, 3, 18)]
+    assert not set(days) & set(holidays)
+
+
+async def test_closed_days_can_leave_too_few_days_for_the_series(session: AsyncSession) -> None:
+    w = await f.world(session)
+    assert w.community.id is not None
+    term_id = await _term(session, w, date(2031, 1, 6), weeks=3)  # Tuesdays 7, 14, 21 Jan
+    with pytest.raises(NotEnoughDates) as refused:
+        await m.schedule_term_meetings(
+            w.programme,
+            m.SeriesInput(
+                community_id=w.community.id,
+                term_id=term_id,
+                weekday=1,
+                local_time=time(14, 0),
+                count=2,
+                closed_days=[date(2031, 1, 7), date(2031, 1, 14)],
+            ),
+            session=session,
+            actor=OP,
+            now=datetime(2030, 12, 1, tzinfo=UTC),
+        )
+    assert refused.value.params == {"available": 1, "requested": 2}
+    assert len((await session.exec(select(Meeting))).all()) == 1  # only the world's meeting
+
+
+async def test_the_agenda_venue_and_modality_change_without_telling_anyone(
+    session: AsyncSession,
+) -> None:
+    from service.models import Message
+    from service.models.enums import Modality
+
+    w = await f.world(session)
+    assert w.meeting.id is not None
+    edited = await m.update_meeting(
+        w.programme,
+        w.meeting.id,
+        m.MeetingEdit(agenda="  Toolkit 3: group work  ", modality=Modality.hybrid),
+        session=session,
+        actor=OP,
+    )
+    assert edited.agenda == "Toolkit 3: group work" and edited.modality is Modality.hybrid
+    assert edited.venue == "Staff room"  # not given: unchanged
+    cleared = await m.update_meeting(
+        w.programme, w.meeting.id, m.MeetingEdit(venue=""), session=session, actor=OP
+    )
+    assert cleared.venue is None and cleared.agenda == "Toolkit 3: group work"
+    entries = await session.exec(select(AuditEntry).where(AuditEntry.action == "meeting.update"))
+    assert len(entries.all()) == 2
+    assert not (await session.exec(select(Message))).all()
+    await m.cancel_meeting(w.programme, w.meeting.id, session=session, actor=OP)
+    with pytest.raises(MeetingCancelled):
+        await m.update_meeting(
+            w.programme, w.meeting.id, m.MeetingEdit(agenda="x"), session=session, actor=OP
+        )
+
+
+async def test_a_console_actor_may_change_a_meeting_it_does_not_facilitate(
+    session: AsyncSession,
+) -> None:
+    """The console checks the role's coverage before it calls the domain."""
+    from service.domain.actor import Actor
+    from service.domain.errors import NotAllowed
+    from service.models.enums import Channel
+
+    w = await f.world(session)
+    assert w.meeting.id is not None and w.outsider.id is not None
+    with pytest.raises(NotAllowed):
+        await m.update_meeting(
+            w.programme,
+            w.meeting.id,
+            m.MeetingEdit(agenda="x"),
+            session=session,
+            actor=Actor.person(w.outsider.id, Channel.sms),
+        )
+    staff = Actor.person(w.outsider.id, Channel.console)
+    moved = await m.reschedule_meeting(
+        w.programme,
+        w.meeting.id,
+        w.meeting.starts_at + timedelta(days=1),
+        session=session,
+        actor=staff,
+    )
+    # Everyone in the community is told, the facilitator too: someone else moved it.
+    assert moved.told is not None and moved.told.queued == 3

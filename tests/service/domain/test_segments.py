@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 
+from service.domain.segments import Measure, estimate_cost, measure, not_gsm7, room
 from service.models.enums import Encoding
-from sms.encoding import Measure, estimate_cost, measure
 
 GSM, UCS = Encoding.gsm7, Encoding.ucs2
 EMOJI = "\U0001f600"  # outside the BMP: two UTF-16 code units
@@ -83,3 +83,33 @@ def test_cost_is_segments_times_price_to_four_places(
 def test_a_negative_price_is_refused() -> None:
     with pytest.raises(ValueError, match="negative"):
         estimate_cost(measure("hi"), Decimal("-0.1"))
+
+
+@pytest.mark.parametrize(
+    ("body", "left"),
+    [
+        ("", 160),
+        ("a" * 160, 0),
+        ("a" * 161, 153 - 8),  # the second part holds the last 8 (the first took 153)
+        ("a" * 306, 0),
+        ("€" * 79, 2),  # extension characters count two
+        ("ê" * 70, 0),
+        ("ê" * 71, 67 - 4),
+        ("a" * 66 + EMOJI + "a" * 66, 67 - 1),  # the unsplit emoji pushed one "a" to a third
+    ],
+)
+def test_room_says_what_the_last_segment_still_holds(body: str, left: int) -> None:
+    found = room(body)
+    assert found.left == left
+    assert found.measure == measure(body)
+
+
+def test_not_gsm7_names_each_character_once_in_order() -> None:
+    assert not_gsm7("Karibu\u2019s \u201ctea\u201d \u2014 \u2019") == [
+        "\u2019",
+        "\u201c",
+        "\u201d",
+        "\u2014",
+    ]
+    assert not_gsm7("Plain text, with € and [brackets]") == []
+    assert not_gsm7("Hi " + EMOJI) == [EMOJI]

@@ -15,6 +15,9 @@ and its septet, or a surrogate pair, always travel in the same part: a part may
 hold one unit fewer than its limit.
 
 An empty body is one segment: a gateway still sends (and bills) one message.
+
+Pure functions, in the domain so every face measures alike: the SMS channel stores
+what each message took, the console previews a broadcast before it is queued.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from service.gsm7 import EXTENSION, is_gsm7
+from service.gsm7 import ALPHABET, EXTENSION, is_gsm7
 from service.models.enums import Encoding
 
 GSM7_SINGLE = 160
@@ -41,7 +44,20 @@ class Measure:
     segments: int
 
 
+@dataclass(frozen=True)
+class Room:
+    """A measure and how many units the last segment still holds before another starts."""
+
+    measure: Measure
+    left: int
+
+
 def measure(body: str) -> Measure:
+    return room(body).measure
+
+
+def room(body: str) -> Room:
+    """The measure, and the units left in its last segment (what a writer may still add)."""
     if is_gsm7(body):
         widths = [2 if ch in EXTENSION else 1 for ch in body]
         return _pack(Encoding.gsm7, widths, GSM7_SINGLE, GSM7_PART)
@@ -50,17 +66,22 @@ def measure(body: str) -> Measure:
     return _pack(Encoding.ucs2, widths, UCS2_SINGLE, UCS2_PART)
 
 
-def _pack(encoding: Encoding, widths: Iterable[int], single: int, part: int) -> Measure:
+def _pack(encoding: Encoding, widths: Iterable[int], single: int, part: int) -> Room:
     widths = list(widths)
     units = sum(widths)
     if units <= single:
-        return Measure(encoding, units, 1)
+        return Room(Measure(encoding, units, 1), single - units)
     segments, used = 1, 0
     for width in widths:
         if used + width > part:  # never split one character across two parts
             segments, used = segments + 1, 0
         used += width
-    return Measure(encoding, units, segments)
+    return Room(Measure(encoding, units, segments), part - used)
+
+
+def not_gsm7(body: str) -> list[str]:
+    """The characters that make `body` UCS-2, each once, in the order they first appear."""
+    return list(dict.fromkeys(ch for ch in body if ch not in ALPHABET))
 
 
 def estimate_cost(measure: Measure, price: Decimal) -> Decimal:

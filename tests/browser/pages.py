@@ -85,8 +85,8 @@ PAGES: list[ConsolePage] = [
     ConsolePage("roster import", "/people/import", ready=True),
     ConsolePage("messages", "/messages", ready=True),
     ConsolePage("new message", "/messages/new", ready=True),
-    ConsolePage("surveys", "/surveys"),
-    ConsolePage("survey", Follow("surveys", r"/surveys/\d+")),
+    ConsolePage("surveys", "/surveys", ready=True),
+    ConsolePage("survey", Follow("surveys", r"/surveys/\d+"), ready=True),
     ConsolePage("exports", "/exports", ready=True),
     # The page every refusal shows (404 here; 400, 403 and 429 are the same template).
     ConsolePage(

@@ -53,6 +53,7 @@ from tests.browser.harness import CHROMIUM_FLAGS, chromium_path
 from tests.browser.pages import (
     UNKNOWN_PHONE,
     ConsolePage,
+    NotFoundOnPage,
     Visit,
     measured_pages,
     resolve_async,
@@ -203,7 +204,11 @@ async def resolve_paths(
                 assert answer.status_code == 200, f"{path} answered {answer.status_code}"
                 return answer.text
 
-            paths[entry.name] = await resolve_async(entry, fetch)
+            try:
+                paths[entry.name] = await resolve_async(entry, fetch)
+            except NotFoundOnPage as missing:
+                # The data's term is in 2025: no meeting of the last 30 days has a register.
+                print(f"not measured: {missing}")
     return paths
 
 
@@ -340,12 +345,26 @@ async def main(requests: int = 50) -> None:
             if "overview" in paths:
                 paths["overview"] = overview_path
             health = await server_times(base, {}, "/healthz", 200, requests)
+            pages = [e for e in pages if e.name in paths]
             times = {
                 e.name: await server_times(
                     base, cookies_for(e, tokens), paths[e.name], e.status, requests
                 )
                 for e in pages
             }
+            # The overview keeps its figures 30 s per filter; each request here asks
+            # another page of members at risk, so every one computes them afresh.
+            fresh: list[float] = []
+            if "overview" in paths:
+                admin_cookies = {SESSION_COOKIE: tokens[ConsoleRole.programme_admin]}
+                async with httpx.AsyncClient(
+                    base_url=base, cookies=admin_cookies, timeout=30
+                ) as client:
+                    for i in range(requests):
+                        started = time.perf_counter()
+                        answer = await client.get(f"{overview_path}&risk={i + 2}")
+                        fresh.append((time.perf_counter() - started) * 1000)
+                        assert answer.status_code == 200
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(
                     executable_path=executable, args=CHROMIUM_FLAGS
@@ -384,6 +403,10 @@ async def main(requests: int = 50) -> None:
             f"{label:<40} {kb(first.total()):>8.1f} {kb(later.total()):>8.1f} "
             f"{p50:>7.1f} {p95:>7.1f} {p50 / base_p50:>14.1f}x"
         )
+    if fresh:
+        p50, p95 = p50_p95(fresh)
+        label = "overview computed afresh (admin)"
+        print(f"{label:<40} {'':>8} {'':>8} {p50:>7.1f} {p95:>7.1f} {p50 / base_p50:>14.1f}x")
     overview = weights["overview"][0] if "overview" in weights else None
     if overview is not None:
         parts = ", ".join(
@@ -398,7 +421,7 @@ async def main(requests: int = 50) -> None:
     )
     worst_first = max(kb(w[0].total()) for w in weights.values())
     worst_later = max(kb(w[1].total()) for w in weights.values())
-    worst_p95 = max(p50_p95(ms)[1] for ms in times.values())
+    worst_p95 = max(p50_p95(ms)[1] for ms in [*times.values(), *([fresh] if fresh else [])])
     load_s = overview_3g["load"] / 1000
     for budget, limit, worst, shown in [
         (f"first visit <= {FIRST_VISIT_KB} KB", FIRST_VISIT_KB, worst_first, "largest %.1f KB"),

@@ -1,0 +1,339 @@
+"""What a facilitator runs from a basic phone: marks, cancels, moves, reminds, counts, requests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+
+from service.gsm7 import septets
+from service.models.enums import MeetingStatus, Presence, Rsvp
+from ussd_menus.context import Caller, MeetingView
+from ussd_menus.effects import (
+    Approve,
+    Cancel,
+    Effect,
+    Mark,
+    Move,
+    Remind,
+)
+from ussd_menus.layout import SCREEN, Line, fit
+from ussd_menus.screens.base import (
+    Apply,
+    Finish,
+    Go,
+    Invalid,
+    ListScreen,
+    Outcome,
+    Screen,
+    State,
+    Texts,
+    choice,
+    digits,
+)
+
+FAC_CHOICES = (
+    ("facilitator.counts", "fac_counts", ""),
+    ("facilitator.mark", "fac_pick", "mark"),
+    ("facilitator.cancel", "fac_pick", "cancel"),
+    ("facilitator.move", "fac_pick", "move"),
+    ("facilitator.requests", "fac_requests", ""),
+    ("facilitator.remind", "fac_pick", "remind"),
+)
+
+
+class FacHome(Screen):
+    name = "fac_home"
+    leads_to = ("fac_counts", "fac_pick", "fac_requests")
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        lines = [Line(t("facilitator.menu"))]
+        lines += [Line(f"{n} {t(key)}") for n, (key, _, _) in enumerate(FAC_CHOICES, start=1)]
+        return fit([*lines, Line(t("common.back"))])
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        index = choice(value, len(FAC_CHOICES))
+        if index is None:
+            return Invalid()
+        _, screen, mode = FAC_CHOICES[index]
+        return Go(screen, {"mode": mode} if mode else {})
+
+
+def _led(c: Caller) -> tuple[MeetingView, ...]:
+    return c.facilitation.meetings if c.facilitation else ()
+
+
+def _choosable(c: Caller, mode: str) -> list[MeetingView]:
+    if mode == "mark":  # under way or over in the last week; check-in opens an hour before
+        return [m for m in _led(c) if m.starts_at <= c.now + timedelta(hours=1)][::-1]
+    return [m for m in _led(c) if m.status is MeetingStatus.scheduled and m.starts_at > c.now]
+
+
+class FacPick(ListScreen):
+    name = "fac_pick"
+    leads_to = ("fac_mark", "fac_cancel", "fac_move_date", "fac_remind")
+    targets = {
+        "mark": "fac_mark",
+        "cancel": "fac_cancel",
+        "move": "fac_move_date",
+        "remind": "fac_remind",
+    }
+
+    def header(self, c: Caller, t: Texts) -> str:
+        return t("facilitator.pick")
+
+    def empty(self, t: Texts) -> str:
+        return t("facilitator.no_meetings")
+
+    def items(self, c: Caller, state: State, t: Texts) -> list[str]:
+        return [f"{t.when(m)} {m.community}" for m in _choosable(c, state["mode"])]
+
+    def chosen(self, c: Caller, state: State, index: int) -> Outcome:
+        meeting = _choosable(c, state["mode"])[index]
+        return Go(self.targets[state["mode"]], {"meeting": meeting.id})
+
+
+def _led_meeting(c: Caller, state: State) -> MeetingView | None:
+    return next((m for m in _led(c) if m.id == state.get("meeting")), None)
+
+
+class FacMark(ListScreen):
+    name = "fac_mark"
+    shown = {Presence.present: "P", Presence.remote: "P", Presence.absent: "A"}
+
+    def _members(self, c: Caller, state: State) -> list[tuple[int, str, bool, Presence]]:
+        m = _led_meeting(c, state)
+        if m is None or c.facilitation is None:
+            return []
+        marks = c.facilitation.marks.get(m.id, {})
+        return [
+            (
+                member.id,
+                member.name,
+                member.has_phone,
+                marks.get(member.id, (Rsvp.none, Presence.unknown))[1],
+            )
+            for member in c.facilitation.rosters.get(m.community_id, ())
+        ]
+
+    def header(self, c: Caller, t: Texts) -> str:
+        return t("facilitator.mark_title")
+
+    def empty(self, t: Texts) -> str:
+        return t("facilitator.no_meetings")
+
+    def items(self, c: Caller, state: State, t: Texts) -> list[str]:
+        no_phone = f" ({t('facilitator.no_phone')})"
+        return [
+            f"{self.shown.get(presence, '-')} {name}{'' if phone else no_phone}"
+            for _, name, phone, presence in self._members(c, state)
+        ]
+
+    def chosen(self, c: Caller, state: State, index: int) -> Outcome:
+        person_id, _, _, presence = self._members(c, state)[index]
+        target = (
+            Presence.absent if presence in (Presence.present, Presence.remote) else Presence.present
+        )
+        return Apply(Mark(state["meeting"], person_id, target), state)
+
+
+class _FacConfirm(Screen):
+    """Ask "do X to this meeting?"; `1` does it and ends the session."""
+
+    key = ""  # the catalog's facilitator.{key}_confirm / {key}_yes / done texts
+
+    def done(self) -> str:
+        raise NotImplementedError
+
+    def effect(self, meeting_id: int) -> Effect:
+        raise NotImplementedError
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        m = _led_meeting(c, state)
+        if m is None:
+            return fit([Line(t("refusal.meeting_closed")), Line(t("common.back"))])
+        question = t.fitted(
+            f"facilitator.{self.key}_confirm", community=m.community, date=t.date(m)
+        )
+        return fit(
+            [
+                Line(question, flexible=True),
+                Line(t(f"facilitator.{self.key}_yes")),
+                Line(t("common.back")),
+            ]
+        )
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        m = _led_meeting(c, state)
+        if m is None:
+            return Invalid("refusal.meeting_closed")
+        if value != "1":
+            return Invalid()
+        done = self.done()
+        return Finish(lambda t: t(done), self.effect(m.id))
+
+
+class FacCancel(_FacConfirm):
+    name = "fac_cancel"
+    key = "cancel"
+
+    def done(self) -> str:
+        return "facilitator.cancelled"
+
+    def effect(self, meeting_id: int) -> Effect:
+        return Cancel(meeting_id)
+
+
+class FacRemind(_FacConfirm):
+    name = "fac_remind"
+    key = "remind"
+
+    def done(self) -> str:
+        return "facilitator.reminded"
+
+    def effect(self, meeting_id: int) -> Effect:
+        return Remind(meeting_id)
+
+
+class FacMoveDate(Screen):
+    name = "fac_move_date"
+    leads_to = ("fac_move_time",)
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        return fit([Line(t("facilitator.move_date")), Line(t("common.back"))])
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        day = next_date(value, c.now.date())
+        return (
+            Invalid("facilitator.bad_date")
+            if day is None
+            else Go("fac_move_time", {**state, "day": day.isoformat()})
+        )
+
+
+class FacMoveTime(Screen):
+    name = "fac_move_time"
+    leads_to = ("fac_move_confirm",)
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        return fit([Line(t("facilitator.move_time")), Line(t("common.back"))])
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        moment = at_time(value, date.fromisoformat(state["day"]), c.now)
+        return (
+            Invalid("facilitator.bad_time")
+            if moment is None
+            else Go("fac_move_confirm", {**state, "at": moment.isoformat()})
+        )
+
+
+class FacMoveConfirm(Screen):
+    name = "fac_move_confirm"
+
+    def _target(self, c: Caller, state: State) -> tuple[MeetingView, MeetingView] | None:
+        m = _led_meeting(c, state)
+        if m is None:
+            return None
+        start = datetime.fromisoformat(state["at"])
+        return m, replace(m, starts_at=start, ends_at=start + (m.ends_at - m.starts_at))
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        found = self._target(c, state)
+        if found is None:
+            return fit([Line(t("refusal.meeting_closed")), Line(t("common.back"))])
+        m, moved = found
+        question = t.fitted("facilitator.move_confirm", community=m.community, when=t.when(moved))
+        return fit(
+            [Line(question, flexible=True), Line(t("facilitator.move_yes")), Line(t("common.back"))]
+        )
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        found = self._target(c, state)
+        if found is None:
+            return Invalid("refusal.meeting_closed")
+        if value != "1":
+            return Invalid()
+        m, moved = found
+        return Finish(
+            lambda t: t("facilitator.moved", when=t.when(moved)), Move(m.id, moved.starts_at)
+        )
+
+
+def next_date(value: str, today: date) -> date | None:
+    """`DDMM` as the next such day from today on, or None."""
+    if len(value) != 4 or not digits(value):
+        return None
+    for year in (today.year, today.year + 1):
+        try:
+            day = date(year, int(value[2:]), int(value[:2]))
+        except ValueError:
+            return None
+        if day >= today:
+            return day
+    return None
+
+
+def at_time(value: str, day: date, now: datetime) -> datetime | None:
+    """`HHMM` on `day` in programme time, if that is still ahead."""
+    if len(value) != 4 or not digits(value) or int(value[:2]) > 23 or int(value[2:]) > 59:
+        return None
+    moment = datetime.combine(day, time(int(value[:2]), int(value[2:])), tzinfo=now.tzinfo)
+    return moment if moment > now else None
+
+
+class FacCounts(Screen):
+    """RSVPs and check-ins for today's and this week's meetings, as many as fit."""
+
+    name = "fac_counts"
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        today = c.now.replace(hour=0, minute=0, second=0, microsecond=0)
+        week = [
+            m
+            for m in _led(c)
+            if m.status is MeetingStatus.scheduled
+            and today <= m.starts_at <= c.now + timedelta(days=7)
+        ]
+        if not week or c.facilitation is None:
+            return fit([Line(t("facilitator.no_counts")), Line(t("common.back"))])
+        lines: list[Line] = []
+        for m in week:
+            marks = c.facilitation.marks.get(m.id, {}).values()
+            counts = t(
+                "facilitator.counts_line",
+                when=t.when(m),
+                yes=sum(r is Rsvp.yes for r, _ in marks),
+                no=sum(r is Rsvp.no for r, _ in marks),
+                came=sum(p in (Presence.present, Presence.remote) for _, p in marks),
+                members=len(c.facilitation.rosters.get(m.community_id, ())),
+            )
+            more = [*lines, Line(m.community, flexible=True, min_len=16), Line(counts)]
+            if lines and septets(fit([*more, Line(t("common.back"))])) > SCREEN:
+                break
+            lines = more
+        return fit([*lines, Line(t("common.back"))])
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        return Invalid()
+
+
+class FacRequests(ListScreen):
+    name = "fac_requests"
+
+    def header(self, c: Caller, t: Texts) -> str:
+        return t("facilitator.requests")
+
+    def empty(self, t: Texts) -> str:
+        return t("facilitator.no_requests")
+
+    def items(self, c: Caller, state: State, t: Texts) -> list[str]:
+        return [
+            f"{r.name} ({r.community})" for r in (c.facilitation.requests if c.facilitation else ())
+        ]
+
+    def chosen(self, c: Caller, state: State, index: int) -> Outcome:
+        assert c.facilitation is not None
+        r = c.facilitation.requests[index]
+        return Finish(
+            lambda t: t.fitted("facilitator.approved", name=r.name, community=r.community),
+            Approve(r.membership_id),
+        )

@@ -43,9 +43,11 @@ class SchoolWorld:
         return self.programme.id
 
 
-async def _member(session: AsyncSession, prog: Programme, comm: Community, p: Person) -> None:
+async def _member(
+    session: AsyncSession, prog: Programme, comm: Community, p: Person, joined: datetime
+) -> None:
     assert prog.id is not None and comm.id is not None and p.id is not None
-    await add_member(prog.id, comm.id, p.id, session=session, actor=OP)
+    await add_member(prog.id, comm.id, p.id, session=session, actor=OP, now=joined)
 
 
 async def _held(
@@ -71,7 +73,10 @@ async def school_world(session: AsyncSession, language: Language, now: datetime)
     await update_programme(
         prog.id, ProgrammeSettings(languages=list(Language)), session=session, actor=OP
     )
-    school, neighbour = await f.school(session, prog, "SCH-1"), await f.school(session, prog, "SCH-2")
+    school, neighbour = (
+        await f.school(session, prog, "SCH-1"),
+        await f.school(session, prog, "SCH-2"),
+    )
     lonely = await f.school(session, prog, "SCH-3")
     assert school.id and neighbour.id and lonely.id
     comm = await f.community(session, prog, code="MATHS-CLUSTER", school_ids=[school.id])
@@ -93,8 +98,8 @@ async def school_world(session: AsyncSession, language: Language, now: datetime)
     came = await f.person(session, prog, name="Achieng Came", school_id=school.id)
     missed = await f.person(session, prog, name="Otieno Missed", school_id=school.id)
     visitor = await f.person(session, prog, name="Wanjiru Visitor", school_id=neighbour.id)
-    for p in (came, missed, visitor):
-        await _member(session, prog, comm, p)
+    for p in (came, missed, visitor):  # members since before the meetings
+        await _member(session, prog, comm, p, now - timedelta(days=30))
     assert came.id and missed.id and visitor.id
     marks = {came.id: Presence.present, missed.id: Presence.absent, visitor.id: Presence.absent}
     for days in (14, 4):
@@ -121,7 +126,7 @@ async def school_world(session: AsyncSession, language: Language, now: datetime)
     other_head = await f.person(session, other, name="Umuyobozi Uwase",
                                 roles=[Role.head_teacher], school_id=other_school.id)  # fmt: skip
     other_teacher = await f.person(session, other, school_id=other_school.id)
-    await _member(session, other, other_comm, other_teacher)
+    await _member(session, other, other_comm, other_teacher, now - timedelta(days=30))
     await f.meeting(session, other, other_comm, at=now - timedelta(days=3),
                     starts_in=timedelta(days=6))  # fmt: skip
     await session.commit()

@@ -28,6 +28,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('programme', schema=None) as batch_op:
-        batch_op.drop_column('digest_time')
-        batch_op.drop_column('digest_day')
+    # Dropped in place (SQLite 3.35+ can): a batch copy of `programme` would have to
+    # drop the table every other table refers to, which SQLite refuses once it has rows.
+    op.drop_column('programme', 'digest_time')
+    op.drop_column('programme', 'digest_day')

@@ -17,7 +17,6 @@ from service.domain.segments import measure
 from service.models import Message
 from service.models.enums import Channel, Encoding, Language, Weekday
 from sms.texts import SmsTexts
-from tests import factories as f
 from tests.leaders import OP, SchoolWorld, school_world
 
 NAIROBI = ZoneInfo("Africa/Nairobi")

@@ -41,7 +41,10 @@ async def test_a_head_teacher_sees_the_week_and_calls_their_teacher_at_risk(
     client: httpx.AsyncClient, session: AsyncSession, language: Language
 ) -> None:
     w = await school_world(session, language, f.now())
-    t = lambda key, **v: CATALOG.text(language, key, **v)  # noqa: E731
+
+    def t(key: str, **values: object) -> str:
+        return CATALOG.text(language, key, **values)
+
     p = phone(client, w, w.deputy)
     home = await p.dial()
     school = await p.press(choice(home, t("leader.menu")))

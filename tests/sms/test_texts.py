@@ -262,7 +262,11 @@ def longest_time(language: Language) -> str:
 # page (domain: at most 9999) or link (at most 100 characters).
 LONG_ACTIVITY = LONG[:120]
 LONG_LINK = "https://toolkit.example.org/" + "x" * 72
-ACTIVITY_WHERE = ({"activity_page": 9999}, {"activity_link": LONG_LINK}, {})
+ACTIVITY_WHERE: tuple[dict[str, object], ...] = (
+    {"activity_page": 9999},
+    {"activity_link": LONG_LINK},
+    {},
+)
 
 
 def longest(template: str, language: Language, texts: SmsTexts, *, footer: bool = True) -> str:

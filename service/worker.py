@@ -21,6 +21,7 @@ from service.config import Settings
 from service.db import SessionFactory
 from service.domain.digests import queue_digests
 from service.domain.meetings import close_finished_meetings
+from service.domain.prepare import queue_prepare_messages
 from service.domain.reminders import queue_due_reminders
 from service.domain.survey_dispatch import dispatch_surveys, remind_unfinished
 from service.domain.surveys import expire_responses
@@ -58,6 +59,7 @@ async def _settle_unmatched_reports(session: AsyncSession, now: datetime) -> int
 DEFAULT_JOBS: tuple[Job, ...] = (
     Job("close_finished_meetings", timedelta(minutes=1), _close_finished_meetings),
     Job("queue_due_reminders", timedelta(minutes=1), _queue_due_reminders),
+    Job("queue_prepare_messages", timedelta(minutes=1), queue_prepare_messages),
     Job("dispatch_surveys", timedelta(minutes=1), dispatch_surveys),
     Job("remind_unfinished_surveys", timedelta(minutes=10), remind_unfinished),
     Job("expire_survey_responses", timedelta(minutes=10), expire_responses),

@@ -29,6 +29,15 @@ Values come from the outbox as JSON:
 | `survey`    | 40  | the survey's title                                     |
 
 Codes are never cut (4 or 5 digits, `service.domain.meetings`); counts are numbers.
+
+The meeting's toolkit activity (`activity`, with the optional `activity_page` and
+`activity_link`) takes the room the rest of the message leaves: its title is cut
+to what fits in one segment (with the footer when there is one), never below
+`ACTIVITY_MIN` septets; the page ("p.12", the `[activity] page` text) always stays,
+a link only when it fits whole beside that shortest title (a cut link leads nowhere).
+When not even that fits (the longest community, venue and the footer), a template in
+`FALLBACKS` is sent instead (the reminder without its activity): one segment always.
+Its texts live in the `[activity]` table of each language file.
 With these maxima, the longest date and a 5-digit code, every text fits one
 segment in every language, with the opt-out footer too except the templates in
 `FOOTER_MAY_NEED_TWO_SEGMENTS` (tests/sms/test_texts.py checks both).
@@ -48,7 +57,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from service.gsm7 import is_gsm7, to_gsm7, truncate
+from service.gsm7 import is_gsm7, septets, to_gsm7, truncate
 from service.models.enums import Language, Modality
 from sms import digest
 
@@ -62,6 +71,8 @@ LIMITS: Mapping[str, int] = {
     "survey": 40,
 }
 MAX_CODES = 5  # `which_meeting` lists at most this many codes
+SEGMENT = 160  # GSM-7 septets in one SMS
+ACTIVITY_MIN = 12  # the activity title is never cut shorter than this (septets)
 
 _MEETING = frozenset({"community", "starts_at", "code"})
 
@@ -109,13 +120,27 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = {
     "survey_reask": frozenset(),
     "survey_done": frozenset(),
     "footer": frozenset(),
+    # [activity]: the meeting's toolkit activity in the 48-hour reminder, and the
+    # facilitators' "prepare" SMS; `page` frames the toolkit page number ("p.12").
+    "reminder_activity": _MEETING | {"venue", "activity"},
+    "reminder_activity_no_venue": _MEETING | {"modality", "activity"},
+    "prepare": _MEETING | {"activity"},
+    "page": frozenset({"page"}),
 }
+# A template to fall back on when its activity has no room (a 30-character community
+# and venue and the opt-out footer leave too little): the opt-out line must go out.
+FALLBACKS: Mapping[str, str] = {"reminder_activity": "reminder"}
+# Texts only `render` uses, to build another (not templates a caller names).
+_PARTS = frozenset({"footer", "page"})
+# The value that takes whatever room the rest of the message leaves.
+FLEXIBLE = "activity"
 
 # Templates whose wording changes when an optional value is empty: (value, variant).
 VARIANTS: Mapping[str, tuple[str, str]] = {
     "reminder": ("venue", "reminder_no_venue"),
     "moved": ("venue", "moved_no_venue"),
     "cancelled": ("reason", "cancelled_no_reason"),
+    "reminder_activity": ("venue", "reminder_activity_no_venue"),
 }
 _OPTIONAL = frozenset(value for value, _ in VARIANTS.values())
 
@@ -123,7 +148,7 @@ _OPTIONAL = frozenset(value for value, _ in VARIANTS.values())
 TEMPLATES: Mapping[str, frozenset[str]] = {
     key: PLACEHOLDERS[key] | (PLACEHOLDERS[VARIANTS[key][1]] if key in VARIANTS else frozenset())
     for key in PLACEHOLDERS
-    if key != "footer" and key not in {variant for _, variant in VARIANTS.values()}
+    if key not in _PARTS and key not in {variant for _, variant in VARIANTS.values()}
 }
 
 # Two dates, a venue and two codes leave no room for the opt-out line. A person's
@@ -135,7 +160,10 @@ FOOTER_MAY_NEED_TWO_SEGMENTS: Mapping[str, str] = {
 
 DATE_FIELDS = frozenset({"weekday", "day", "month", "hour", "minute"})
 TIME_FIELDS = frozenset({"hour", "minute"})
-_SECTIONS_IN_ORDER = ("date", "modality", "text", "digest")
+# Tables of templates: one per piece of work, so translators see what belongs together.
+TEXT_SECTIONS = ("text", "activity")
+# The digest is built from pieces (`sms.digest`), not one template: a table of its own.
+_SECTIONS_IN_ORDER = ("date", "modality", *TEXT_SECTIONS, "digest")
 _SECTIONS = frozenset(_SECTIONS_IN_ORDER)
 
 
@@ -217,7 +245,14 @@ def _problems(lang: Language, tree: Mapping[str, Any]) -> list[str]:
             found.append(f"{lang}: [{name}] must be a table")
             section = {}
         sections.append(section)
-    date, modality, texts, digest_texts = sections
+    date, modality, *tables, digest_texts = sections
+    texts: dict[str, Any] = {}
+    where: dict[str, str] = {}
+    for section, table in zip(TEXT_SECTIONS, tables, strict=True):
+        for key, value in table.items():
+            if key in texts:
+                found.append(f"{lang}: {section}.{key} is also in [{where[key]}]")
+            texts[key], where[key] = value, section
     found += _check_names(f"{lang}: date.weekdays", date.get("weekdays"), 7)
     found += _check_names(f"{lang}: date.months", date.get("months"), 12)
     found += _check_text(f"{lang}: date.format", date.get("format"), DATE_FIELDS)
@@ -229,12 +264,12 @@ def _problems(lang: Language, tree: Mapping[str, Any]) -> list[str]:
     for key, value in modality.items():
         found += _check_text(f"{lang}: modality.{key}", value, None)
     for key in sorted(PLACEHOLDERS.keys() - texts.keys()):
-        found.append(f"{lang}: missing text.{key}")
+        found.append(f"{lang}: missing {_home(key)}.{key}")
     for key in sorted(texts.keys() - PLACEHOLDERS.keys()):
-        found.append(f"{lang}: text.{key} is not a known template")
+        found.append(f"{lang}: {where[key]}.{key} is not a known template")
     for key, value in texts.items():
         if key in PLACEHOLDERS:
-            found += _check_text(f"{lang}: text.{key}", value, PLACEHOLDERS[key])
+            found += _check_text(f"{lang}: {where[key]}.{key}", value, PLACEHOLDERS[key])
     for key in sorted(digest.PLACEHOLDERS.keys() - digest_texts.keys()):
         found.append(f"{lang}: missing digest.{key}")
     for key in sorted(digest_texts.keys() - digest.PLACEHOLDERS.keys()):
@@ -243,6 +278,14 @@ def _problems(lang: Language, tree: Mapping[str, Any]) -> list[str]:
         if key in digest.PLACEHOLDERS:
             found += _check_text(f"{lang}: digest.{key}", value, digest.PLACEHOLDERS[key])
     return found
+
+
+def _home(key: str) -> str:
+    """The table a text belongs in."""
+    return "activity" if key in _ACTIVITY_TEXTS else "text"
+
+
+_ACTIVITY_TEXTS = frozenset({"reminder_activity", "reminder_activity_no_venue", "prepare", "page"})
 
 
 def _read(folder: Path, lang: Language) -> dict[str, Any]:
@@ -269,7 +312,7 @@ class SmsTexts:
         return cls(
             {
                 lang: _Language(
-                    texts=dict(tree["text"]),
+                    texts={k: v for name in TEXT_SECTIONS for k, v in tree[name].items()},
                     weekdays=tuple(tree["date"]["weekdays"]),
                     months=tuple(tree["date"]["months"]),
                     date_format=tree["date"]["format"],
@@ -311,15 +354,27 @@ class SmsTexts:
             raise RenderError(f"unknown time zone {timezone!r}") from error
         texts = self._languages[language]
         values = {
-            name: self._value(name, params[name], texts, zone) for name in TEMPLATES[template]
+            name: self._value(name, params[name], texts, zone)
+            for name in TEMPLATES[template]
+            if name != FLEXIBLE
         }
         key = template
         if template in VARIANTS:
             optional, variant = VARIANTS[template]
             if not values[optional]:
                 key = variant
-        body = _fill(texts.texts[key], values)
-        return f"{body} {texts.texts['footer']}" if footer else body
+        tail = f" {texts.texts['footer']}" if footer else ""
+        if FLEXIBLE in TEMPLATES[template]:
+            rest = septets(_fill(texts.texts[key], values | {FLEXIBLE: ""}) + tail)
+            activity = _activity(params, texts, SEGMENT - rest)
+            if activity is None and template in FALLBACKS:
+                return self.render(
+                    FALLBACKS[template], language, params, timezone=timezone, footer=footer
+                )
+            if activity is None:  # cannot happen with the texts' maxima (tests/sms check it)
+                activity = _activity(params, texts, SEGMENT - rest, squeeze=False) or ""
+            values[FLEXIBLE] = activity
+        return _fill(texts.texts[key], values) + tail
 
     def _digest(
         self, language: Language, params: Mapping[str, object], *, timezone: str, footer: bool
@@ -370,6 +425,34 @@ class SmsTexts:
             return ", ".join(_clean(str(code)) for code in raw[:MAX_CODES])
         text = _clean(str(raw))
         return truncate(text, LIMITS[name]) if name in LIMITS else text
+
+
+def _activity(
+    params: Mapping[str, object], texts: _Language, room: int, *, squeeze: bool = True
+) -> str | None:
+    """The activity's title and where to find it, in `room` septets: the title cut (never
+    below ACTIVITY_MIN), the page always shown, a link only whole. None when even the
+    shortest title and its page do not fit (`squeeze=False`: give them anyway)."""
+    raw = params[FLEXIBLE]
+    if raw is None:
+        raise RenderError(f"{FLEXIBLE} needs a value, got null")
+    title = _clean(str(raw))
+    page, link = params.get("activity_page"), params.get("activity_link")
+    where = ""
+    if page:
+        try:
+            where = _fill(texts.texts["page"], {"page": str(int(str(page)))})
+        except ValueError as error:
+            raise RenderError(f"activity_page must be a number, got {page!r}") from error
+    elif link:
+        where = _clean(str(link))
+        if septets(where) + 1 + min(septets(title), ACTIVITY_MIN) > room:
+            where = ""  # a link cut short leads nowhere
+    left = room - (septets(where) + 1 if where else 0)
+    if squeeze and left < min(septets(title), ACTIVITY_MIN):
+        return None
+    title = truncate(title, max(left, ACTIVITY_MIN))
+    return f"{title} {where}" if where else title
 
 
 def _clean(text: str) -> str:

@@ -41,6 +41,10 @@ class MeetingView:
     rsvp: Rsvp
     presence: Presence
     status: MeetingStatus = MeetingStatus.scheduled
+    # The toolkit activity: a title, and a page of the printed toolkit or a short link.
+    activity: str | None = None
+    activity_page: int | None = None
+    activity_link: str | None = None
 
 
 @dataclass(frozen=True)

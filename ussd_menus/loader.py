@@ -111,6 +111,10 @@ _MEETING_COLUMNS = [
 ]
 
 
+# What a teacher's meeting screen shows of the toolkit activity.
+_ACTIVITY_COLUMNS = [col(Meeting.activity), col(Meeting.activity_page), col(Meeting.activity_link)]
+
+
 def _caller_statement(dialect: str) -> Any:
     membership = sa.orm.aliased(Membership)
     memberships = (
@@ -135,7 +139,12 @@ def _caller_statement(dialect: str) -> Any:
         sa.select(
             _json(
                 dialect,
-                [*_MEETING_COLUMNS, col(Attendance.rsvp), col(Attendance.presence)],
+                [
+                    *_MEETING_COLUMNS,
+                    col(Attendance.rsvp),
+                    col(Attendance.presence),
+                    *_ACTIVITY_COLUMNS,
+                ],
                 col(Meeting.starts_at),
             )
         )
@@ -470,10 +479,24 @@ async def load_caller(
             venue=venue,
             rsvp=Rsvp(rsvp) if rsvp else Rsvp.none,
             presence=Presence(presence) if presence else Presence.unknown,
+            activity=activity,
+            activity_page=page,
+            activity_link=link,
         )
-        for mid, code, cid, starts, ends, modality, venue, rsvp, presence in _sorted(
-            meeting_rows, dialect, 3
-        )
+        for (
+            mid,
+            code,
+            cid,
+            starts,
+            ends,
+            modality,
+            venue,
+            rsvp,
+            presence,
+            activity,
+            page,
+            link,
+        ) in _sorted(meeting_rows, dialect, 3)
     )
     return Caller(
         phone=phone,

@@ -27,9 +27,13 @@ from console.pages.community_forms import (
 )
 from service.domain.errors import DomainError
 from service.domain.meetings import (
+    ACTIVITY_LINK_MAX,
+    ACTIVITY_MAX,
+    ACTIVITY_PAGE_MAX,
     MeetingChange,
     MeetingEdit,
     cancel_meeting,
+    check_link,
     reschedule_meeting,
     update_meeting,
 )
@@ -56,6 +60,9 @@ async def _meeting_page(
         "time": starts.strftime("%H:%M"),
         "venue": meeting.venue or "",
         "agenda": meeting.agenda or "",
+        "activity": meeting.activity or "",
+        "activity_link": meeting.activity_link or "",
+        "activity_page": str(meeting.activity_page or ""),
         "modality": meeting.modality.value,
         "reason": "",
     }
@@ -173,15 +180,70 @@ async def cancel(current: Page) -> Response:
     return current.redirect(meeting_url(meeting), notice=notice)
 
 
+def _activity(current: Page, form: Any) -> tuple[dict[str, str], dict[str, Any], str | None]:
+    """The activity fields as typed, as values for the domain, and what is wrong with
+    them in the reader's words (the domain would refuse the same, in English)."""
+    typed = {
+        name: str(form.get(name, "")).strip()[:200]
+        for name in ("activity", "activity_link", "activity_page")
+    }
+    values: dict[str, Any] = {name: typed[name] for name in ("activity", "activity_link")}
+    if len(typed["activity"]) > ACTIVITY_MAX:
+        return (
+            typed,
+            values,
+            current._(
+                "The activity's title can be at most %(count)s characters.", count=ACTIVITY_MAX
+            ),
+        )
+    try:
+        check_link(typed["activity_link"])
+        link_ok = len(typed["activity_link"]) <= ACTIVITY_LINK_MAX
+    except ValueError:
+        link_ok = False
+    if not link_ok:
+        return (
+            typed,
+            values,
+            current._(
+                "The activity link must be a web address starting with http:// or https://, "
+                "at most %(count)s characters.",
+                count=ACTIVITY_LINK_MAX,
+            ),
+        )
+    page_typed = typed["activity_page"]
+    if page_typed:
+        number = int(page_typed) if page_typed.isascii() and page_typed.isdigit() else 0
+        if not 1 <= number <= ACTIVITY_PAGE_MAX:
+            return (
+                typed,
+                values,
+                current._(
+                    "The toolkit page must be a whole number from 1 to %(max)s.",
+                    max=ACTIVITY_PAGE_MAX,
+                ),
+            )
+        values["activity_page"] = number
+    else:
+        values["activity_page"] = None
+    if (typed["activity_link"] or page_typed) and not typed["activity"]:
+        return typed, values, current._("Give the activity's title with its link or page.")
+    return typed, values, None
+
+
 @page(scope=Scope.write)
 async def edit(current: Page) -> Response:
     meeting = await reads.covered_meeting(current, path_id(current, "meeting_id"))
     form = await current.form()
-    typed = {"agenda": str(form.get("agenda", "")).strip()[:600]}
-    values: dict[str, Any] = {"agenda": typed["agenda"]}
+    typed, values, wrong = _activity(current, form)
+    typed["agenda"] = values["agenda"] = str(form.get("agenda", "")).strip()[:600]
     modality = str(form.get("modality", ""))
     if modality in Modality.__members__:
         typed["modality"] = values["modality"] = modality
+    if wrong is not None:
+        return await _meeting_page(
+            current, meeting, typed=typed, errors={"edit": wrong}, status_code=422
+        )
 
     async def work() -> None:
         assert meeting.id is not None

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -34,12 +35,43 @@ from service.models.types import utcnow
 MAX_DURATION = timedelta(hours=12)
 
 
+ACTIVITY_MAX = 120
+ACTIVITY_LINK_MAX = 100
+ACTIVITY_PAGE_MAX = 9999
+
+
+def check_link(value: str | None) -> str | None:
+    """A short web address people can type or tap: http(s), a host with a dot, no spaces."""
+    if not value:
+        return None
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or "." not in host
+        or any(ch.isspace() for ch in value)
+    ):
+        raise ValueError(
+            "the activity link must be a web address starting with http:// or https://"
+        )
+    return value
+
+
 class MeetingDetails(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     modality: Modality = Modality.in_person
     venue: str | None = Field(default=None, max_length=200)
     agenda: str | None = Field(default=None, max_length=500)
+    # The toolkit activity: a title, and where to find it (a short link, a toolkit page).
+    activity: str | None = Field(default=None, max_length=ACTIVITY_MAX)
+    activity_link: str | None = Field(default=None, max_length=ACTIVITY_LINK_MAX)
+    activity_page: int | None = Field(default=None, ge=1, le=ACTIVITY_PAGE_MAX)
+
+    @field_validator("activity_link")
+    @classmethod
+    def _link(cls, value: str | None) -> str | None:
+        return check_link(value)
 
 
 class MeetingInput(MeetingDetails):
@@ -71,6 +103,11 @@ class SeriesInput(MeetingDetails):
     duration_minutes: int = Field(default=90, ge=15, le=12 * 60)
     # Days the series skips: public holidays, a sports day, exams (programme dates).
     closed_days: list[date] = Field(default_factory=list, max_length=200)
+
+
+def _check_activity(title: str | None, link: str | None, page: int | None) -> None:
+    if (link or page) and not title:
+        raise ValidationError("give the activity's title with its link or page", field="activity")
 
 
 def _check_times(starts_at: datetime, ends_at: datetime, now: datetime) -> None:
@@ -137,6 +174,7 @@ async def schedule_meeting(
     assert programme.id is not None and data.ends_at is not None
     now = now or utcnow()
     await get_owned(session, Community, data.community_id, programme.id)
+    _check_activity(data.activity, data.activity_link, data.activity_page)
     _check_times(data.starts_at, data.ends_at, now)
     await _ensure_no_clash(session, data.community_id, data.starts_at, data.ends_at)
     term = await term_on(session, programme.id, local_date(data.starts_at, programme.timezone))
@@ -149,6 +187,9 @@ async def schedule_meeting(
         modality=data.modality,
         venue=data.venue,
         agenda=data.agenda,
+        activity=data.activity or None,
+        activity_link=data.activity_link or None,
+        activity_page=data.activity_page,
         code=_new_code(await _open_codes(session, programme.id)),
         created_at=now,
         updated_at=now,
@@ -214,7 +255,7 @@ async def schedule_term_meetings(
                 community_id=data.community_id,
                 starts_at=starts_at,
                 ends_at=starts_at + duration,
-                **data.model_dump(include={"modality", "venue", "agenda"}),
+                **data.model_dump(include=set(MeetingDetails.model_fields)),
             ),
             session=session,
             actor=actor,
@@ -408,8 +449,9 @@ async def cancel_meeting(
 
 
 class MeetingEdit(MeetingDetails):
-    """A meeting's details to change: only the fields given change; an empty venue or
-    agenda clears it. Members are not messaged: reminders carry the details as they are."""
+    """A meeting's details to change: only the fields given change; an empty venue,
+    agenda or activity field clears it. Members are not messaged: reminders carry the
+    details as they are."""
 
     modality: Modality | None = None  # type: ignore[assignment]
 
@@ -423,7 +465,7 @@ async def update_meeting(
     actor: Actor,
     now: datetime | None = None,
 ) -> Meeting:
-    """Change an open meeting's modality, venue or agenda (the toolkit activity)."""
+    """Change an open meeting's modality, venue, agenda or toolkit activity."""
     assert programme.id is not None
     now = now or utcnow()
     meeting = await open_for_change(session, programme.id, meeting_id, actor)
@@ -435,6 +477,12 @@ async def update_meeting(
                 values[name] = value
         else:
             values[name] = value or None
+    _check_activity(
+        *(
+            values.get(name, getattr(meeting, name))
+            for name in ("activity", "activity_link", "activity_page")
+        )
+    )
     changes = audit.apply_changes(meeting, values)
     if changes:
         meeting.updated_at = now

@@ -23,7 +23,13 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.models import Community, Meeting, Membership, Message, Person, Programme
-from service.models.enums import Direction, Language, MembershipStatus, MessageStatus
+from service.models.enums import (
+    Direction,
+    Language,
+    MembershipRole,
+    MembershipStatus,
+    MessageStatus,
+)
 
 # What a message is for; also what a programme filters its messages by.
 REMINDER = "reminder"
@@ -32,9 +38,10 @@ NOTICE = "notice"
 REPLY = "reply"
 BROADCAST = "broadcast"
 SURVEY = "survey"
+PREPARE = "prepare"  # to facilitators: the meeting's activity, 48 hours before
 
 # Kinds that only make sense while the meeting is still on as planned.
-MEETING_BOUND = (REMINDER, REMIND_NOW)
+MEETING_BOUND = (REMINDER, REMIND_NOW, PREPARE)
 
 _CHUNK = 5000  # rows per executemany
 ANALYZE_AFTER = 2000  # queued rows in one go that refresh the planner's statistics
@@ -113,6 +120,15 @@ def meeting_params(meeting: Meeting, community: Community | str) -> dict[str, An
     }
 
 
+def activity_params(meeting: Meeting) -> dict[str, Any]:
+    """The values of a template that shows the meeting's toolkit activity."""
+    return {
+        "activity": meeting.activity or "",
+        "activity_page": meeting.activity_page,
+        "activity_link": meeting.activity_link,
+    }
+
+
 async def members_to_message(
     session: AsyncSession, community_id: int, *, exclude: Iterable[int] = ()
 ) -> list[Recipient]:
@@ -123,14 +139,15 @@ async def members_to_message(
 
 
 async def members_of(
-    session: AsyncSession, community_ids: Sequence[int]
+    session: AsyncSession, community_ids: Sequence[int], *, role: MembershipRole | None = None
 ) -> dict[int, list[Recipient]]:
-    """Active members with a phone who have not opted out, for many communities at
-    once (one query per thousand), each community's ordered by person."""
+    """Active members (with `role`: only those with that role) with a phone who have not
+    opted out, for many communities at once (one query per thousand), each community's
+    ordered by person."""
     found: dict[int, list[Recipient]] = {c: [] for c in community_ids}
     ids = list(community_ids)
     for start in range(0, len(ids), 1000):
-        rows = await session.execute(
+        stmt = (
             sa.select(
                 col(Membership.community_id),
                 col(Person.id),
@@ -146,6 +163,9 @@ async def members_of(
             )
             .order_by(col(Membership.community_id), col(Person.id))
         )
+        if role is not None:
+            stmt = stmt.where(col(Membership.role) == role)
+        rows = await session.execute(stmt)
         for community_id, person_id, phone, language in rows.all():
             found[community_id].append(Recipient(person_id, phone, language))
     return found

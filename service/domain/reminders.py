@@ -4,12 +4,18 @@ A programme sets the offsets (hours before a meeting, e.g. 48 and 2); a communit
 may override them. When several rounds are due at once (a meeting scheduled at
 short notice) only the one nearest the meeting goes out: two reminders a minute
 apart would only annoy.
+
+The round at least a day before the meeting (the "48-hour reminder" with the
+default offsets) also carries the meeting's toolkit activity, when it has one: it
+is the reminder that leaves time to prepare. Later rounds (2 hours before) stay as
+short as they are: by then the teacher needs the time, the place and the code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -24,6 +30,15 @@ from service.models.enums import MeetingStatus
 from service.models.types import utcnow
 
 REMIND_NOW_GAP = timedelta(hours=1)
+# A round this many hours or more before the meeting carries its activity.
+ACTIVITY_ROUND_H = 24
+
+
+def reminder_template(meeting: Meeting, offset_h: int) -> tuple[str, dict[str, Any]]:
+    """The template of a reminder round and the values it needs beyond the meeting's."""
+    if meeting.activity and offset_h >= ACTIVITY_ROUND_H:
+        return "reminder_activity", outbox.activity_params(meeting)
+    return "reminder", {}
 
 
 def offsets_for(programme: Programme, community: Community) -> list[int]:
@@ -92,13 +107,14 @@ async def _queue_for_programme(session: AsyncSession, programme: Programme, now:
     members = await outbox.members_of(session, sorted({m.community_id for m, _, _, _ in due}))
     batches = []
     for meeting, community, offset, key in due:
+        template, extra = reminder_template(meeting, offset)
         batches.append(
             outbox.Batch(
                 programme=programme,
                 recipients=members[meeting.community_id],
                 kind=outbox.REMINDER,
-                template="reminder",
-                params=outbox.meeting_params(meeting, community),
+                template=template,
+                params=outbox.meeting_params(meeting, community) | extra,
                 due=meeting.starts_at - timedelta(hours=offset),
                 dedupe=_reminder_key(meeting.id, key),
                 meeting_id=meeting.id,

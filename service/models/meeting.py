@@ -37,12 +37,20 @@ class Meeting(SQLModel, table=True):
     modality: Modality = enum_col(Modality, Modality.in_person, length=16)
     venue: str | None = text_col(200, nullable=True)
     agenda: str | None = text_col(500, nullable=True)
+    # The toolkit activity the meeting follows: its title, and where to find it (a
+    # short link, or a page of the printed toolkit). Reminders and USSD show it.
+    activity: str | None = text_col(120, nullable=True)
+    activity_link: str | None = text_col(100, nullable=True)
+    activity_page: int | None = None
     status: MeetingStatus = enum_col(MeetingStatus, MeetingStatus.scheduled, length=12)
     code: str = text_col(6)
     cancel_reason: str | None = text_col(200, nullable=True)
     # The last reminder round queued ("<offset>h@<start>"): the reminder job skips
     # meetings it has done without re-inserting a row per member every minute.
     reminded: str | None = text_col(40, nullable=True)
+    # The start its facilitators were sent the "prepare" SMS for: a moved meeting is
+    # prepared again for its new time, one already prepared is not read every minute.
+    prepared_for: datetime | None = when()
     # When its attendees were sent the meeting's survey.
     surveyed_at: datetime | None = when()
     created_at: datetime = stamp()

@@ -19,6 +19,7 @@ from sms.keywords import Keyword, parse
 from sms.texts import (
     FOLDER,
     FOOTER_MAY_NEED_TWO_SEGMENTS,
+    TEXT_SECTIONS,
     CatalogueError,
     RenderError,
     SmsTexts,
@@ -35,7 +36,7 @@ TEMPLATES = {
     "remind_held", "remind_dropped", "remind_nobody", "cancel_held", "cancel_dropped",
     "cancel_nobody", "sign_in_code",
     "survey_hint_choice", "survey_hint_yes_no", "survey_hint_rating", "survey_hint_number",
-    "survey_hint_text", "survey_reask", "survey_done",
+    "survey_hint_text", "survey_reask", "survey_done", "reminder_activity", "prepare",
 }  # fmt: skip
 
 NOV_24_NOON_UTC = "2026-11-24T12:00:00+00:00"  # a Tuesday
@@ -257,19 +258,34 @@ def longest_time(language: Language) -> str:
     )
 
 
+# The longest activity a meeting can carry: a 120-character title, and the longest
+# page (domain: at most 9999) or link (at most 100 characters).
+LONG_ACTIVITY = LONG[:120]
+LONG_LINK = "https://toolkit.example.org/" + "x" * 72
+ACTIVITY_WHERE: tuple[dict[str, object], ...] = (
+    {"activity_page": 9999},
+    {"activity_link": LONG_LINK},
+    {},
+)
+
+
 def longest(template: str, language: Language, texts: SmsTexts, *, footer: bool = True) -> str:
     """The longest text a template can give: every variant, modality, value at its max."""
     at = longest_time(language)
     renders = []
     for modality in Modality:
         for optional in (LONG, ""):
-            params: dict[str, object] = {
-                "community": LONG, "venue": optional, "reason": optional, "programme": LONG,
-                "survey": LONG, "modality": modality.value, "starts_at": at,
-                "old_starts_at": at, "send_time": at, "code": "99999", "codes": ["99999"] * 9,
-                "count": 9999, "questions": 99,
-            }  # fmt: skip
-            renders.append(texts.render(template, language, params, timezone=KIGALI, footer=footer))
+            for where in ACTIVITY_WHERE:
+                params: dict[str, object] = {
+                    "community": LONG, "venue": optional, "reason": optional, "programme": LONG,
+                    "survey": LONG, "modality": modality.value, "starts_at": at,
+                    "old_starts_at": at, "send_time": at, "code": "99999",
+                    "codes": ["99999"] * 9, "count": 9999, "questions": 99,
+                    "activity": LONG_ACTIVITY, **where,
+                }  # fmt: skip
+                renders.append(
+                    texts.render(template, language, params, timezone=KIGALI, footer=footer)
+                )
     return max(renders, key=septets)
 
 
@@ -310,6 +326,8 @@ def test_the_footer_allow_list_only_holds_what_does_not_fit(texts: SmsTexts) -> 
 NOT_KEYWORDS = {"SMS"}
 MENTIONS = {
     "reminder": {Keyword.yes, Keyword.no},
+    "reminder_activity": {Keyword.yes, Keyword.no},
+    "reminder_activity_no_venue": {Keyword.yes, Keyword.no},
     "moved": {Keyword.yes, Keyword.no},
     "rsvp_yes": {Keyword.here},
     "rsvp_no": {Keyword.yes},
@@ -323,8 +341,7 @@ MENTIONS = {
 
 def _raw(language: Language) -> dict[str, str]:
     tree = tomllib.loads((FOLDER / f"{language.value}.toml").read_text(encoding="utf-8"))
-    texts: dict[str, str] = tree["text"]
-    return texts
+    return {key: text for table in TEXT_SECTIONS for key, text in tree[table].items()}
 
 
 @pytest.mark.parametrize("language", list(Language))
@@ -349,10 +366,12 @@ def test_the_reply_words_in_a_text_are_ones_copline_reads_in_that_language(
     ("edit", "problem"),
     [
         (lambda t: re.sub(r"^no_meeting = .*\n", "", t, flags=re.M), "sw: missing text.no_meeting"),
-        (
-            lambda t: t.replace("[text]\n", '[text]\nextra = "Habari"\n'),
-            "sw: text.extra is not a known template",
-        ),
+        (lambda t: t.replace("[text]\n", '[text]\nextra = "Habari"\n'),
+         "sw: text.extra is not a known template"),
+        (lambda t: t.replace("[activity]\n", '[activity]\nziada = "Habari"\n'), "sw: activity.ziada is not a known template"),
+        (lambda t: re.sub(r"^prepare = .*\n", "", t, flags=re.M), "sw: missing activity.prepare"),
+        (lambda t: t.replace("[activity]\n", '[activity]\nno_meeting = "Huna mikutano."\n'),
+         "sw: activity.no_meeting is also in [text]"),
         (lambda t: t.replace("{community}: mkutano {starts_at}, {venue}",
                              "{kikundi}: mkutano {starts_at}, {venue}"),
          "sw: text.reminder has an unknown placeholder {kikundi}"),

@@ -13,6 +13,12 @@ ZONE = ZoneInfo("Africa/Kigali")
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=ZONE)
 LONG_SCHOOL = "Groupe Scolaire Sainte Bernadette de Kamembe"
 LONG_COMMUNITY = f"{LONG_SCHOOL} Mathematics and Science Community of Practice"
+# A toolkit activity as long as a meeting keeps (120), a page and a link as long as allowed.
+LONG_ACTIVITY = (
+    "Learning fractions through play: paper strips, number lines and sharing bananas "
+    "fairly among the learners of a large class"
+)[:120]
+LONG_LINK = "https://toolkit.example.org/" + "x" * 72
 
 PROGRAMME = ProgrammeInfo(
     id=1,
@@ -39,6 +45,10 @@ def meeting(
         venue="Salle polyvalente du Groupe Scolaire Sainte Bernadette, bloc C",
         rsvp=rsvp,
         presence=Presence.unknown,
+        # Every third meeting has no activity, the others a page or (odd) a long link.
+        activity=LONG_ACTIVITY if n % 3 else None,
+        activity_page=9999 if n % 3 and n % 2 == 0 else None,
+        activity_link=LONG_LINK if n % 3 and n % 2 else None,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from service.domain.surveys import (
     Pending,
 )
+from service.gsm7 import septets, to_gsm7
 from service.models.enums import Modality, Presence, Rsvp
 from ussd_menus.catalog import LANGUAGE_NAMES
 from ussd_menus.context import Caller, MeetingView
@@ -14,7 +15,7 @@ from ussd_menus.effects import (
     Respond,
     SetLanguage,
 )
-from ussd_menus.layout import Line, fit
+from ussd_menus.layout import SCREEN, Line, fit
 from ussd_menus.screens.base import (
     Finish,
     Go,
@@ -78,23 +79,29 @@ class Meeting(Screen):
         m = _meeting(c, state)
         if m is None:  # gone since the last hop (cancelled, or over)
             return fit([Line(t("refusal.meeting_closed")), Line(t("common.back"))])
-        lines = [
+        about = [
             Line(m.community, flexible=True),
             Line(f"{t.when(m)}-{m.ends_at:%H:%M}"),
             Line(
                 ", ".join(x for x in (m.venue, t(f"modality.{m.modality.value}")) if x),
                 flexible=True,
             ),
-            Line(t("meeting.code", code=m.code)),
+            *_activity(m, t),
         ]
+        answer = [Line(t("meeting.code", code=m.code))]
         if m.rsvp is not Rsvp.none:
-            lines.append(Line(t("meeting.said_yes" if m.rsvp is Rsvp.yes else "meeting.said_no")))
-        lines += [
+            answer.append(Line(t("meeting.said_yes" if m.rsvp is Rsvp.yes else "meeting.said_no")))
+        answer += [
             Line(f"1 {t('meeting.attend')}"),
             Line(f"2 {t('meeting.decline')}"),
             Line(t("common.back")),
         ]
-        return fit(lines)
+        if m.activity and m.activity_link and not m.activity_page:
+            # A link is shown whole or not at all: cut short, it leads nowhere.
+            with_link = fit([*about, Line(m.activity_link), *answer])
+            if septets(with_link) <= SCREEN:
+                return with_link
+        return fit([*about, *answer])
 
     def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
         m = _meeting(c, state)
@@ -109,6 +116,23 @@ class Meeting(Screen):
 
 
 DECLINE_REASONS = ("sick", "family", "travel", "school_duty", "other")
+
+
+# The shortest an activity title is cut to, as on the SMS (sms.texts.ACTIVITY_MIN).
+ACTIVITY_TITLE_MIN = 12
+
+
+def _activity(m: MeetingView, t: Texts) -> list[Line]:
+    """The activity's line: its page (kept) before its title (cut to fit if need be)."""
+    if not m.activity:
+        return []
+    if m.activity_page:
+        frame = t("activity.with_page", page=m.activity_page, title="")
+        text = t("activity.with_page", page=m.activity_page, title=m.activity)
+    else:
+        frame = t("activity.title", title="")
+        text = t("activity.title", title=m.activity)
+    return [Line(text, flexible=True, min_len=septets(to_gsm7(frame)) + ACTIVITY_TITLE_MIN)]
 
 
 class Decline(Screen):

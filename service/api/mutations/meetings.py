@@ -41,6 +41,15 @@ class ScheduleMeetingInput:
     modality: Modality = Modality.in_person
     venue: str | None = None
     agenda: str | None = None
+    activity: str | None = strawberry.field(
+        default=None, description="The toolkit activity's title (at most 120 characters)."
+    )
+    activity_link: str | None = strawberry.field(
+        default=None, description="A short http(s) link to the activity (at most 100)."
+    )
+    activity_page: int | None = strawberry.field(
+        default=None, description="The activity's page in the printed toolkit."
+    )
 
 
 @strawberry.input
@@ -54,6 +63,15 @@ class ScheduleTermMeetingsInput:
     modality: Modality = Modality.in_person
     venue: str | None = None
     agenda: str | None = None
+    activity: str | None = strawberry.field(
+        default=None, description="The toolkit activity's title (at most 120 characters)."
+    )
+    activity_link: str | None = strawberry.field(
+        default=None, description="A short http(s) link to the activity (at most 100)."
+    )
+    activity_page: int | None = strawberry.field(
+        default=None, description="The activity's page in the printed toolkit."
+    )
     closed_days: list[date] = strawberry.field(
         default_factory=list,
         description="Days the series skips, e.g. public holidays (programme dates).",
@@ -68,7 +86,19 @@ class UpdateMeetingInput:
     )
     agenda: str | None = strawberry.field(
         default=strawberry.UNSET,
-        description="The toolkit activity or agenda; null or empty removes it.",
+        description="The agenda; null or empty removes it.",
+    )
+    activity: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The toolkit activity's title (at most 120); null or empty removes it.",
+    )
+    activity_link: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="A short http(s) link to the activity (at most 100); null removes it.",
+    )
+    activity_page: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The activity's page in the printed toolkit; null removes it.",
     )
 
 
@@ -117,6 +147,7 @@ RecordAttendanceResult = Annotated[
     strawberry.union("RecordAttendanceResult"),
 ]  # fmt: skip
 
+UPDATABLE = ("modality", "venue", "agenda", "activity", "activity_link", "activity_page")
 MEETING_ERRORS = (e.MeetingInPast, e.MeetingClash, e.MeetingCancelled, e.MeetingClosed)
 
 
@@ -135,6 +166,9 @@ class MeetingMutations:
                 modality=input.modality,
                 venue=input.venue,
                 agenda=input.agenda,
+                activity=input.activity,
+                activity_link=input.activity_link,
+                activity_page=input.activity_page,
             )
             meeting = await schedule_meeting(
                 programme, data, session=session, actor=info.context.actor
@@ -158,6 +192,9 @@ class MeetingMutations:
                 modality=input.modality,
                 venue=input.venue,
                 agenda=input.agenda,
+                activity=input.activity,
+                activity_link=input.activity_link,
+                activity_page=input.activity_page,
                 closed_days=input.closed_days,
             )
             meetings = await schedule_term_meetings(
@@ -186,7 +223,8 @@ class MeetingMutations:
         return await mutate(info, Scope.write, work, also=MEETING_ERRORS)
 
     @strawberry.mutation(
-        description="Change a meeting's modality, venue or agenda; fields left out stay. "
+        description="Change a meeting's modality, venue, agenda or activity; fields left out "
+        "stay. "
         "Members are not messaged (moving or cancelling a meeting tells them)."
     )
     async def update_meeting(
@@ -194,9 +232,7 @@ class MeetingMutations:
     ) -> ChangeMeetingResult:
         async def work(session: AsyncSession, programme: Programme) -> MeetingPayload:
             values = {
-                name: getattr(input, name)
-                for name in ("modality", "venue", "agenda")
-                if given(getattr(input, name))
+                name: getattr(input, name) for name in UPDATABLE if given(getattr(input, name))
             }
             meeting = await update_meeting(
                 programme,

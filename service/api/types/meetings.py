@@ -35,6 +35,11 @@ class MeetingNode(Node):
     modality: Modality
     venue: str | None
     agenda: str | None
+    activity: str | None = strawberry.field(description="The toolkit activity's title.")
+    activity_link: str | None = strawberry.field(description="A short link to the activity.")
+    activity_page: int | None = strawberry.field(
+        description="The activity's page in the printed toolkit."
+    )
     status: MeetingStatus
     code: str = strawberry.field(description="Teachers reply YES <code> or check in with it.")
     cancel_reason: str | None
@@ -52,6 +57,9 @@ class MeetingNode(Node):
             modality=row.modality,
             venue=row.venue,
             agenda=row.agenda,
+            activity=row.activity,
+            activity_link=row.activity_link,
+            activity_page=row.activity_page,
             status=row.status,
             code=row.code,
             cancel_reason=row.cancel_reason,

@@ -59,10 +59,20 @@ LIMITS: Mapping[str, int] = {
     "programme": 30,
     "reason": 40,
     "survey": 40,
+    "name": 30,
 }
 MAX_CODES = 5  # `which_meeting` lists at most this many codes
 
 _MEETING = frozenset({"community", "starts_at", "code"})
+
+# A join request, its answer and a facilitator's invitation (the [membership] table):
+# `name` is a person's, `ussd` the programme's service code to dial.
+_MEMBERSHIP_TEXTS: Mapping[str, tuple[str, ...]] = {
+    "join_request": ("name", "community", "ussd"),
+    "join_approved": ("community", "programme"),
+    "join_declined": ("community",),
+    "invited": ("name", "community", "ussd"),
+}
 
 # Every text in a language file and exactly the placeholders it must use.
 PLACEHOLDERS: Mapping[str, frozenset[str]] = {
@@ -108,6 +118,7 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = {
     "survey_reask": frozenset(),
     "survey_done": frozenset(),
     "footer": frozenset(),
+    **{key: frozenset(names) for key, names in _MEMBERSHIP_TEXTS.items()},
 }
 
 # Templates whose wording changes when an optional value is empty: (value, variant).
@@ -134,7 +145,9 @@ FOOTER_MAY_NEED_TWO_SEGMENTS: Mapping[str, str] = {
 
 DATE_FIELDS = frozenset({"weekday", "day", "month", "hour", "minute"})
 TIME_FIELDS = frozenset({"hour", "minute"})
-_SECTIONS_IN_ORDER = ("date", "modality", "text")
+# [text] and the tables of texts appended after it, each by the work that added them.
+_TEXT_TABLES = ("text", "membership")
+_SECTIONS_IN_ORDER = ("date", "modality", *_TEXT_TABLES)
 _SECTIONS = frozenset(_SECTIONS_IN_ORDER)
 
 
@@ -215,7 +228,8 @@ def _problems(lang: Language, tree: Mapping[str, Any]) -> list[str]:
             found.append(f"{lang}: [{name}] must be a table")
             section = {}
         sections.append(section)
-    date, modality, texts = sections
+    date, modality, *tables = sections
+    texts = _merged(lang, tables, found)
     found += _check_names(f"{lang}: date.weekdays", date.get("weekdays"), 7)
     found += _check_names(f"{lang}: date.months", date.get("months"), 12)
     found += _check_text(f"{lang}: date.format", date.get("format"), DATE_FIELDS)
@@ -234,6 +248,16 @@ def _problems(lang: Language, tree: Mapping[str, Any]) -> list[str]:
         if key in PLACEHOLDERS:
             found += _check_text(f"{lang}: text.{key}", value, PLACEHOLDERS[key])
     return found
+
+
+def _merged(lang: Language, tables: list[dict[str, Any]], found: list[str]) -> dict[str, Any]:
+    """The texts of every text table as one; a key in two tables is a problem."""
+    texts: dict[str, Any] = {}
+    for table in tables:
+        for key in sorted(table.keys() & texts.keys()):
+            found.append(f"{lang}: text {key} is in two tables")
+        texts |= table
+    return texts
 
 
 def _read(folder: Path, lang: Language) -> dict[str, Any]:
@@ -260,7 +284,7 @@ class SmsTexts:
         return cls(
             {
                 lang: _Language(
-                    texts=dict(tree["text"]),
+                    texts=_merged(lang, [tree[t] for t in _TEXT_TABLES], []),
                     weekdays=tuple(tree["date"]["weekdays"]),
                     months=tuple(tree["date"]["months"]),
                     date_format=tree["date"]["format"],

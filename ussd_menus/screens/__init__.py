@@ -23,6 +23,23 @@ from ussd_menus.screens.facilitator import (
     FacRemind,
     FacRequests,
 )
+from ussd_menus.screens.facilitator_members import (
+    AddConfirm,
+    AddPhone,
+    FacRequest,
+    Invited,
+    InvitedName,
+    MsgPreview,
+    MsgText,
+)
+from ussd_menus.screens.facilitator_plan import (
+    FacCommunity,
+    PlanConfirm,
+    PlanDate,
+    PlanHow,
+    PlanTime,
+    PlanVenue,
+)
 from ussd_menus.screens.surveys import (
     SurveyQuestion,
     Surveys,
@@ -69,6 +86,19 @@ SCREENS: dict[str, Screen] = {
         FacMoveConfirm(),
         FacCounts(),
         FacRequests(),
+        FacRequest(),
+        FacCommunity(),
+        PlanDate(),
+        PlanTime(),
+        PlanHow(),
+        PlanVenue(),
+        PlanConfirm(),
+        AddPhone(),
+        AddConfirm(),
+        MsgText(),
+        MsgPreview(),
+        Invited(),
+        InvitedName(),
     )
 }
 

@@ -24,7 +24,7 @@ from service.domain.communities import add_member, ensure_facilitates, get_membe
 from service.domain.errors import NotFound, ValidationError
 from service.domain.lookup import get_owned
 from service.domain.people import find_by_phone
-from service.domain.phones import normalise_phone
+from service.domain.phones import normalise_home_phone
 from service.models import Community, Membership, Person, Programme
 from service.models.enums import MembershipStatus
 from service.models.types import utcnow
@@ -63,7 +63,7 @@ async def add_by_phone(
     now = now or utcnow()
     community = await get_owned(session, Community, community_id, programme.id)
     await ensure_facilitates(session, community_id, actor)
-    phone = normalise_phone(raw_phone, programme.phone_region)  # InvalidPhone
+    phone = normalise_home_phone(raw_phone, programme.phone_region)  # InvalidPhone
     person = await find_by_phone(session, programme.id, phone)
     if person is not None and named(person):
         assert person.id is not None

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 
 from service.domain.errors import InvalidPhone
-from service.domain.phones import normalise_phone
+from service.domain.phones import normalise_home_phone
 from service.domain.segments import measure
 from service.gsm7 import septets, to_gsm7
 from ussd_menus.context import Caller, RequestView
@@ -27,7 +27,7 @@ class AddPhone(Screen):
 
     def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
         try:
-            phone = normalise_phone(value, c.programme.phone_region)
+            phone = normalise_home_phone(value, c.programme.phone_region)
         except InvalidPhone:
             return Invalid("plan.bad_phone")
         return Go("add_confirm", {**state, "phone": phone})

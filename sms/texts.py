@@ -69,12 +69,22 @@ LIMITS: Mapping[str, int] = {
     "programme": 30,
     "reason": 40,
     "survey": 40,
+    "name": 30,
 }
 MAX_CODES = 5  # `which_meeting` lists at most this many codes
 SEGMENT = 160  # GSM-7 septets in one SMS
 ACTIVITY_MIN = 12  # the activity title is never cut shorter than this (septets)
 
 _MEETING = frozenset({"community", "starts_at", "code"})
+
+# A join request, its answer and a facilitator's invitation (the [membership] table):
+# `name` is a person's, `ussd` the programme's service code to dial.
+_MEMBERSHIP_TEXTS: Mapping[str, tuple[str, ...]] = {
+    "join_request": ("name", "community", "ussd"),
+    "join_approved": ("community", "programme"),
+    "join_declined": ("community",),
+    "invited": ("name", "community", "ussd"),
+}
 
 # Every text in a language file and exactly the placeholders it must use.
 PLACEHOLDERS: Mapping[str, frozenset[str]] = {
@@ -126,6 +136,8 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = {
     "reminder_activity_no_venue": _MEETING | {"modality", "activity"},
     "prepare": _MEETING | {"activity"},
     "page": frozenset({"page"}),
+    # [membership]: join requests, their answers and invitations by number.
+    **{key: frozenset(names) for key, names in _MEMBERSHIP_TEXTS.items()},
 }
 # A template to fall back on when its activity has no room (a 30-character community
 # and venue and the opt-out footer leave too little): the opt-out line must go out.
@@ -161,7 +173,7 @@ FOOTER_MAY_NEED_TWO_SEGMENTS: Mapping[str, str] = {
 DATE_FIELDS = frozenset({"weekday", "day", "month", "hour", "minute"})
 TIME_FIELDS = frozenset({"hour", "minute"})
 # Tables of templates: one per piece of work, so translators see what belongs together.
-TEXT_SECTIONS = ("text", "activity")
+TEXT_SECTIONS = ("text", "activity", "membership")
 # The digest is built from pieces (`sms.digest`), not one template: a table of its own.
 _SECTIONS_IN_ORDER = ("date", "modality", *TEXT_SECTIONS, "digest")
 _SECTIONS = frozenset(_SECTIONS_IN_ORDER)
@@ -282,7 +294,9 @@ def _problems(lang: Language, tree: Mapping[str, Any]) -> list[str]:
 
 def _home(key: str) -> str:
     """The table a text belongs in."""
-    return "activity" if key in _ACTIVITY_TEXTS else "text"
+    if key in _ACTIVITY_TEXTS:
+        return "activity"
+    return "membership" if key in _MEMBERSHIP_TEXTS else "text"
 
 
 _ACTIVITY_TEXTS = frozenset({"reminder_activity", "reminder_activity_no_venue", "prepare", "page"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from service.domain.digests import SchoolWeek
@@ -26,6 +27,9 @@ class ProgrammeInfo:
     languages: tuple[Language, ...]
     default_language: Language
     join_codes: dict[str, JoinTarget] = field(default_factory=dict)
+    phone_region: str = ""  # how a number typed without its country code is read
+    sms_price: Decimal = Decimal(0)  # per segment, in `currency`
+    currency: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class MemberView:
     id: int
     name: str
     has_phone: bool
+    reachable: bool = True  # has a phone and has not opted out: a message reaches them
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,8 @@ class Caller:
     facilitation_: Facilitation | None = None
     session_ref: str = ""  # the USSD session: tells this session's survey answers apart
     surveys_: tuple[Pending, ...] | None = None
+    # Recent distinct venues of the communities the caller leads, latest first.
+    venues_: dict[int, tuple[str, ...]] | None = None
     # The input index each of this session's free-text answers began at; loaded with surveys.
     text_answers: Mapping[int, TextAnswer] = field(default_factory=dict)
     leads_school: int | None = None  # the school they lead as head teacher or deputy
@@ -153,6 +160,19 @@ class Caller:
         if self.facilitation_ is None:
             raise NeedsData("facilitation")
         return self.facilitation_
+
+    @property
+    def venues(self) -> dict[int, tuple[str, ...]]:
+        if self.venues_ is None:
+            raise NeedsData("venues")
+        return self.venues_
+
+    @property
+    def led(self) -> list[tuple[int, str]]:
+        """The communities the caller facilitates: (id, name), by name."""
+        return [
+            (cid, name) for cid, role, name in self.active if role is MembershipRole.facilitator
+        ]
 
     @property
     def surveys(self) -> tuple[Pending, ...]:

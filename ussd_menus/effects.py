@@ -7,13 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha256
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain.actor import Actor
 from service.domain.attendance import record_presence, record_rsvp
 from service.domain.communities import approve_membership, request_to_join
+from service.domain.invitations import give_name, named
 from service.domain.meetings import cancel_meeting, reschedule_meeting
 from service.domain.outbox import Queued
 from service.domain.people import PersonInput, create_person, find_by_phone, set_language
@@ -35,6 +36,16 @@ class Effect(Protocol):
     ) -> Queued | None: ...
 
 
+@runtime_checkable
+class Reporting(Effect, Protocol):
+    """An effect whose closing message shows what it made (a new meeting's code): read
+    after the change, or on a retried hop from what the first try made."""
+
+    async def report(
+        self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
+    ) -> dict[str, str]: ...
+
+
 def action_key(index: int, effect: Effect) -> str:
     """What a change is claimed under (UssdAction.key): the input that made it, and it."""
     return f"{index}:{effect.key}"
@@ -54,7 +65,7 @@ def text_answers(keys: Iterable[str]) -> dict[int, TextAnswer]:
     return found
 
 
-def _actor(caller: Caller) -> Actor:
+def actor_of(caller: Caller) -> Actor:
     assert caller.person_id is not None
     return Actor.person(caller.person_id, Channel.ussd)
 
@@ -80,7 +91,7 @@ class Respond:
             self.answer,
             self.reason,
             session=session,
-            actor=_actor(caller),
+            actor=actor_of(caller),
             now=now,
         )
 
@@ -104,7 +115,7 @@ class CheckIn:
             caller.person_id,
             self.presence,
             session=session,
-            actor=_actor(caller),
+            actor=actor_of(caller),
             now=now,
         )
 
@@ -122,7 +133,7 @@ class SetLanguage:
     ) -> None:
         assert caller.person_id is not None
         await set_language(
-            programme, caller.person_id, self.language, session=session, actor=_actor(caller)
+            programme, caller.person_id, self.language, session=session, actor=actor_of(caller)
         )
 
 
@@ -140,6 +151,15 @@ class Join:
     ) -> None:
         assert programme.id is not None
         person = await find_by_phone(session, programme.id, caller.phone)
+        if person is not None and not named(person):  # a number a facilitator added
+            assert person.id is not None
+            await give_name(
+                programme.id,
+                person.id,
+                self.name,
+                session=session,
+                actor=Actor.person(person.id, Channel.ussd),
+            )
         if person is None:
             person = await create_person(
                 programme,
@@ -179,7 +199,7 @@ class Mark:
             self.person_id,
             self.presence,
             session=session,
-            actor=_actor(caller),
+            actor=actor_of(caller),
             now=now,
         )
 
@@ -200,7 +220,7 @@ class Cancel:
             self.meeting_id,
             "cancelled by USSD",
             session=session,
-            actor=_actor(caller),
+            actor=actor_of(caller),
             now=now,
         )
         return change.told
@@ -223,7 +243,7 @@ class Move:
             self.meeting_id,
             self.starts_at,
             session=session,
-            actor=_actor(caller),
+            actor=actor_of(caller),
             now=now,
         )
         return change.told
@@ -244,7 +264,7 @@ class Approve:
             programme.id or 0,
             self.membership_id,
             session=session,
-            actor=_actor(caller),
+            actor=actor_of(caller),
             approver_id=caller.person_id,
         )
 
@@ -261,7 +281,7 @@ class Remind:
         self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
     ) -> Queued:
         return await remind_now(
-            programme, self.meeting_id, session=session, actor=_actor(caller), now=now
+            programme, self.meeting_id, session=session, actor=actor_of(caller), now=now
         )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
@@ -35,7 +35,7 @@ from service.models.enums import Language, UssdOutcome
 from service.models.types import utcnow
 from ussd_menus.catalog import Catalog, default_catalog
 from ussd_menus.context import Caller, NeedsData, ProgrammeInfo
-from ussd_menus.effects import Effect, action_key
+from ussd_menus.effects import Effect, Reporting, action_key
 from ussd_menus.layout import Line, fit
 from ussd_menus.loader import Reader, load_caller, load_part, load_programme, reading
 from ussd_menus.screens import SCREENS, Apply, Finish, Go, Invalid, Stay, Texts, check_screens
@@ -56,6 +56,7 @@ PARTS = (
     "facilitation",
     "surveys",
     "school",
+    "venues",
 )  # on demand; meetings come with the caller
 REFUSALS = {
     "meeting_cancelled": "refusal.meeting_cancelled",
@@ -65,6 +66,10 @@ REFUSALS = {
     "not_allowed": "refusal.not_allowed",
     "reminded_recently": "refusal.reminded_recently",
     "invalid_answer": "surveys.closed",
+    "meeting_in_past": "plan.in_past",
+    "meeting_clash": "plan.clash",
+    "invalid_phone": "plan.bad_phone",
+    "conflict": "plan.conflict",
 }
 # When the database is down the caller's language is unknown: guess from the country.
 COUNTRY_LANGUAGE = {
@@ -102,8 +107,18 @@ def inputs_of(text: str) -> list[str]:
     return [] if text == "" else text.split("*")
 
 
+def start_screen(caller: Caller) -> str:
+    """Home; for a stranger the welcome; for a number a facilitator added whose owner has
+    not given their name yet, the invitation (or, with none left, the welcome)."""
+    if not caller.known:
+        return "welcome"
+    if not caller.name:
+        return "invited" if caller.pending else "welcome"
+    return "home"
+
+
 def replay(caller: Caller, inputs: list[str], t: Texts) -> Replay:
-    home = "home" if caller.known else "welcome"
+    home = start_screen(caller)
     r = Replay(stack=[(home, {})], visited=[home])
     index = 0
     while index < len(inputs):
@@ -168,11 +183,19 @@ def database_errors(engine: AsyncEngine) -> tuple[type[BaseException], ...]:
     return (SQLAlchemyError, engine.dialect.loaded_dbapi.Error, OSError, TimeoutError)
 
 
-def finished(finish: Finish, t: Texts, told: Queued | None, zone: ZoneInfo, now: datetime) -> str:
-    """The closing message; after a change that messaged others, also what became of
-    their SMS: going out now, held by quiet hours until HH:MM (programme time), or not
-    sent and why. A retried hop, whose change was made before, says only the first."""
-    message = finish.message(t)
+def finished(
+    finish: Finish,
+    t: Texts,
+    told: Queued | None,
+    zone: ZoneInfo,
+    now: datetime,
+    report: Mapping[str, str] | None = None,
+) -> str:
+    """The closing message (with what the change reported, such as a new meeting's code);
+    after a change that messaged others, also what became of their SMS: going out now,
+    held by quiet hours until HH:MM (programme time), or not sent and why. A retried hop,
+    whose change was made before, says only the first."""
+    message = finish.reported(t, report) if finish.reported and report else finish.message(t)
     if told is None:
         return message
     until = f"{told.send_after.astimezone(zone):%H:%M}" if told.send_after else ""
@@ -264,16 +287,21 @@ class UssdEngine:
             if r.finish.effect is None:
                 reply = "END " + r.finish.message(t)
             else:
+                report = None
                 async with self.sessions() as session:
+                    effect = r.finish.effect
                     refusal, told = await self._once(
-                        session, hop, r.changed_at, r.finish.effect, caller, programme, now
+                        session, hop, r.changed_at, effect, caller, programme, now
                     )
+                    if refusal is None and isinstance(effect, Reporting):
+                        # After the change, or on a retry that finds it made before.
+                        report = await effect.report(session, caller, programme, now)
                     if session.in_transaction():
                         await session.commit()
                 if refusal is not None:
                     reply = "END " + t(refusal)
                 else:
-                    reply = "END " + finished(r.finish, t, told, info.timezone, now)
+                    reply = "END " + finished(r.finish, t, told, info.timezone, now, report)
         elif r.apply is not None:
             async with self.sessions() as session:
                 refusal, _ = await self._once(

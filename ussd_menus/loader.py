@@ -80,6 +80,9 @@ async def load_programme(
         join_codes={
             code: JoinTarget(community_id=cid or 0, name=name) for code, cid, name in rows.all()
         },
+        phone_region=programme.phone_region,
+        sms_price=programme.sms_price,
+        currency=programme.currency,
     )
     return info, programme
 
@@ -217,6 +220,7 @@ def _facilitation_statement(dialect: str) -> Any:
                     col(Membership.status),
                     col(Person.name),
                     col(Person.phone).is_not(None),
+                    col(Person.phone).is_not(None) & col(Person.opted_out_at).is_(None),
                 ],
                 col(Person.name),
             )
@@ -276,10 +280,31 @@ def _people_statement(dialect: str) -> Any:
     )
 
 
+VENUES = 3  # recent venues offered when scheduling
+
+
+def _venues_statement(dialect: str) -> Any:
+    """The distinct venues of the meetings of the communities the caller leads, each with
+    when it was last used (cancelled meetings' too: the place was chosen all the same)."""
+    last = sa.func.max(col(Meeting.starts_at))
+    return (
+        sa.select(col(Meeting.community_id), col(Meeting.venue), last)
+        .where(
+            col(Meeting.community_id).in_(
+                _communities_of(sa.bindparam("person"), MembershipRole.facilitator)
+            ),
+            col(Meeting.venue).is_not(None),
+        )
+        .group_by(col(Meeting.community_id), col(Meeting.venue))
+        .order_by(col(Meeting.community_id), last.desc())
+    )
+
+
 _BUILDERS = {
     "caller": _caller_statement,
     "facilitation": _facilitation_statement,
     "people": _people_statement,
+    "venues": _venues_statement,
 }
 _STATEMENTS: dict[tuple[str, str], Any] = {}
 
@@ -541,6 +566,12 @@ async def load_part(reader: Reader, caller: Caller, part: str, now: datetime) ->
             reader, caller.programme, caller.person_id, names, now
         )
         return replace(caller, facilitation_=facilitation)
+    if part == "venues":
+        venues: dict[int, list[str]] = defaultdict(list)
+        for cid, venue, _ in await reader.fetch("venues", {"person": caller.person_id}):
+            if venue.strip() and len(venues[cid]) < VENUES:
+                venues[cid].append(venue)
+        return replace(caller, venues_={cid: tuple(v) for cid, v in venues.items()})
     if part == "surveys":
         pending = []
         claimed: Sequence[str] = ()
@@ -577,11 +608,17 @@ async def load_facilitation(
     rosters: dict[int, list[MemberView]] = defaultdict(list)
     requests = []
     # A community the caller started to lead since their row was read waits for the next hop.
-    for membership_id, pid, cid, status, pname, has_phone in _sorted(member_rows, dialect, 4):
+    for membership_id, pid, cid, status, pname, has_phone, reachable in _sorted(
+        member_rows, dialect, 4
+    ):
         if cid not in names:
             continue
         if status == MembershipStatus.active:
-            rosters[cid].append(MemberView(id=pid, name=pname, has_phone=bool(has_phone)))
+            rosters[cid].append(
+                MemberView(id=pid, name=pname, has_phone=bool(has_phone), reachable=bool(reachable))
+            )
+        elif not pname:
+            continue  # an invitation of a number whose owner has not answered: not a request
         else:
             requests.append(
                 RequestView(membership_id=membership_id, name=pname, community=names[cid][1])

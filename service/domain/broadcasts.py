@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain import audit, outbox
 from service.domain.actor import Actor
+from service.domain.communities import ensure_facilitates
 from service.domain.errors import NotFound, ValidationError
 from service.domain.lookup import get_owned
 from service.models import Community, Meeting, Programme
@@ -41,6 +42,35 @@ class BroadcastInput(BaseModel):
         return self
 
 
+async def _queue(
+    session: AsyncSession,
+    programme: Programme,
+    recipients: list[outbox.Recipient],
+    template: str | None,
+    params: dict[str, Any] | None,
+    body: str | None,
+    now: datetime,
+    *,
+    community_id: int | None = None,
+    meeting: Meeting | None = None,
+) -> outbox.Queued:
+    """A broadcast's rows: a template with its values, or a person's text as written."""
+    return await outbox.queue(
+        session,
+        programme,
+        recipients,
+        kind=outbox.BROADCAST,
+        template=template,
+        params=params,
+        body=body,
+        due=now,
+        now=now,
+        community_id=community_id,
+        meeting_id=meeting.id if meeting else None,
+        not_after=meeting.starts_at if meeting else None,
+    )
+
+
 async def broadcast(
     programme: Programme,
     community_id: int,
@@ -50,10 +80,12 @@ async def broadcast(
     actor: Actor,
     now: datetime | None = None,
 ) -> outbox.Queued:
-    """Queue one SMS per active member with a phone who has not opted out."""
+    """Queue one SMS per active member with a phone who has not opted out. A person
+    sending from a phone must facilitate the community."""
     assert programme.id is not None
     now = now or utcnow()
     community = await get_owned(session, Community, community_id, programme.id)
+    await ensure_facilitates(session, community_id, actor)
     recipients = await outbox.members_to_message(
         session, community_id, exclude=[actor.person_id] if actor.person_id else []
     )
@@ -64,20 +96,10 @@ async def broadcast(
         body: str | None = None,
         meeting: Meeting | None = None,
     ) -> outbox.Queued:
-        return await outbox.queue(
-            session,
-            programme,
-            recipients,
-            kind=outbox.BROADCAST,
-            template=template,
-            params=params,
-            body=body,
-            due=now,
-            now=now,
-            community_id=community_id,
-            meeting_id=meeting.id if meeting else None,
-            not_after=meeting.starts_at if meeting else None,
-        )
+        return await _queue(
+            session, programme, recipients, template, params, body, now,
+            community_id=community_id, meeting=meeting,
+        )  # fmt: skip
 
     if data.text is not None:
         queued = await send(None, None, body=data.text)
@@ -150,17 +172,7 @@ async def broadcast_programme(
         template, params, body = None, None, data.text
     else:
         template, params, body = "help", {"programme": programme.name}, None
-    queued = await outbox.queue(
-        session,
-        programme,
-        recipients,
-        kind=outbox.BROADCAST,
-        template=template,
-        params=params,
-        body=body,
-        due=now,
-        now=now,
-    )
+    queued = await _queue(session, programme, recipients, template, params, body, now)
     audit.record(
         session,
         actor,

@@ -13,13 +13,13 @@ from sqlalchemy import bindparam, insert, update
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.domain import audit, outbox
+from service.domain import audit, membership_sms, outbox
 from service.domain.actor import Actor
 from service.domain.errors import Conflict, NotAllowed, NotFound, ValidationError
 from service.domain.lookup import check_owned, get_owned, plan_for_batches
 from service.domain.outcome import Outcome
 from service.models import Community, CommunitySchool, Membership, Person, Programme, School
-from service.models.enums import CommunityKind, MembershipRole, MembershipStatus
+from service.models.enums import Channel, CommunityKind, MembershipRole, MembershipStatus
 from service.models.types import utcnow
 
 
@@ -361,27 +361,38 @@ async def remove_member(
 
 
 async def request_to_join(
-    programme_id: int, join_code: str, person_id: int, *, session: AsyncSession, actor: Actor
+    programme_id: int,
+    join_code: str,
+    person_id: int,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
 ) -> Membership:
-    """A caller asks to join with a join code; a facilitator approves it."""
+    """A caller asks to join with a join code; the community's facilitators are told by
+    SMS, and one of them approves or declines it."""
+    now = now or utcnow()
     stmt = select(Community).where(
         Community.programme_id == programme_id, Community.join_code == join_code.strip()
     )
     community = (await session.exec(stmt)).first()
     if community is None or community.id is None:
         raise NotFound("no community has that join code", join_code=join_code)
-    await get_owned(session, Person, person_id, programme_id)
+    person = await get_owned(session, Person, person_id, programme_id)
     membership = await get_membership(session, community.id, person_id)
     if membership is not None and membership.status is not MembershipStatus.left:
         return membership
     if membership is None:
         membership = Membership(
-            community_id=community.id, person_id=person_id, status=MembershipStatus.pending
+            community_id=community.id,
+            person_id=person_id,
+            status=MembershipStatus.pending,
+            requested_at=now,
         )
         session.add(membership)
     else:
         membership.status = MembershipStatus.pending
-        membership.requested_at = utcnow()
+        membership.requested_at = now
         membership.left_at = None
     await session.flush()
     audit.record(
@@ -390,8 +401,12 @@ async def request_to_join(
         "membership.request",
         membership,
         changes={"community_id": community.id},
+        at=now,
         programme_id=programme_id,
     )
+    programme = await session.get(Programme, programme_id)
+    assert programme is not None
+    await membership_sms.tell_facilitators(session, programme, community, membership, person, now)
     return membership
 
 
@@ -404,6 +419,65 @@ async def is_facilitator(session: AsyncSession, community_id: int, person_id: in
     )
 
 
+async def ensure_facilitates(session: AsyncSession, community_id: int, actor: Actor) -> None:
+    """People act on a community from a phone only if they facilitate it; keys, operators
+    and the console (which checked the person's scope before) may."""
+    if actor.kind != "person" or actor.channel is Channel.console:
+        return
+    assert actor.id is not None
+    if not await is_facilitator(session, community_id, actor.id):
+        raise NotAllowed("only a facilitator of this community can do this")
+
+
+async def _pending_request(
+    programme_id: int,
+    membership_id: int,
+    *,
+    session: AsyncSession,
+    approver_id: int | None,
+) -> tuple[Membership, Community]:
+    """A pending join request of this programme, and its community, if `approver_id`
+    (None: staff or a key) facilitates that community."""
+    membership = await session.get(Membership, membership_id)
+    if membership is None:
+        raise NotFound(f"membership {membership_id} not found")
+    community = await get_owned(session, Community, membership.community_id, programme_id)
+    if approver_id is not None and not await is_facilitator(
+        session, membership.community_id, approver_id
+    ):
+        raise NotAllowed("only a facilitator of this community can answer join requests")
+    if membership.status is not MembershipStatus.pending:
+        raise Conflict(f"membership is {membership.status}, not pending")
+    return membership, community
+
+
+async def _answer(
+    programme_id: int,
+    membership: Membership,
+    community: Community,
+    action: str,
+    template: str,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Audit the answer to a join request and tell the person who asked, by SMS."""
+    audit.record(
+        session,
+        actor,
+        action,
+        membership,
+        changes={"status": membership.status.value},
+        at=now,
+        programme_id=programme_id,
+    )
+    await session.flush()
+    programme = await session.get(Programme, programme_id)
+    assert programme is not None
+    await membership_sms.tell_requester(session, programme, community, membership, template, now)
+
+
 async def approve_membership(
     programme_id: int,
     membership_id: int,
@@ -411,29 +485,19 @@ async def approve_membership(
     session: AsyncSession,
     actor: Actor,
     approver_id: int | None = None,
+    now: datetime | None = None,
 ) -> Membership:
     """Approve a pending request. A person approving must facilitate that community."""
-    membership = await session.get(Membership, membership_id)
-    if membership is None:
-        raise NotFound(f"membership {membership_id} not found")
-    await get_owned(session, Community, membership.community_id, programme_id)
-    if approver_id is not None and not await is_facilitator(
-        session, membership.community_id, approver_id
-    ):
-        raise NotAllowed("only a facilitator of this community can approve members")
-    if membership.status is not MembershipStatus.pending:
-        raise Conflict(f"membership is {membership.status}, not pending")
-    membership.status = MembershipStatus.active
-    membership.joined_at = utcnow()
-    audit.record(
-        session,
-        actor,
-        "membership.approve",
-        membership,
-        changes={"status": "active"},
-        programme_id=programme_id,
+    now = now or utcnow()
+    membership, community = await _pending_request(
+        programme_id, membership_id, session=session, approver_id=approver_id
     )
-    await session.flush()
+    membership.status = MembershipStatus.active
+    membership.joined_at = now
+    await _answer(
+        programme_id, membership, community, "membership.approve", membership_sms.JOIN_APPROVED,
+        session=session, actor=actor, now=now,
+    )  # fmt: skip
     return membership
 
 
@@ -449,28 +513,15 @@ async def decline_membership(
     """Turn down a pending request: the membership is marked left, so the person may ask
     again later with the join code. A person declining must facilitate that community."""
     now = now or utcnow()
-    membership = await session.get(Membership, membership_id)
-    if membership is None:
-        raise NotFound(f"membership {membership_id} not found")
-    await get_owned(session, Community, membership.community_id, programme_id)
-    if approver_id is not None and not await is_facilitator(
-        session, membership.community_id, approver_id
-    ):
-        raise NotAllowed("only a facilitator of this community can decline requests")
-    if membership.status is not MembershipStatus.pending:
-        raise Conflict(f"membership is {membership.status}, not pending")
+    membership, community = await _pending_request(
+        programme_id, membership_id, session=session, approver_id=approver_id
+    )
     membership.status = MembershipStatus.left
     membership.left_at = now
-    audit.record(
-        session,
-        actor,
-        "membership.decline",
-        membership,
-        changes={"status": "left"},
-        at=now,
-        programme_id=programme_id,
-    )
-    await session.flush()
+    await _answer(
+        programme_id, membership, community, "membership.decline", membership_sms.JOIN_DECLINED,
+        session=session, actor=actor, now=now,
+    )  # fmt: skip
     return membership
 
 

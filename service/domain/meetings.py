@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain import audit, outbox
 from service.domain.actor import Actor
-from service.domain.communities import is_facilitator
+from service.domain.communities import ensure_facilitates, is_facilitator
 from service.domain.errors import (
     MeetingCancelled,
     MeetingClash,
@@ -174,6 +174,7 @@ async def schedule_meeting(
     assert programme.id is not None and data.ends_at is not None
     now = now or utcnow()
     await get_owned(session, Community, data.community_id, programme.id)
+    await ensure_facilitates(session, data.community_id, actor)
     _check_activity(data.activity, data.activity_link, data.activity_page)
     _check_times(data.starts_at, data.ends_at, now)
     await _ensure_no_clash(session, data.community_id, data.starts_at, data.ends_at)

@@ -43,3 +43,12 @@ def mask_phone(phone: str | None) -> str | None:
     if len(phone) <= 7:
         return "•" * len(phone)
     return phone[:6] + "•" * (len(phone) - 8) + phone[-2:]
+
+
+def normalise_home_phone(raw: str, region: str) -> str:
+    """`normalise_phone`, refusing a valid number of another country: a facilitator
+    adding a member types a number of the programme's own country."""
+    phone = normalise_phone(raw, region)
+    if not phone.startswith(f"+{phonenumbers.country_code_for_region(region)}"):
+        raise InvalidPhone(f"{phone[:4]}… is not a number of {region}", field="phone")
+    return phone

@@ -37,6 +37,8 @@ TEMPLATES = {
     "cancel_nobody", "sign_in_code",
     "survey_hint_choice", "survey_hint_yes_no", "survey_hint_rating", "survey_hint_number",
     "survey_hint_text", "survey_reask", "survey_done", "reminder_activity", "prepare",
+    # [membership]: a join request, its answer, a facilitator's invitation
+    "join_request", "join_approved", "join_declined", "invited",
 }  # fmt: skip
 
 NOV_24_NOON_UTC = "2026-11-24T12:00:00+00:00"  # a Tuesday
@@ -281,7 +283,7 @@ def longest(template: str, language: Language, texts: SmsTexts, *, footer: bool 
                     "survey": LONG, "modality": modality.value, "starts_at": at,
                     "old_starts_at": at, "send_time": at, "code": "99999",
                     "codes": ["99999"] * 9, "count": 9999, "questions": 99,
-                    "activity": LONG_ACTIVITY, **where,
+                    "activity": LONG_ACTIVITY, "name": LONG, "ussd": "*384*12345#", **where,
                 }  # fmt: skip
                 renders.append(
                     texts.render(template, language, params, timezone=KIGALI, footer=footer)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from service.domain.surveys import Pending, QuestionView, SurveySpec, reflection_spec
@@ -27,7 +28,11 @@ PROGRAMME = ProgrammeInfo(
     languages=(Language.rw, Language.en, Language.sw, Language.fr),
     default_language=Language.rw,
     join_codes={"123456": JoinTarget(community_id=1, name=LONG_COMMUNITY)},
+    phone_region="RW",
+    sms_price=Decimal("15.5"),
+    currency="RWF",
 )
+LONG_VENUE = "Salle polyvalente du Groupe Scolaire Sainte Bernadette, bloc C"
 
 
 def meeting(
@@ -42,7 +47,7 @@ def meeting(
         starts_at=start,
         ends_at=start + timedelta(minutes=90),
         modality=modality,
-        venue="Salle polyvalente du Groupe Scolaire Sainte Bernadette, bloc C",
+        venue=LONG_VENUE,
         rsvp=rsvp,
         presence=Presence.unknown,
         # Every third meeting has no activity, the others a page or (odd) a long link.
@@ -180,6 +185,8 @@ def facilitator(language: Language = Language.en) -> Caller:
     return replace(
         base,
         communities_=led,
+        active=tuple((c.id, MembershipRole.facilitator, c.name) for c in led),
+        venues_={c.id: (LONG_VENUE, f"{LONG_SCHOOL} staff room", "Hall") for c in led[:2]},
         facilitates=True,
         facilitation_=Facilitation(
             meetings=meetings, rosters=rosters, marks=marks, requests=requests
@@ -224,4 +231,20 @@ def head_teacher(language: Language = Language.en, *, with_cop: bool = True) -> 
     )
     return replace(
         teacher(language), leads_school=5, school_=week if with_cop else None, school_loaded=True
+    )
+
+
+def invitee(language: Language = Language.rw) -> Caller:
+    """A number a facilitator added to two long-named communities: no name yet."""
+    return Caller(
+        phone="+250788999998",
+        programme=PROGRAMME,
+        now=NOW,
+        person_id=8,
+        name="",
+        language=language,
+        pending=(f"{LONG_COMMUNITY} 1", f"{LONG_COMMUNITY} 2"),
+        communities_=(),
+        meetings_=(),
+        surveys_=(),
     )

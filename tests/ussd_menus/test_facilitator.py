@@ -193,7 +193,8 @@ async def test_approving_a_join_request(
     p = phone(client, w)
     requests = await walk(p, "6", "5")
     assert w.outsider.name in requests
-    await p.press("1")
+    await p.press("1")  # the request
+    await p.press("1")  # approve
     assert p.ended
     [membership] = await fresh(session, Membership, person_id=w.outsider.id)
     assert membership.status is MembershipStatus.active

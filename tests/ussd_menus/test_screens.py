@@ -12,13 +12,13 @@ import pytest
 
 from service.gsm7 import is_gsm7, septets
 from service.models.enums import Language
-from tests.ussd_menus.callers import facilitator, head_teacher, stranger, teacher
+from tests.ussd_menus.callers import facilitator, head_teacher, invitee, stranger, teacher
 from ussd_menus.catalog import default_catalog
 from ussd_menus.context import Caller
 from ussd_menus.engine import render, replay
 from ussd_menus.screens import Texts
 
-KEYS = ["1", "2", "3", "4", "5", "6", "98", "0", "00", "x"]
+KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "98", "0", "00", "x"]
 
 
 def reply(caller: Caller, inputs: list[str]) -> tuple[str, str]:
@@ -30,12 +30,23 @@ def reply(caller: Caller, inputs: list[str]) -> tuple[str, str]:
 
 
 def typed(caller: Caller) -> list[str]:
-    """What a caller types at prompts: a real meeting code, a join code, a name, rubbish."""
+    """What a caller types at prompts: a real meeting code, a join code, a name, rubbish;
+    a facilitator also a date and a time ahead, a phone number and a long message."""
     return [
         caller.meetings[0].code if caller.meetings else "4099",
         "123456",
         "Marie Claire",
         "99999",
+        *(
+            [
+                "0112",
+                "1430",
+                "0788123456",
+                "Bring the P5 fractions workbook and the learners' exercise books to the meeting",
+            ]
+            if caller.facilitates
+            else []
+        ),
     ]
 
 
@@ -56,19 +67,20 @@ def every_screen(caller: Caller, depth: int = 7) -> dict[tuple[str, ...], tuple[
 
 
 @pytest.mark.parametrize("language", list(Language))
-@pytest.mark.parametrize("who", ["teacher", "facilitator", "stranger", "head_teacher"])
+@pytest.mark.parametrize("who", ["teacher", "facilitator", "stranger", "head_teacher", "invitee"])
 def test_every_reachable_screen_fits_one_gsm7_screen(language: Language, who: str) -> None:
     callers = {
         "teacher": teacher,
         "facilitator": facilitator,
         "stranger": stranger,
         "head_teacher": head_teacher,
+        "invitee": invitee,
     }
     caller = callers[who](language)
     screens = every_screen(caller, depth=8 if who == "facilitator" else 7)
     assert (
         len({text for _, text in screens.values()})
-        > {"teacher": 20, "facilitator": 40, "stranger": 5, "head_teacher": 40}[who]
+        > {"teacher": 20, "facilitator": 40, "stranger": 5, "head_teacher": 40, "invitee": 4}[who]
     )
     for path, (kind, text) in screens.items():
         assert kind in ("CON", "END")

@@ -23,6 +23,23 @@ from ussd_menus.screens.facilitator import (
     FacRemind,
     FacRequests,
 )
+from ussd_menus.screens.facilitator_members import (
+    AddConfirm,
+    AddPhone,
+    FacRequest,
+    Invited,
+    InvitedName,
+    MsgPreview,
+    MsgText,
+)
+from ussd_menus.screens.facilitator_plan import (
+    FacCommunity,
+    PlanConfirm,
+    PlanDate,
+    PlanHow,
+    PlanTime,
+    PlanVenue,
+)
 from ussd_menus.screens.leader import (
     School,
     SchoolMeeting,
@@ -81,6 +98,19 @@ SCREENS: dict[str, Screen] = {
         SchoolMeeting(),
         SchoolRisk(),
         SchoolTeacher(),
+        FacRequest(),
+        FacCommunity(),
+        PlanDate(),
+        PlanTime(),
+        PlanHow(),
+        PlanVenue(),
+        PlanConfirm(),
+        AddPhone(),
+        AddConfirm(),
+        MsgText(),
+        MsgPreview(),
+        Invited(),
+        InvitedName(),
     )
 }
 

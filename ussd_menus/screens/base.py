@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,16 +30,21 @@ class Texts:
 
     def fitted(self, key: str, **params: str) -> str:
         """The text with its longest name shortened until the whole fits one screen."""
+        return self.fitted_in(SCREEN, key, **params)
+
+    def fitted_in(self, limit: int, key: str, **params: str) -> str:
+        """The text with its longest name shortened until the whole fits `limit` septets
+        (what a screen leaves it beside its fixed lines), its own words kept whole."""
         params = {k: to_gsm7(v) for k, v in params.items()}  # names people typed may hold emoji
         text = self(key, **params)
-        while septets(text) > SCREEN:
+        while septets(text) > limit:
             longest = max(params, key=lambda k: septets(params[k]))
             if septets(params[longest]) <= 8:
-                return truncate(text, SCREEN)
+                return truncate(text, limit)
             params = {
                 **params,
                 longest: truncate(
-                    params[longest], septets(params[longest]) - (septets(text) - SCREEN) - 1
+                    params[longest], septets(params[longest]) - (septets(text) - limit) - 1
                 ),
             }
             text = self(key, **params)
@@ -84,6 +89,8 @@ class Finish:
 
     message: Callable[[Texts], str]
     effect: Effect | None = None
+    # The message from what the effect reported (ussd_menus.effects.Reporting), if it did.
+    reported: Callable[[Texts, Mapping[str, str]], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,10 @@ class ListScreen(Screen):
     def header(self, c: Caller, t: Texts) -> str:
         raise NotImplementedError
 
+    def title(self, c: Caller, state: State, t: Texts) -> str:
+        """The header in this state: most lists have one whatever the state."""
+        return self.header(c, t)
+
     def empty(self, t: Texts) -> str:
         raise NotImplementedError
 
@@ -168,7 +179,7 @@ class ListScreen(Screen):
     ) -> list[list[int]]:
         if items is None:
             items = self.items(c, state, t)
-        return pages([self.header(c, t)], items, [t("common.back")], t("common.more"))
+        return pages([self.title(c, state, t)], items, [t("common.back")], t("common.more"))
 
     def render(self, c: Caller, state: State, t: Texts) -> str:
         items = self.items(c, state, t)
@@ -176,7 +187,7 @@ class ListScreen(Screen):
             return fit([Line(self.empty(t)), Line(t("common.back"))])
         layout = self._pages(c, state, t, items)
         page = layout[min(state.get("page", 0), len(layout) - 1)]
-        lines = [Line(self.header(c, t))]
+        lines = [Line(self.title(c, state, t))]
         lines += [Line(f"{n} {items[i]}", flexible=True) for n, i in enumerate(page, start=1)]
         if state.get("page", 0) < len(layout) - 1:
             lines.append(Line(t("common.more")))

@@ -1,4 +1,5 @@
-"""What a facilitator runs from a basic phone: marks, cancels, moves, reminds, counts, requests."""
+"""What a facilitator runs from a basic phone: marks, cancels, moves, reminds, counts,
+requests; the menu of it all (scheduling and members: facilitator_plan/_members.py)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,13 @@ from service.gsm7 import septets
 from service.models.enums import MeetingStatus, Presence, Rsvp
 from ussd_menus.context import Caller, MeetingView
 from ussd_menus.effects import (
-    Approve,
     Cancel,
     Effect,
     Mark,
     Move,
     Remind,
 )
-from ussd_menus.layout import SCREEN, Line, fit
+from ussd_menus.layout import SCREEN, Line, fit, pages
 from ussd_menus.screens.base import (
     Apply,
     Finish,
@@ -26,6 +26,7 @@ from ussd_menus.screens.base import (
     Outcome,
     Screen,
     State,
+    Stay,
     Texts,
     choice,
     digits,
@@ -38,23 +39,49 @@ FAC_CHOICES = (
     ("facilitator.move", "fac_pick", "move"),
     ("facilitator.requests", "fac_requests", ""),
     ("facilitator.remind", "fac_pick", "remind"),
+    # On one community, chosen first if the facilitator leads several (facilitator_plan.py).
+    ("plan.schedule", "fac_community", "plan_date"),
+    ("plan.add", "fac_community", "add_phone"),
+    ("plan.message", "fac_community", "msg_text"),
 )
 
 
 class FacHome(Screen):
+    """The facilitator's tasks, numbered once across pages: `98` shows the next page,
+    and any task's number works from any page."""
+
     name = "fac_home"
-    leads_to = ("fac_counts", "fac_pick", "fac_requests")
+    leads_to = (
+        "fac_counts", "fac_pick", "fac_requests", "fac_community", "plan_date", "add_phone",
+        "msg_text",
+    )  # fmt: skip
+
+    def _pages(self, t: Texts) -> list[list[int]]:
+        items = [t(key) for key, _, _ in FAC_CHOICES]
+        return pages([t("facilitator.menu")], items, [t("common.back")], t("common.more"))
 
     def render(self, c: Caller, state: State, t: Texts) -> str:
+        layout = self._pages(t)
+        page_no = min(state.get("page", 0), len(layout) - 1)
         lines = [Line(t("facilitator.menu"))]
-        lines += [Line(f"{n} {t(key)}") for n, (key, _, _) in enumerate(FAC_CHOICES, start=1)]
+        lines += [Line(f"{i + 1} {t(FAC_CHOICES[i][0])}") for i in layout[page_no]]
+        if page_no < len(layout) - 1:
+            lines.append(Line(t("common.more")))
         return fit([*lines, Line(t("common.back"))])
 
     def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        if value == "98":
+            page_no = state.get("page", 0) + 1
+            return Stay({**state, "page": page_no}) if page_no < len(self._pages(t)) else Invalid()
         index = choice(value, len(FAC_CHOICES))
         if index is None:
             return Invalid()
         _, screen, mode = FAC_CHOICES[index]
+        if screen == "fac_community":
+            led = c.led
+            if len(led) == 1:
+                return Go(mode, {"community": led[0][0]})
+            return Go(screen, {"next": mode})
         return Go(screen, {"mode": mode} if mode else {})
 
 
@@ -318,6 +345,7 @@ class FacCounts(Screen):
 
 class FacRequests(ListScreen):
     name = "fac_requests"
+    leads_to = ("fac_request",)
 
     def header(self, c: Caller, t: Texts) -> str:
         return t("facilitator.requests")
@@ -332,8 +360,4 @@ class FacRequests(ListScreen):
 
     def chosen(self, c: Caller, state: State, index: int) -> Outcome:
         assert c.facilitation is not None
-        r = c.facilitation.requests[index]
-        return Finish(
-            lambda t: t.fitted("facilitator.approved", name=r.name, community=r.community),
-            Approve(r.membership_id),
-        )
+        return Go("fac_request", {"request": c.facilitation.requests[index].membership_id})

@@ -22,6 +22,7 @@ from service.db import SessionFactory
 from service.domain.meetings import close_finished_meetings
 from service.domain.reminders import queue_due_reminders
 from service.domain.survey_dispatch import dispatch_surveys, remind_unfinished
+from service.domain.survey_schedule import send_scheduled_surveys
 from service.domain.surveys import expire_responses
 from service.models.types import utcnow
 from sms.delivery import settle_unmatched
@@ -58,6 +59,7 @@ DEFAULT_JOBS: tuple[Job, ...] = (
     Job("close_finished_meetings", timedelta(minutes=1), _close_finished_meetings),
     Job("queue_due_reminders", timedelta(minutes=1), _queue_due_reminders),
     Job("dispatch_surveys", timedelta(minutes=1), dispatch_surveys),
+    Job("send_scheduled_surveys", timedelta(minutes=1), send_scheduled_surveys),
     Job("remind_unfinished_surveys", timedelta(minutes=10), remind_unfinished),
     Job("expire_survey_responses", timedelta(minutes=10), expire_responses),
     # Delivery reports whose id never came: forgotten after a while (the sender applies

@@ -74,7 +74,9 @@ QUERIES = {
         heldRate attendanceRate } } } }""",
     "messaging": """{ messaging { sms { sent delivered failed dropped segments
         cost { amount currency } recipients costPerTeacher { amount currency } }
-        ussd { sessions completed abandoned funnel { screen sessions abandoned } } } }""",
+        ussd { sessions completed abandoned funnel { screen sessions abandoned }
+        billedUnits cost { amount currency } }
+        cost { reached perTeacher { amount currency } } } }""",
 }
 
 

@@ -24,6 +24,7 @@ from service.domain.meetings import close_finished_meetings
 from service.domain.prepare import queue_prepare_messages
 from service.domain.reminders import queue_due_reminders
 from service.domain.survey_dispatch import dispatch_surveys, remind_unfinished
+from service.domain.survey_schedule import send_scheduled_surveys
 from service.domain.surveys import expire_responses
 from service.models.types import utcnow
 from sms.delivery import settle_unmatched
@@ -61,6 +62,7 @@ DEFAULT_JOBS: tuple[Job, ...] = (
     Job("queue_due_reminders", timedelta(minutes=1), _queue_due_reminders),
     Job("queue_prepare_messages", timedelta(minutes=1), queue_prepare_messages),
     Job("dispatch_surveys", timedelta(minutes=1), dispatch_surveys),
+    Job("send_scheduled_surveys", timedelta(minutes=1), send_scheduled_surveys),
     Job("remind_unfinished_surveys", timedelta(minutes=10), remind_unfinished),
     Job("expire_survey_responses", timedelta(minutes=10), expire_responses),
     # School leaders' weekly digest: a few minutes late at most, once a week each.

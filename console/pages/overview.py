@@ -371,6 +371,13 @@ async def overview(current: Page) -> Response:
         "sms": messaging.sms,
         "cost": _money(messaging.sms.cost, language),
         "cost_per_teacher": _money(messaging.sms.cost_per_teacher, language),
+        "ussd_cost": _money(messaging.ussd.billed.cost, language),
+        "reach": messaging.cost,
+        "each": {
+            "total": _money(messaging.cost.per_teacher, language),
+            "sms": _money(messaging.cost.sms_per_teacher, language),
+            "ussd": _money(messaging.cost.ussd_per_teacher, language),
+        },
         "timezone": programme.timezone,
     }
     return current.render("overview.html", context)

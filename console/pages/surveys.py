@@ -1,5 +1,5 @@
 """Surveys: each survey's response rate, its results per question, and inviting its
-audience now.
+audience now or at a set time (programme time; the worker sends it then, once).
 
 Results count the responses within the viewer's coverage only (a facilitator's or a
 school leader's communities: answers given at their meetings or by their members),
@@ -11,7 +11,9 @@ outside the coverage is not found. Free-text answers are shown to roles holding
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import col
@@ -21,12 +23,14 @@ from starlette.routing import BaseRoute, Route
 from console.auth import Page, page
 from console.charts import Chart, Kind, Series
 from console.i18n import _
+from console.pages.community_forms import attempt, local, parse_day, parse_time, shown
 from service.domain import reports
-from service.domain.errors import NotFound
+from service.domain.errors import NotAllowed, NotFound
 from service.domain.lookup import get_owned
 from service.domain.outbox import Fate
 from service.domain.reports import ReportFilter
 from service.domain.survey_dispatch import can_invite_now, invite_now
+from service.domain.survey_schedule import cancel_invitation, schedule_invitation
 from service.domain.surveys import in_language
 from service.models import Survey
 from service.models.enums import QuestionKind, Scope, SurveyStatus
@@ -134,9 +138,34 @@ def _chart(current: Page, result: reports.QuestionResult) -> Chart | None:
     )
 
 
+def _pending(survey: Survey) -> datetime | None:
+    """When the survey is set to be sent, if it has not been yet."""
+    return survey.send_at if survey.sent_at is None else None
+
+
+def _may_schedule(current: Page, survey: Survey) -> bool:
+    """A time set for communities beyond the viewer's coverage is theirs who set it: a
+    facilitator neither moves nor cancels a programme-wide sending."""
+    coverage = current.viewer.coverage
+    if _pending(survey) is None or coverage.whole_programme:
+        return True
+    mine = coverage.community_ids or frozenset()
+    return survey.send_to is not None and set(survey.send_to) <= set(mine)
+
+
 @page()
 async def survey_detail(current: Page) -> Response:
-    survey = await _survey(current)
+    return await _detail(current, await _survey(current))
+
+
+async def _detail(
+    current: Page,
+    survey: Survey,
+    *,
+    typed: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
     viewer = current.viewer
     results = await reports.survey_results(
         current.session,
@@ -164,8 +193,21 @@ async def survey_detail(current: Page) -> Response:
         "can_invite": viewer.has(Scope.sms_send) and can_invite_now(survey),
         "invite_allowed": viewer.has(Scope.sms_send),
         "whole": viewer.coverage.whole_programme,
+        **shown(current),
+        "pending": _pending(survey),
+        "may_schedule": _may_schedule(current, survey),
+        "schedule": typed or _schedule_values(current, survey),
+        "schedule_error": error,
     }
-    return current.render("survey.html", context)
+    return current.render("survey.html", context, status_code=status_code)
+
+
+def _schedule_values(current: Page, survey: Survey) -> dict[str, str]:
+    pending = _pending(survey)
+    if pending is None:
+        return {"day": "", "time": ""}
+    at = local(pending, current.viewer.programme.timezone)
+    return {"day": at.date().isoformat(), "time": at.strftime("%H:%M")}
 
 
 @page(scope=Scope.sms_send)
@@ -194,9 +236,59 @@ async def invite(current: Page) -> Response:
     return current.redirect(f"/surveys/{survey.id}", notice=notice)
 
 
+@page(scope=Scope.sms_send)
+async def schedule(current: Page) -> Response:
+    survey = await _survey(current)
+    viewer = current.viewer
+    if not _may_schedule(current, survey):
+        raise NotAllowed("its time was set for communities beyond yours")
+    form = await current.form()
+    typed = {name: str(form.get(name, "")).strip()[:20] for name in ("day", "time")}
+    day, at = parse_day(typed["day"]), parse_time(typed["time"])
+    if day is None or at is None:
+        error = current._("Give the day and time to send it, e.g. 2026-04-07 and 14:30.")
+        return await _detail(current, survey, typed=typed, error=error, status_code=422)
+    send_at = datetime.combine(day, at, tzinfo=ZoneInfo(viewer.programme.timezone))
+
+    async def work() -> None:
+        await schedule_invitation(
+            current.session,
+            viewer.programme,
+            survey,
+            send_at,
+            viewer.coverage.community_ids,
+            current.now,
+            viewer.coverage.actor(),
+        )
+
+    refused = await attempt(current.session, work)
+    if refused is not None:
+        await current.session.refresh(survey)  # the savepoint's rollback expired it
+        error = current.error(refused)
+        return await _detail(current, survey, typed=typed, error=error, status_code=422)
+    when = shown(current)["when"](send_at)
+    notice = current._("The survey will be sent on %(when)s.", when=when)
+    return current.redirect(f"/surveys/{survey.id}", notice=notice)
+
+
+@page(scope=Scope.sms_send)
+async def cancel_schedule(current: Page) -> Response:
+    survey = await _survey(current)
+    if not _may_schedule(current, survey):
+        raise NotAllowed("its time was set for communities beyond yours")
+    viewer = current.viewer
+    await cancel_invitation(
+        current.session, viewer.programme, survey, current.now, viewer.coverage.actor()
+    )
+    notice = current._("The set time was cancelled: the survey will not be sent then.")
+    return current.redirect(f"/surveys/{survey.id}", notice=notice)
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/surveys", survey_list, methods=["GET"]),
         Route("/surveys/{survey_id}", survey_detail, methods=["GET"]),
         Route("/surveys/{survey_id}/invite", invite, methods=["POST"]),
+        Route("/surveys/{survey_id}/schedule", schedule, methods=["POST"]),
+        Route("/surveys/{survey_id}/schedule/cancel", cancel_schedule, methods=["POST"]),
     ]

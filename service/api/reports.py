@@ -424,16 +424,39 @@ class UssdFigures:
     funnel: list[FunnelStep] = strawberry.field(
         description="By last screen, most abandoned first (as ussdFunnel)."
     )
+    billed_units: int = strawberry.field(
+        description="What the network bills: sessions, or 20-second slices begun (the "
+        "programme's ussdBilling)."
+    )
+    cost: list[Money] = strawberry.field(
+        description="billedUnits times the programme's current ussdPrice."
+    )
+
+
+@strawberry.type(description="SMS and USSD cost side by side, per teacher reached by either.")
+class CostFigures:
+    reached: int = strawberry.field(
+        description="Distinct people sent an SMS or who dialled the USSD code."
+    )
+    sms: list[Money]
+    ussd: list[Money]
+    total: list[Money] = strawberry.field(description="sms + ussd.")
+    sms_per_teacher: list[Money] = strawberry.field(description="sms / reached.")
+    ussd_per_teacher: list[Money] = strawberry.field(description="ussd / reached.")
+    per_teacher: list[Money] = strawberry.field(
+        description="total / reached: smsPerTeacher + ussdPerTeacher."
+    )
 
 
 @strawberry.type
 class MessagingReport:
     sms: SmsFigures
     ussd: UssdFigures
+    cost: CostFigures
 
 
 def _messaging(r: reports.MessagingReport) -> MessagingReport:
-    s = r.sms
+    s, c = r.sms, r.cost
     funnel = [
         FunnelStep(
             screen=f.screen,
@@ -466,6 +489,17 @@ def _messaging(r: reports.MessagingReport) -> MessagingReport:
             failed=r.ussd.total("failed"),
             open=r.ussd.total("open"),
             funnel=funnel,
+            billed_units=r.ussd.billed.units,
+            cost=_money(r.ussd.billed.cost),
+        ),
+        cost=CostFigures(
+            reached=c.reached,
+            sms=_money(c.sms),
+            ussd=_money(c.ussd),
+            total=_money(c.total),
+            sms_per_teacher=_money(c.sms_per_teacher),
+            ussd_per_teacher=_money(c.ussd_per_teacher),
+            per_teacher=_money(c.per_teacher),
         ),
     )
 

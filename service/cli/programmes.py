@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 import typer
@@ -16,10 +17,11 @@ from service.domain.programmes import (
     list_programmes,
     update_programme,
 )
-from service.models.enums import Country, Language, Weekday
+from service.models.enums import Country, Language, UssdBilling, Weekday
 
 app = typer.Typer(help="Create, change and list programmes (the tenants).", no_args_is_help=True)
 
+BILLING = {UssdBilling.session: "a session", UssdBilling.per_20s: "per 20 s begun"}
 SHORT_CODE_HELP = "Two-way SMS short code teachers reply to, e.g. 20880 (programmes may share one)"
 
 
@@ -83,8 +85,20 @@ def update(
     digest_time: Annotated[
         str | None, typer.Option(help="Time of the weekly digest, HH:MM programme time")
     ] = None,
+    sms_price: Annotated[
+        Decimal | None, typer.Option(help="Price of one SMS segment, in its currency")
+    ] = None,
+    ussd_price: Annotated[
+        Decimal | None,
+        typer.Option(help="What the network charges for a USSD session, per --ussd-billing"),
+    ] = None,
+    ussd_billing: Annotated[
+        UssdBilling | None,
+        typer.Option(help="session: the USSD price once a session; per_20s: per 20 s begun"),
+    ] = None,
 ) -> None:
-    """Change a programme's SMS addresses and digest time; what is not given stays as it is."""
+    """Change a programme's SMS addresses, prices and digest time; what is not given stays
+    as it is."""
     if short_code is not None and no_short_code:
         raise fail("give --short-code or --no-short-code, not both")
     data: dict[str, object] = {}
@@ -96,10 +110,12 @@ def update(
         data["digest_day"] = digest_day
     if digest_time is not None:
         data["digest_time"] = digest_time
+    prices = {"sms_price": sms_price, "ussd_price": ussd_price, "ussd_billing": ussd_billing}
+    data |= {name: value for name, value in prices.items() if value is not None}
     if not data:
         raise fail(
-            "nothing to change: give --sender-id, --short-code, --no-short-code, "
-            "--digest-day or --digest-time"
+            "nothing to change: give --sender-id, --short-code, --no-short-code, --sms-price, "
+            "--ussd-price, --ussd-billing, --digest-day or --digest-time"
         )
 
     async def work() -> None:
@@ -115,7 +131,9 @@ def update(
             await session.commit()
             console.print(
                 f"Programme [bold]{changed.slug}[/]: sender id {changed.sender_id or '-'}, "
-                f"short code {changed.short_code or '- (it hears replies to any code)'}, "
+                f"short code {changed.short_code or '- (it hears replies to any code)'}; "
+                f"SMS {changed.sms_price} {changed.currency} a segment, USSD "
+                f"{changed.ussd_price} {changed.currency} {BILLING[changed.ussd_billing]}; "
                 f"digest {changed.digest_day.value} {changed.digest_time:%H:%M}",
                 highlight=False,
             )

@@ -17,7 +17,7 @@ from service.domain.actor import Actor
 from service.domain.errors import Conflict, NotFound, ValidationError
 from service.domain.surveys import ensure_reflection
 from service.models import Programme
-from service.models.enums import Country, Language, Weekday
+from service.models.enums import Country, Language, UssdBilling, Weekday
 from service.models.types import utcnow
 
 CURRENCY = {
@@ -56,6 +56,10 @@ class ProgrammeSettings(BaseModel):
     quiet_hours_start: time | None = None
     quiet_hours_end: time | None = None
     sms_price: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=4)
+    # What the network charges for a USSD session: `ussd_price` once per session, or per
+    # 20 seconds begun, as `ussd_billing` says.
+    ussd_price: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=4)
+    ussd_billing: UssdBilling | None = None
     survey_delay_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
     survey_reminder_hours: int | None = Field(default=None, ge=1, le=71)
     # When school leaders get their weekly digest, programme time.
@@ -94,7 +98,7 @@ class ProgrammeSettings(BaseModel):
             raise ValueError(f"short code {value!r} must be 3-8 digits, e.g. 20880")
         return value
 
-    @field_validator("sms_price")
+    @field_validator("sms_price", "ussd_price")
     @classmethod
     def _four_places(cls, value: Decimal | None) -> Decimal | None:
         # Stored as NUMERIC(10, 4): quantize now so what is returned equals what is read back.
@@ -175,6 +179,8 @@ async def create_programme(
         sms_price=data.sms_price if data.sms_price is not None else Decimal("0.0000"),
         digest_day=data.digest_day or Weekday.monday,
         digest_time=data.digest_time or time(7, 0),
+        ussd_price=data.ussd_price if data.ussd_price is not None else Decimal("0.0000"),
+        ussd_billing=data.ussd_billing or UssdBilling.session,
     )
     _check_languages(programme)
     session.add(programme)

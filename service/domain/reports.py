@@ -37,6 +37,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain.lookup import get_owned
 from service.domain.surveys import in_language
+from service.domain.ussd_billing import UssdCost, ussd_cost
 from service.models import (
     Answer,
     Attendance,
@@ -1060,15 +1061,51 @@ class FunnelRow:
 @dataclass
 class UssdFigures:
     funnel: list[FunnelRow]
+    billed: UssdCost = field(default_factory=UssdCost)  # at the programme's USSD price
 
     def total(self, outcome: str) -> int:
         return sum(int(getattr(row, outcome)) for row in self.funnel)
 
 
 @dataclass
+class CostFigures:
+    """What reaching teachers cost, SMS and USSD side by side, over the people reached
+    by either (sent an SMS, or dialled the USSD code): the two parts add up to the total."""
+
+    sms: dict[str, Decimal]
+    ussd: dict[str, Decimal]
+    reached: int
+
+    @property
+    def total(self) -> dict[str, Decimal]:
+        return {
+            c: self.sms.get(c, Decimal(0)) + self.ussd.get(c, Decimal(0))
+            for c in sorted({*self.sms, *self.ussd})
+        }
+
+    def _each(self, amounts: dict[str, Decimal]) -> dict[str, Decimal]:
+        if not self.reached:
+            return {}
+        return {c: (amount / self.reached).quantize(CENT) for c, amount in amounts.items()}
+
+    @property
+    def sms_per_teacher(self) -> dict[str, Decimal]:
+        return self._each(self.sms)
+
+    @property
+    def ussd_per_teacher(self) -> dict[str, Decimal]:
+        return self._each(self.ussd)
+
+    @property
+    def per_teacher(self) -> dict[str, Decimal]:
+        return self._each(self.total)
+
+
+@dataclass
 class MessagingReport:
     sms: SmsFigures
     ussd: UssdFigures
+    cost: CostFigures
 
 
 async def ussd_funnel(
@@ -1081,14 +1118,8 @@ async def ussd_funnel(
 ) -> list[FunnelRow]:
     """Where USSD sessions end, by last screen: most abandoned first. One statement."""
     stmt = sa.select(col(UssdSession.last_screen), col(UssdSession.outcome), func.count()).where(
-        col(UssdSession.programme_id) == programme_id
+        *_ussd_sessions(programme_id, started_after, started_before, people)
     )
-    if started_after is not None:
-        stmt = stmt.where(col(UssdSession.started_at) >= started_after)
-    if started_before is not None:
-        stmt = stmt.where(col(UssdSession.started_at) < started_before)
-    if people is not None:
-        stmt = stmt.where(col(UssdSession.person_id).in_(people))
     stmt = stmt.group_by(col(UssdSession.last_screen), col(UssdSession.outcome))
     steps: dict[str, FunnelRow] = {}
     for screen, outcome, n in (await session.execute(stmt)).all():
@@ -1098,8 +1129,25 @@ async def ussd_funnel(
     return sorted(steps.values(), key=lambda s: (-s.abandoned, -s.sessions, s.screen))
 
 
+def _ussd_sessions(
+    programme_id: int,
+    started_after: datetime | None,
+    started_before: datetime | None,
+    people: Rows | None,
+) -> list[Any]:
+    conditions: list[Any] = [col(UssdSession.programme_id) == programme_id]
+    if started_after is not None:
+        conditions.append(col(UssdSession.started_at) >= started_after)
+    if started_before is not None:
+        conditions.append(col(UssdSession.started_at) < started_before)
+    if people is not None:
+        conditions.append(col(UssdSession.person_id).in_(people))
+    return conditions
+
+
 async def messaging(session: AsyncSession, scope: ReportScope) -> MessagingReport:
-    """SMS by status, cost and cost per teacher, and USSD sessions: three statements."""
+    """SMS by status, cost and cost per teacher, USSD sessions and their cost, and the
+    cost per teacher reached by either: six statements."""
     where = [
         col(Message.programme_id) == scope.programme_id,
         *scope.within(col(Message.created_at)),
@@ -1146,14 +1194,31 @@ async def messaging(session: AsyncSession, scope: ReportScope) -> MessagingRepor
         *where, col(Message.direction) == Direction.outbound, col(Message.status).in_(SENT)
     )
     sms.recipients = (await session.execute(recipients)).one()[0]
+    callers = _callers(scope)
     funnel = await ussd_funnel(
         session,
         scope.programme_id,
         started_after=scope.starts,
         started_before=scope.ends,
-        people=_callers(scope),
+        people=callers,
     )
-    return MessagingReport(sms, UssdFigures(funnel))
+    dialled = _ussd_sessions(scope.programme_id, scope.starts, scope.ends, callers)
+    programme = await session.get(Programme, scope.programme_id)
+    assert programme is not None
+    billed = await ussd_cost(session, programme, dialled)
+    either = sa.union(
+        sa.select(col(Message.person_id)).where(
+            *where, col(Message.direction) == Direction.outbound, col(Message.status).in_(SENT)
+        ),
+        sa.select(col(UssdSession.person_id)).where(*dialled),
+    ).subquery("reached")
+    reached = sa.select(func.count()).select_from(either).where(either.c.person_id.is_not(None))
+    cost = CostFigures(
+        sms=dict(sms.cost),
+        ussd=billed.cost,
+        reached=(await session.execute(reached)).one()[0],
+    )
+    return MessagingReport(sms, UssdFigures(funnel, billed), cost)
 
 
 def _callers(scope: ReportScope) -> Rows | None:

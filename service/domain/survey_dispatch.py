@@ -6,13 +6,14 @@ attendee gets an open response (answerable by USSD too) and an invitation in the
 language; people who said STOP get nothing.
 
 A survey meant for an audience (not for a meeting's attendees) can be sent to that
-audience at once as well: `invite_now`, from the console.
+audience at once as well: `invite_now`, from the console and GraphQL (or at a set time:
+`service.domain.survey_schedule`). Those invited get the same one reminder.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -135,15 +136,42 @@ async def invite_attendees(
             .order_by(col(Person.id))
         )
     ).all()
+    sent = await _open_and_invite(
+        session,
+        programme,
+        survey,
+        attendees,
+        now,
+        meeting_id=meeting.id,
+        community_id=meeting.community_id,
+        dedupe=lambda r: f"survey_invite:{survey.id}:{meeting.id}:{r.person_id}",
+    )
+    return sent.queued
+
+
+async def _open_and_invite(
+    session: AsyncSession,
+    programme: Programme,
+    survey: Survey,
+    people: Sequence[Person],
+    now: datetime,
+    *,
+    meeting_id: int | None,
+    community_id: int | None,
+    dedupe: Callable[[outbox.Recipient], str],
+) -> outbox.Queued:
+    """An open response for each person (answerable by SMS and USSD) and the invitation
+    in their language, one outbox batch per language."""
+    assert survey.id is not None
     questions = await _count(session, survey.id)
     by_language: dict[Language, list[outbox.Recipient]] = defaultdict(list)
-    for person in attendees:
+    for person in people:
         assert person.id is not None and person.phone is not None
         session.add(
             SurveyResponse(
                 survey_id=survey.id,
                 person_id=person.id,
-                meeting_id=meeting.id,
+                meeting_id=meeting_id,
                 channel=Channel.sms,
                 started_at=now,
                 updated_at=now,
@@ -153,12 +181,10 @@ async def invite_attendees(
             outbox.Recipient(person.id, person.phone, person.language)
         )
     await session.flush()
-    queued = 0
-    for language, recipients in by_language.items():
-        result = await outbox.queue(
-            session,
-            programme,
-            recipients,
+    batches = [
+        outbox.Batch(
+            programme=programme,
+            recipients=recipients,
             kind=outbox.SURVEY,
             template="survey_invite",
             params={
@@ -166,17 +192,19 @@ async def invite_attendees(
                 "questions": questions,
             },
             due=now,
-            now=now,
-            dedupe=lambda r: f"survey_invite:{survey.id}:{meeting.id}:{r.person_id}",
-            meeting_id=meeting.id,
-            community_id=meeting.community_id,
+            dedupe=dedupe,
+            meeting_id=meeting_id,
+            community_id=community_id,
         )
-        queued += result.queued
-    return queued
+        for language, recipients in sorted(by_language.items())
+    ]
+    return await outbox.queue_many(session, batches, now)
 
 
 async def remind_unfinished(session: AsyncSession, now: datetime) -> int:
-    """One reminder to each invitation still unfinished after the programme's delay."""
+    """One reminder to each invitation still unfinished after the programme's delay: a
+    meeting's attendees, and an audience invited by SMS (now or at a set time). Someone
+    who opened an audience survey on their own, never invited, is not reminded."""
     total = 0
     for programme in (await session.exec(select(Programme))).all():
         if not programme.survey_reminder_hours:
@@ -193,7 +221,7 @@ async def remind_unfinished(session: AsyncSession, now: datetime) -> int:
                 .where(
                     Survey.programme_id == programme.id,
                     SurveyResponse.status == ResponseStatus.in_progress,
-                    col(SurveyResponse.meeting_id).is_not(None),
+                    col(SurveyResponse.meeting_id).is_not(None) | _invited_to_audience(),
                     col(SurveyResponse.started_at) <= now - after,
                     col(SurveyResponse.updated_at) > now - ANSWER_WINDOW,
                     col(Person.phone).is_not(None),
@@ -223,6 +251,7 @@ async def remind_unfinished(session: AsyncSession, now: datetime) -> int:
                     due=now,
                     dedupe=_reminder_key(response.id),
                     meeting_id=response.meeting_id,
+                    community_id=None if response.meeting_id else survey.community_id,
                 )
             )
         total += (await outbox.queue_many(session, batches, now)).queued
@@ -234,6 +263,24 @@ async def _count(session: AsyncSession, survey_id: int) -> int:
         sa.select(sa.func.count()).select_from(Question).where(col(Question.survey_id) == survey_id)
     )
     return int(found.scalar() or 0)
+
+
+def audience_key(survey_id: int | None, person_id: int) -> str:
+    """The dedupe key of a person's invitation to an audience survey: one per survey and
+    person, however often (and whenever) its audience is invited."""
+    return f"survey_invite:{survey_id}:now:{person_id}"
+
+
+def _invited_to_audience() -> Any:
+    """A response's person got the audience invitation (`audience_key`, in SQL): an
+    equality on the outbox's unique dedupe key, so one index probe per response."""
+    key = (
+        sa.literal("survey_invite:")
+        + sa.cast(col(SurveyResponse.survey_id), sa.String)
+        + sa.literal(":now:")
+        + sa.cast(col(SurveyResponse.person_id), sa.String)
+    )
+    return sa.exists().where(col(Message.dedupe_key) == key)
 
 
 def _reminder_key(response_id: int | None) -> Callable[[outbox.Recipient], str]:
@@ -308,40 +355,16 @@ async def invite_now(
         *_audience(survey, programme.id),
     )
     people = (await session.exec(stmt.order_by(col(Person.id)))).all()
-    questions = await _count(session, survey.id)
-    by_language: dict[Language, list[outbox.Recipient]] = defaultdict(list)
-    for person in people:
-        assert person.id is not None and person.phone is not None
-        session.add(
-            SurveyResponse(
-                survey_id=survey.id,
-                person_id=person.id,
-                channel=Channel.sms,
-                started_at=now,
-                updated_at=now,
-            )
-        )
-        by_language[person.language].append(
-            outbox.Recipient(person.id, person.phone, person.language)
-        )
-    await session.flush()
-    batches = [
-        outbox.Batch(
-            programme=programme,
-            recipients=recipients,
-            kind=outbox.SURVEY,
-            template="survey_invite",
-            params={
-                "survey": _title(survey, language, programme.default_language),
-                "questions": questions,
-            },
-            due=now,
-            dedupe=lambda r: f"survey_invite:{survey.id}:now:{r.person_id}",
-            community_id=survey.community_id,
-        )
-        for language, recipients in sorted(by_language.items())
-    ]
-    sent = await outbox.queue_many(session, batches, now)
+    sent = await _open_and_invite(
+        session,
+        programme,
+        survey,
+        people,
+        now,
+        meeting_id=None,
+        community_id=survey.community_id,
+        dedupe=lambda r: audience_key(survey.id, r.person_id),
+    )
     audit.record(
         session,
         actor,

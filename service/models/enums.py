@@ -166,6 +166,13 @@ class Encoding(StrEnum):
     ucs2 = "UCS-2"
 
 
+class UssdBilling(StrEnum):
+    """How the network bills a USSD session: once per session, or per 20 s begun."""
+
+    session = "session"
+    per_20s = "per_20s"
+
+
 class UssdOutcome(StrEnum):
     open = "open"
     completed = "completed"

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from service.models.base import enum_col, fk, id_field, json_list, stamp, text_col
-from service.models.enums import Country, Language, Weekday
+from service.models.enums import Country, Language, UssdBilling, Weekday
 from service.models.types import EnumText
 
 
@@ -32,6 +32,19 @@ class Programme(SQLModel, table=True):
     quiet_hours_end: time = Field(default=time(7, 0), nullable=False)
     currency: str = text_col(3)
     sms_price: Decimal = Field(default=Decimal("0"), sa_type=sa.Numeric(10, 4), nullable=False)
+    # What the network charges for a USSD session: per session, or per 20 s begun.
+    ussd_price: Decimal = Field(
+        default=Decimal("0"),
+        sa_type=sa.Numeric(10, 4),
+        nullable=False,
+        sa_column_kwargs={"server_default": "0"},
+    )
+    ussd_billing: UssdBilling = Field(
+        default=UssdBilling.session,
+        sa_type=EnumText(UssdBilling, length=8),
+        nullable=False,
+        sa_column_kwargs={"server_default": UssdBilling.session.value},
+    )
     # After a meeting is held its attendees get its survey; one reminder if unfinished.
     survey_delay_minutes: int = Field(default=120, ge=0, sa_column_kwargs={"server_default": "120"})
     survey_reminder_hours: int | None = Field(

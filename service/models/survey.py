@@ -25,6 +25,11 @@ class Survey(SQLModel, table=True):
     community_id: int | None = fk("community.id", nullable=True)
     meeting_id: int | None = fk("meeting.id", nullable=True)
     audience: dict[str, Any] = json_dict()  # e.g. {"roles": [...], "school_ids": [...]}
+    # An audience survey may be sent at a set time, once, to these communities' members
+    # (every community of the programme with None); `sent_at` when the worker sent it.
+    send_at: datetime | None = when()
+    send_to: list[int] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+    sent_at: datetime | None = when()
     created_at: datetime = stamp()
 
 

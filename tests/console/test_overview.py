@@ -3,15 +3,21 @@ role may see them, narrowed by the filter form and never beyond the role's cover
 
 from __future__ import annotations
 
+import html
 import re
+from decimal import Decimal
 
 import httpx
 import pytest
 
 from console.pages import overview
 from service.db import SessionFactory
+from service.domain.programmes import ProgrammeSettings, update_programme
+from service.models.enums import UssdBilling
+from tests import factories as f
 from tests.console.report_world import Setting, make_setting, table
 from tests.console.support import sign_in
+from tests.service.domain.test_ussd_cost import dials
 
 
 @pytest.fixture
@@ -130,3 +136,30 @@ async def test_the_figures_are_the_same_when_the_pool_has_no_room_to_fan_out(
         assert table(in_turn, caption) == table(fanned, caption)
     assert "Chege" in in_turn
     assert overview._FanOut.running == 10**6  # nothing counted in or out in turn
+
+
+async def test_ussd_cost_shows_beside_sms_in_cost_per_teacher(
+    client: httpx.AsyncClient, sessions: SessionFactory, setting: Setting
+) -> None:
+    b = setting.built
+    assert b.programme.id is not None
+    async with sessions() as session:
+        await dials(session, b)  # in the term: 5 sessions, 8 slices of 20 s; 4 people reached
+        await update_programme(
+            b.programme.id,
+            ProgrammeSettings(ussd_price=Decimal("1.5"), ussd_billing=UssdBilling.per_20s),
+            session=session,
+            actor=f.OPERATOR,
+        )
+        await session.commit()
+    await sign_in(client, sessions, setting.admin)
+    page = html.unescape((await client.get(setting.term)).text)
+    ussd = page[page.index('id="h-ussd"') :]
+    cost = re.search(r'<span class="value">([^<]+)</span> cost', ussd)
+    assert cost is not None and re.sub(r"[^\d.]", "", cost.group(1)) == "12.00"  # 8 x 1.5
+    # (4.0 SMS + 12.0 USSD) over Amina, Beatrice, Esther and Chege.
+    line = re.search(r"per teacher reached by SMS or USSD \(4\): SMS ([^,]+), USSD ([^<]+)<", ussd)
+    assert line is not None
+    assert [re.sub(r"[^\d.]", "", part) for part in line.groups()] == ["1.00", "3.00"]
+    total = re.search(r'<span class="value">([^<]+)</span> per teacher reached by SMS', ussd)
+    assert total is not None and re.sub(r"[^\d.]", "", total.group(1)) == "4.00"

@@ -1,13 +1,20 @@
 """Surveys in the console: response rates, results per question within the viewer's
-coverage, free text only with read:pii, and inviting the audience now."""
+coverage, free text only with read:pii, and inviting the audience now or at a set time."""
 
 from __future__ import annotations
+
+import html
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from sqlmodel import col, func, select
 
+from console.auth import LANG_COOKIE
+from console.i18n import LANGUAGES, Texts
 from service.db import SessionFactory
+from service.domain.survey_schedule import send_scheduled_surveys
 from service.domain.surveys import QuestionSpec, SurveySpec, save_survey, set_status
 from service.models import AuditEntry, Message, Survey, SurveyResponse
 from service.models.enums import Language, QuestionKind, SurveyStatus
@@ -173,3 +180,130 @@ async def test_invitations_outside_the_coverage_or_without_a_token_are_refused(
     assert "Invite its audience now" not in page
     refused = await client.post(f"/surveys/{reflection}/invite", data={"csrf": token})
     assert refused.status_code == 400
+
+
+def tomorrow_at_nine(setting: Setting) -> tuple[str, datetime]:
+    """Tomorrow 09:00 in the programme's time: the form's day, and the moment in UTC."""
+    zone = ZoneInfo(setting.built.programme.timezone)
+    day = (datetime.now(zone) + timedelta(days=1)).date()
+    return day.isoformat(), datetime.combine(day, time(9, 0), tzinfo=zone).astimezone(UTC)
+
+
+async def stored_survey(sessions: SessionFactory, sid: int) -> Survey:
+    async with sessions() as session:
+        survey = await session.get(Survey, sid)
+    assert survey is not None
+    return survey
+
+
+async def test_a_facilitator_sets_a_time_and_the_worker_invites_her_members_then(
+    client: httpx.AsyncClient, sessions: SessionFactory, setting: Setting
+) -> None:
+    b = setting.built
+    sid = await new_survey(sessions, setting, "pulse")
+    day, at = tomorrow_at_nine(setting)
+    await sign_in(client, sessions, setting.coach)
+    page = await client.get(f"/surveys/{sid}")
+    assert "Send it at a set time" in page.text and 'type="date"' in page.text
+    form = {"csrf": csrf_of(page.text), "day": day, "time": "09:00"}
+    sent = await client.post(f"/surveys/{sid}/schedule", data=form)
+    assert sent.status_code == 303 and sent.headers["location"] == f"/surveys/{sid}"
+    after = (await client.get(f"/surveys/{sid}")).text
+    assert "The survey will be sent on" in after and "It is set to be sent on" in after
+    assert f'value="{day}"' in after and 'value="09:00"' in after
+    survey = await stored_survey(sessions, sid)
+    assert survey.send_at == at and survey.send_to == [b.alpha.id] and survey.sent_at is None
+    keys = col(Message.dedupe_key).like(f"survey_invite:{sid}:now:%")
+    assert await count(sessions, Message, keys) == 0  # nothing before its time
+    action = col(AuditEntry.action) == "survey.schedule_invitation"
+    assert await count(sessions, AuditEntry, action) == 1
+
+    async with sessions() as session:
+        assert await send_scheduled_surveys(session, at - timedelta(minutes=1)) == 0
+        assert await send_scheduled_surveys(session, at) == 4
+        await session.commit()
+    async with sessions() as session:
+        assert await send_scheduled_surveys(session, at + timedelta(minutes=1)) == 0
+    invited = select(SurveyResponse.person_id).where(SurveyResponse.survey_id == sid)
+    async with sessions() as session:
+        people = set((await session.exec(invited)).all())
+    assert people == {b.people[n].id for n in ("Amina", "Beatrice", "Chege")} | {setting.coach.id}
+    assert await count(sessions, Message, keys) == 4
+    assert "It was sent at its set time on" in (await client.get(f"/surveys/{sid}")).text
+
+
+@pytest.mark.parametrize(
+    ("day", "time_of_day", "says"),
+    [
+        ("", "09:00", "Give the day and time to send it"),
+        ("2026-02-30", "09:00", "Give the day and time to send it"),
+        ("tomorrow", "25:00", "Give the day and time to send it"),
+        ("2020-01-06", "09:00", "The time to send must be in the future"),
+    ],
+)
+async def test_a_time_that_cannot_be_kept_is_shown_beside_the_form_and_nothing_is_set(
+    client: httpx.AsyncClient,
+    sessions: SessionFactory,
+    setting: Setting,
+    day: str,
+    time_of_day: str,
+    says: str,
+) -> None:
+    sid = await new_survey(sessions, setting, "pulse")
+    if day == "tomorrow":
+        day = tomorrow_at_nine(setting)[0]
+    await sign_in(client, sessions, setting.admin)
+    token = csrf_of((await client.get(f"/surveys/{sid}")).text)
+    form = {"csrf": token, "day": day, "time": time_of_day}
+    refused = await client.post(f"/surveys/{sid}/schedule", data=form)
+    assert refused.status_code == 422
+    assert says in refused.text and 'aria-invalid="true"' in refused.text
+    assert f'value="{day}"' in refused.text  # what was typed stays
+    assert (await stored_survey(sessions, sid)).send_at is None
+
+
+async def test_only_whoever_covers_its_communities_moves_or_cancels_a_set_time(
+    client: httpx.AsyncClient, sessions: SessionFactory, setting: Setting
+) -> None:
+    sid = await new_survey(sessions, setting, "pulse")
+    day, at = tomorrow_at_nine(setting)
+    await sign_in(client, sessions, setting.admin)
+    token = csrf_of((await client.get(f"/surveys/{sid}")).text)
+    form = {"csrf": token, "day": day, "time": "09:00"}
+    assert (await client.post(f"/surveys/{sid}/schedule", data=form)).status_code == 303
+    assert (await stored_survey(sessions, sid)).send_to is None  # the whole programme
+
+    coach = httpx.AsyncClient(transport=client._transport, base_url=str(client.base_url))
+    async with coach:
+        await sign_in(coach, sessions, setting.coach)
+        page = (await coach.get(f"/surveys/{sid}")).text
+        assert "This time was set for communities beyond yours" in page
+        assert "Do not send it then" not in page
+        mine = {"csrf": csrf_of(page), "day": day, "time": "10:00"}
+        assert (await coach.post(f"/surveys/{sid}/schedule", data=mine)).status_code == 400
+        cancel = await coach.post(f"/surveys/{sid}/schedule/cancel", data={"csrf": mine["csrf"]})
+        assert cancel.status_code == 400
+    survey = await stored_survey(sessions, sid)
+    assert (survey.send_at, survey.send_to) == (at, None)
+
+    cancelled = await client.post(f"/surveys/{sid}/schedule/cancel", data={"csrf": token})
+    assert cancelled.status_code == 303
+    assert "The set time was cancelled" in (await client.get(f"/surveys/{sid}")).text
+    assert (await stored_survey(sessions, sid)).send_at is None
+
+
+@pytest.mark.parametrize("language", LANGUAGES, ids=lambda lang: lang.value)
+async def test_the_send_at_form_speaks_the_viewers_language(
+    client: httpx.AsyncClient, sessions: SessionFactory, setting: Setting, language: Language
+) -> None:
+    sid = await new_survey(sessions, setting, "pulse")
+    await sign_in(client, sessions, setting.admin)
+    client.cookies.set(LANG_COOKIE, language.value)
+    page = html.unescape((await client.get(f"/surveys/{sid}")).text)
+    say = Texts(language)
+    for sentence in ("Send it at a set time", "Time to send", "Send at this time"):
+        assert say(sentence) in page
+    form = {"csrf": csrf_of(page), "day": "", "time": ""}
+    refused = html.unescape((await client.post(f"/surveys/{sid}/schedule", data=form)).text)
+    wanted = say("Give the day and time to send it, e.g. 2026-04-07 and 14:30.")
+    assert wanted in refused

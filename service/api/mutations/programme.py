@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.api.errors import Conflict, NotAllowed, NotFound, ValidationError
 from service.api.mutations.base import given, mutate
-from service.api.types.common import Info_, Language, Weekday
+from service.api.types.common import Info_, Language, UssdBilling, Weekday
 from service.api.types.places import ProgrammeNode, TermNode
 from service.domain.programmes import ProgrammeSettings, update_programme
 from service.domain.terms import TermInput, create_term
@@ -35,6 +35,14 @@ class ProgrammeSettingsInput:
     quiet_hours_start: time | None = strawberry.UNSET
     quiet_hours_end: time | None = strawberry.UNSET
     sms_price: Decimal | None = strawberry.UNSET
+    ussd_price: Decimal | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="What the network charges for a USSD session, per ussdBilling.",
+    )
+    ussd_billing: UssdBilling | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="session: ussdPrice once per session; per_20s: per 20 seconds begun.",
+    )
     survey_delay_minutes: int | None = strawberry.UNSET
     survey_reminder_hours: int | None = strawberry.UNSET
     digest_day: Weekday | None = strawberry.field(
@@ -83,6 +91,8 @@ _SETTINGS = (
     "quiet_hours_start",
     "quiet_hours_end",
     "sms_price",
+    "ussd_price",
+    "ussd_billing",
     "survey_delay_minutes",
     "survey_reminder_hours",
     "digest_day",

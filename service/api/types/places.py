@@ -8,7 +8,7 @@ from decimal import Decimal
 import strawberry
 
 from service.api import ids
-from service.api.types.common import Country, Language, Node, Weekday
+from service.api.types.common import Country, Language, Node, UssdBilling, Weekday
 from service.models import Programme, School, Term
 
 
@@ -34,6 +34,12 @@ class ProgrammeNode(Node):
     quiet_hours_end: time
     currency: str
     sms_price: Decimal = strawberry.field(description="Estimated price of one SMS segment.")
+    ussd_price: Decimal = strawberry.field(
+        description="What the network charges for a USSD session, per ussdBilling."
+    )
+    ussd_billing: UssdBilling = strawberry.field(
+        description="session: ussdPrice once per session; per_20s: per 20 seconds begun."
+    )
     survey_delay_minutes: int = strawberry.field(
         description="How long after a held meeting its attendees get its survey."
     )
@@ -67,6 +73,8 @@ class ProgrammeNode(Node):
             quiet_hours_end=row.quiet_hours_end,
             currency=row.currency,
             sms_price=row.sms_price,
+            ussd_price=row.ussd_price,
+            ussd_billing=row.ussd_billing,
             survey_delay_minutes=row.survey_delay_minutes,
             survey_reminder_hours=row.survey_reminder_hours,
             digest_day=row.digest_day,

@@ -67,6 +67,12 @@ class SurveyNode(Node):
     version: int
     status: SurveyStatus
     created_at: datetime
+    send_at: datetime | None = strawberry.field(
+        description="When its audience is to be invited by SMS (scheduleSurveyInvitation)."
+    )
+    sent_at: datetime | None = strawberry.field(
+        description="When the invitation set for sendAt went out; null until then."
+    )
     pk: strawberry.Private[int]
     titles: strawberry.Private[dict[str, str]]
 
@@ -74,8 +80,8 @@ class SurveyNode(Node):
     def from_row(cls, row: Survey) -> SurveyNode:
         assert row.id is not None
         return cls(id=ids.encode("Survey", row.id), key=row.key, version=row.version,
-                   status=row.status, created_at=row.created_at, pk=row.id,
-                   titles=row.title)  # fmt: skip
+                   status=row.status, created_at=row.created_at, send_at=row.send_at,
+                   sent_at=row.sent_at, pk=row.id, titles=row.title)  # fmt: skip
 
     @strawberry.field
     def title(self, info: Info_, language: Language | None = None) -> str:

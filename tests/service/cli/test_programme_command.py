@@ -122,3 +122,25 @@ def test_an_operator_moves_the_school_leaders_digest_to_another_day_and_time(
         app, ["programme", "update", "--slug", "ke-clusters", "--digest-time", "25:00"]
     )
     assert bad.exit_code == 1 and "--digest-time" in bad.stderr
+
+
+def test_an_operator_prices_sms_and_ussd_sessions_per_session_or_per_20_seconds(
+    cli: CliRunner,
+) -> None:
+    assert cli.invoke(app, CREATE).exit_code == 0
+    changed = cli.invoke(
+        app,
+        ["programme", "update", "--slug", "ke-clusters", "--sms-price", "0.8",
+         "--ussd-price", "1.5", "--ussd-billing", "per_20s"],
+    )  # fmt: skip
+    assert changed.exit_code == 0, changed.output
+    assert "SMS 0.8000 KES a segment, USSD 1.5000 KES per 20 s begun" in changed.stdout
+    back = cli.invoke(
+        app, ["programme", "update", "--slug", "ke-clusters", "--ussd-billing", "session"]
+    )
+    assert back.exit_code == 0, back.output
+    assert "USSD 1.5000 KES a session" in back.stdout  # the price stays as it was
+    negative = cli.invoke(
+        app, ["programme", "update", "--slug", "ke-clusters", "--ussd-price", "-1"]
+    )
+    assert negative.exit_code == 1 and "--ussd-price" in negative.stderr

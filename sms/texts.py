@@ -27,6 +27,14 @@ Values come from the outbox as JSON:
 | `programme` | 30  | shown in stop/start/help replies                       |
 | `reason`    | 40  | why a meeting is cancelled, a short phrase             |
 | `survey`    | 40  | the survey's title                                     |
+| `name`      | 30  | a person's name, as a facilitator or teacher knows it  |
+| `first_name`| 15  | the name to write after TO                             |
+| `who`       | 30  | the name or number a facilitator wrote after TO        |
+| `names`     | 60  | first names listed; callers fit the list to a segment  |
+
+`text` is a person's own words (a teacher's question, a facilitator's answer): never
+cut, so those messages may take more than one segment; their frame, with the longest
+names, leaves `TEXT_ROOM` septets for the words in one segment.
 
 Codes are never cut (4 or 5 digits, `service.domain.meetings`); counts are numbers.
 With these maxima, the longest date and a 5-digit code, every text fits one
@@ -59,7 +67,12 @@ LIMITS: Mapping[str, int] = {
     "programme": 30,
     "reason": 40,
     "survey": 40,
+    "name": 30,
+    "first_name": 15,
+    "who": 30,
+    "names": 60,
 }
+TEXT_ROOM = 40  # septets a template framing a person's `text` leaves them in one segment
 MAX_CODES = 5  # `which_meeting` lists at most this many codes
 
 _MEETING = frozenset({"community", "starts_at", "code"})
@@ -110,6 +123,38 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = {
     "footer": frozenset(),
 }
 
+# Tables appended after [text] by later work, each with its texts' placeholders. A
+# template's name is unique across tables: callers render it by name alone.
+APPENDED: Mapping[str, Mapping[str, frozenset[str]]] = {
+    # A facilitator's MSG, WHO and TO, and teachers' texts passed on (sms.commands,
+    # sms.forwarding). {text} is a person's own words, sent whole.
+    "conversation": {
+        "msg_sent": frozenset({"code", "count"}),
+        "msg_held": frozenset({"code", "count", "send_time"}),
+        "msg_nobody": frozenset({"code"}),
+        "msg_usage": frozenset(),
+        "who": frozenset({"code", "yes", "no", "waiting", "present", "names"}),
+        "who_all": frozenset({"code", "yes", "no", "present"}),
+        "who_more": frozenset({"count"}),
+        "who_usage": frozenset(),
+        "forwarded": frozenset({"name", "community", "text", "first_name"}),
+        "forward_passed": frozenset({"names"}),
+        "forward_already": frozenset({"names"}),
+        "forward_nobody": frozenset(),
+        "forward_later": frozenset(),
+        "to_message": frozenset({"name", "text"}),
+        "to_sent": frozenset({"name"}),
+        "to_ambiguous": frozenset({"names"}),
+        "to_unknown": frozenset({"who"}),
+        "to_cannot": frozenset({"name"}),
+        "to_usage": frozenset(),
+    },
+}
+_ALL: Mapping[str, frozenset[str]] = {
+    **PLACEHOLDERS,
+    **{key: names for table in APPENDED.values() for key, names in table.items()},
+}
+
 # Templates whose wording changes when an optional value is empty: (value, variant).
 VARIANTS: Mapping[str, tuple[str, str]] = {
     "reminder": ("venue", "reminder_no_venue"),
@@ -120,8 +165,8 @@ _OPTIONAL = frozenset(value for value, _ in VARIANTS.values())
 
 # What a caller can render, and the values each needs (both variants' values).
 TEMPLATES: Mapping[str, frozenset[str]] = {
-    key: PLACEHOLDERS[key] | (PLACEHOLDERS[VARIANTS[key][1]] if key in VARIANTS else frozenset())
-    for key in PLACEHOLDERS
+    key: _ALL[key] | (_ALL[VARIANTS[key][1]] if key in VARIANTS else frozenset())
+    for key in _ALL
     if key != "footer" and key not in {variant for _, variant in VARIANTS.values()}
 }
 
@@ -130,11 +175,12 @@ TEMPLATES: Mapping[str, frozenset[str]] = {
 # that carries it; with the footer it may take two segments.
 FOOTER_MAY_NEED_TWO_SEGMENTS: Mapping[str, str] = {
     "moved": "two dates, a venue and two codes: no room left for the opt-out line",
+    "forwarded": "a teacher's own words, two names and a community fill the segment",
 }
 
 DATE_FIELDS = frozenset({"weekday", "day", "month", "hour", "minute"})
 TIME_FIELDS = frozenset({"hour", "minute"})
-_SECTIONS_IN_ORDER = ("date", "modality", "text")
+_SECTIONS_IN_ORDER = ("date", "modality", "text", *APPENDED)
 _SECTIONS = frozenset(_SECTIONS_IN_ORDER)
 
 
@@ -215,7 +261,7 @@ def _problems(lang: Language, tree: Mapping[str, Any]) -> list[str]:
             found.append(f"{lang}: [{name}] must be a table")
             section = {}
         sections.append(section)
-    date, modality, texts = sections
+    date, modality, texts, *appended = sections
     found += _check_names(f"{lang}: date.weekdays", date.get("weekdays"), 7)
     found += _check_names(f"{lang}: date.months", date.get("months"), 12)
     found += _check_text(f"{lang}: date.format", date.get("format"), DATE_FIELDS)
@@ -226,13 +272,22 @@ def _problems(lang: Language, tree: Mapping[str, Any]) -> list[str]:
         found.append(f"{lang}: modality.{key} is not a modality")
     for key, value in modality.items():
         found += _check_text(f"{lang}: modality.{key}", value, None)
-    for key in sorted(PLACEHOLDERS.keys() - texts.keys()):
-        found.append(f"{lang}: missing text.{key}")
-    for key in sorted(texts.keys() - PLACEHOLDERS.keys()):
-        found.append(f"{lang}: text.{key} is not a known template")
-    for key, value in texts.items():
-        if key in PLACEHOLDERS:
-            found += _check_text(f"{lang}: text.{key}", value, PLACEHOLDERS[key])
+    tables = [("text", texts, PLACEHOLDERS)]
+    tables += [(name, appended[i], APPENDED[name]) for i, name in enumerate(APPENDED)]
+    for name, table, expected in tables:
+        found += _check_table(lang, name, table, expected)
+    return found
+
+
+def _check_table(
+    lang: Language, name: str, table: Mapping[str, Any], expected: Mapping[str, frozenset[str]]
+) -> list[str]:
+    found = [f"{lang}: missing {name}.{key}" for key in sorted(expected.keys() - table.keys())]
+    for key in sorted(table.keys() - expected.keys()):
+        found.append(f"{lang}: {name}.{key} is not a known template")
+    for key, value in table.items():
+        if key in expected:
+            found += _check_text(f"{lang}: {name}.{key}", value, expected[key])
     return found
 
 
@@ -260,7 +315,11 @@ class SmsTexts:
         return cls(
             {
                 lang: _Language(
-                    texts=dict(tree["text"]),
+                    texts={
+                        key: text
+                        for name in ("text", *APPENDED)
+                        for key, text in tree[name].items()
+                    },
                     weekdays=tuple(tree["date"]["weekdays"]),
                     months=tuple(tree["date"]["months"]),
                     date_format=tree["date"]["format"],

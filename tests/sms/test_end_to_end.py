@@ -359,6 +359,7 @@ async def test_a_worker_killed_with_its_request_in_flight_leaves_unknown_never_r
     report = await survivor.send_due()
     assert (report.expired, report.claimed) == (5, 0)
     assert {r.status for r in await rows(stack.sessions)} == {MessageStatus.unknown}
+
     # The dead worker's request still reaches the simulator, which accepts it after its
     # 5 s delay (later on a loaded machine): wait for that, never for a fixed time.
     async def counts() -> list[int]:

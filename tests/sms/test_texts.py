@@ -17,8 +17,10 @@ from service.gsm7 import septets
 from service.models.enums import Encoding, Language, Modality
 from sms.keywords import Keyword, parse
 from sms.texts import (
+    APPENDED,
     FOLDER,
     FOOTER_MAY_NEED_TWO_SEGMENTS,
+    TEXT_ROOM,
     CatalogueError,
     RenderError,
     SmsTexts,
@@ -37,6 +39,13 @@ TEMPLATES = {
     "survey_hint_choice", "survey_hint_yes_no", "survey_hint_rating", "survey_hint_number",
     "survey_hint_text", "survey_reask", "survey_done",
 }  # fmt: skip
+# A facilitator's commands and teachers' texts passed on: the [conversation] table.
+CONVERSATION = {
+    "msg_sent", "msg_held", "msg_nobody", "msg_usage", "who", "who_all", "who_more",
+    "who_usage", "forwarded", "forward_passed", "forward_already", "forward_nobody",
+    "forward_later", "to_message", "to_sent", "to_ambiguous", "to_unknown", "to_cannot",
+    "to_usage",
+}  # fmt: skip
 
 NOV_24_NOON_UTC = "2026-11-24T12:00:00+00:00"  # a Tuesday
 MEETING = {
@@ -54,7 +63,7 @@ def texts() -> SmsTexts:
 
 
 def test_the_texts_load_with_every_template(texts: SmsTexts) -> None:
-    assert texts.keys() == TEMPLATES
+    assert texts.keys() == TEMPLATES | CONVERSATION
 
 
 # --- what people read ---------------------------------------------------------
@@ -267,14 +276,18 @@ def longest(template: str, language: Language, texts: SmsTexts, *, footer: bool 
                 "community": LONG, "venue": optional, "reason": optional, "programme": LONG,
                 "survey": LONG, "modality": modality.value, "starts_at": at,
                 "old_starts_at": at, "send_time": at, "code": "99999", "codes": ["99999"] * 9,
-                "count": 9999, "questions": 99,
+                "count": 9999, "questions": 99, "name": LONG, "first_name": LONG, "who": LONG,
+                "yes": 9999, "no": 9999, "waiting": 9999, "present": 9999,
+                # Lists are fitted to the segment by their callers (sms.lists), and a
+                # person's own text is sent whole: the frame leaves it TEXT_ROOM.
+                "names": "Amina", "text": "x" * TEXT_ROOM,
             }  # fmt: skip
             renders.append(texts.render(template, language, params, timezone=KIGALI, footer=footer))
     return max(renders, key=septets)
 
 
 @pytest.mark.parametrize("language", list(Language))
-@pytest.mark.parametrize("template", sorted(TEMPLATES))
+@pytest.mark.parametrize("template", sorted(TEMPLATES | CONVERSATION))
 def test_every_text_with_its_longest_values_and_the_footer_is_one_gsm7_segment(
     texts: SmsTexts, template: str, language: Language
 ) -> None:
@@ -290,7 +303,7 @@ def test_every_text_with_its_longest_values_and_the_footer_is_one_gsm7_segment(
 
 
 @pytest.mark.parametrize("language", list(Language))
-@pytest.mark.parametrize("template", sorted(TEMPLATES))
+@pytest.mark.parametrize("template", sorted(TEMPLATES | CONVERSATION))
 def test_every_text_with_its_longest_values_is_one_gsm7_segment_without_the_footer(
     texts: SmsTexts, template: str, language: Language
 ) -> None:
@@ -318,13 +331,18 @@ MENTIONS = {
     "unknown": {Keyword.help},
     "help": {Keyword.yes, Keyword.no, Keyword.here, Keyword.stop, Keyword.remind, Keyword.cancel},
     "footer": {Keyword.stop},
+    "msg_usage": {Keyword.msg},
+    "who_usage": {Keyword.who},
+    "forwarded": {Keyword.to},
+    "to_ambiguous": {Keyword.to},
+    "to_usage": {Keyword.to},
+    "forward_nobody": {Keyword.help},
 }
 
 
 def _raw(language: Language) -> dict[str, str]:
     tree = tomllib.loads((FOLDER / f"{language.value}.toml").read_text(encoding="utf-8"))
-    texts: dict[str, str] = tree["text"]
-    return texts
+    return {key: text for table in ("text", *APPENDED) for key, text in tree[table].items()}
 
 
 @pytest.mark.parametrize("language", list(Language))
@@ -349,7 +367,11 @@ def test_the_reply_words_in_a_text_are_ones_copline_reads_in_that_language(
     ("edit", "problem"),
     [
         (lambda t: re.sub(r"^no_meeting = .*\n", "", t, flags=re.M), "sw: missing text.no_meeting"),
-        (lambda t: t + 'extra = "Habari"\n', "sw: text.extra is not a known template"),
+        (lambda t: t.replace("[text]\n", '[text]\nextra = "Habari"\n'),
+         "sw: text.extra is not a known template"),
+        (lambda t: t + 'extra = "Habari"\n', "sw: conversation.extra is not a known template"),
+        (lambda t: re.sub(r"^who_more = .*\n", "", t, flags=re.M),
+         "sw: missing conversation.who_more"),
         (lambda t: t.replace("{community}: mkutano {starts_at}, {venue}",
                              "{kikundi}: mkutano {starts_at}, {venue}"),
          "sw: text.reminder has an unknown placeholder {kikundi}"),

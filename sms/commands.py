@@ -4,8 +4,9 @@
   active members with a phone who have not opted out (`service.domain.broadcasts`,
   audited there). The facilitator is told how many it went to, or that quiet hours
   hold it until a time, or that nobody can get SMS.
-- `WHO <code>`: the RSVP counts (yes, no, no reply), how many checked in, and the
-  first names of those who have not replied, as many as one SMS holds ("+N more").
+- `WHO <code>`: the members' RSVP counts (yes, no, no reply), how many checked in,
+  and the first names of those who have not replied, as many as one SMS holds
+  ("+N more").
 - `TO <name or number> <text>`: see `sms.forwarding`.
 
 Only a facilitator of the meeting's community may MSG or WHO it; anyone else is
@@ -26,7 +27,7 @@ from service.domain import outbox
 from service.domain.actor import Actor
 from service.domain.broadcasts import MAX_TEXT, BroadcastInput, broadcast
 from service.models import Attendance, Meeting, Membership, Person, Programme
-from service.models.enums import Channel, MembershipStatus, Presence, Rsvp
+from service.models.enums import Channel, MembershipRole, MembershipStatus, Presence, Rsvp
 from sms.addressing import facilitated_by
 from sms.forwarding import answer
 from sms.keywords import Command, Keyword
@@ -109,7 +110,8 @@ async def _who(
     reply: Reply,
     now: datetime,
 ) -> str:
-    """The meeting's answers so far, counted over the community's active members."""
+    """The meeting's answers so far, counted over the community's active members (its
+    facilitators, who run the meeting, are not counted or listed)."""
     rows = await session.execute(
         sa.select(col(Person.name), col(Attendance.rsvp), col(Attendance.presence))
         .join(Membership, col(Membership.person_id) == col(Person.id))
@@ -122,6 +124,7 @@ async def _who(
         )
         .where(
             col(Membership.community_id) == meeting.community_id,
+            col(Membership.role) == MembershipRole.member,
             col(Membership.status) == MembershipStatus.active,
         )
         .order_by(col(Person.name), col(Person.id))

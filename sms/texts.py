@@ -30,8 +30,8 @@ Values come from the outbox as JSON:
 | `name`      | 30  | a person's name, as a facilitator or teacher knows it  |
 | `first_name`| 15  | the name to write after TO                             |
 | `who`       | 30  | the name or number a facilitator wrote after TO        |
-| `names`     | 60  | first names listed; callers fit the list to a segment  |
 
+`names` is a list of names its caller fits to one segment (`sms.lists`), and
 `text` is a person's own words (a teacher's question, a facilitator's answer): never
 cut, so those messages may take more than one segment; their frame, with the longest
 names, leaves `TEXT_ROOM` septets for the words in one segment.
@@ -70,7 +70,6 @@ LIMITS: Mapping[str, int] = {
     "name": 30,
     "first_name": 15,
     "who": 30,
-    "names": 60,
 }
 TEXT_ROOM = 40  # septets a template framing a person's `text` leaves them in one segment
 MAX_CODES = 5  # `which_meeting` lists at most this many codes

@@ -3,7 +3,8 @@
 People type on keypads, in four languages, in any case, with or without accents,
 with the code stuck to the word or set off by a comma or '#': "yes 4821",
 " YES4821 ", "Yes, 4821", "yes #4821", "Ndiyo 4821", "Arrêt". A reply is the
-keyword first, then (optionally) the code; words after the code are ignored.
+keyword first, then (optionally) the code; words after the code are ignored, but
+kept as typed in `Command.rest` for the commands that carry a text (MSG, TO).
 
 | keyword | en          | sw                | rw                | fr                     | any     |
 |---------|-------------|-------------------|-------------------|------------------------|---------|
@@ -30,8 +31,9 @@ MSG, WHO and TO are a facilitator's (`sms.commands`): they come from
 `FACILITATOR_WORDS`, one dict per language, so a new language adds one entry; a
 word two languages share there (MSG: English and French) tells no language. TO
 takes a name or a number, never a code: "TO 0712 345 678 ..." has no meeting code.
-Common words ("to", "kwa", "qui") are commands only for a facilitator: from
-anyone else the text is theirs, passed on as it is (`sms.forwarding`).
+Common words ("to", "kwa", "qui") are commands only from a facilitator, or with
+a meeting code: "Who is bringing chalk?" from a teacher is their own text, passed
+on as it is (`sms.forwarding`).
 
 A code is 4 or 5 digits; 3 to 6 are taken so that a mistyped code gets "no
 meeting with that code" rather than "not understood". Bare digits are `unknown`

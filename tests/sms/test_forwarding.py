@@ -28,6 +28,7 @@ from tests.sms.conversation import (
     texts_in,
     word,
 )
+from tests.surveys import invited
 
 LANGUAGES = list(Language)
 QUESTION = "Habari, the meeting venue changed? I cannot find the staff room."
@@ -163,6 +164,17 @@ async def test_someone_in_no_community_gets_the_help_reply(session: AsyncSession
     told = await reply_to(session, asked)
     assert told is not None and told.template == "unknown"
     assert await fresh(session, Message, col(Message.kind) == forwarding.FORWARD) == []
+
+
+async def test_words_during_an_open_survey_answer_it_and_are_not_passed_on(
+    session: AsyncSession,
+) -> None:
+    w, _ = await invited(session, Language.en)
+    teacher = w.members[0]
+    asked = await texts_in(session, teacher, "ok, I can answer now", f.now())
+    assert await fresh(session, Message, col(Message.kind) == forwarding.FORWARD) == []
+    first_question = await reply_to(session, asked)
+    assert first_question is not None and first_question.kind == "survey"
 
 
 async def test_a_flood_from_one_phone_does_not_fan_out(

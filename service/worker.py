@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.config import Settings
 from service.db import SessionFactory
+from service.domain.digests import queue_digests
 from service.domain.meetings import close_finished_meetings
 from service.domain.reminders import queue_due_reminders
 from service.domain.survey_dispatch import dispatch_surveys, remind_unfinished
@@ -60,6 +61,8 @@ DEFAULT_JOBS: tuple[Job, ...] = (
     Job("dispatch_surveys", timedelta(minutes=1), dispatch_surveys),
     Job("remind_unfinished_surveys", timedelta(minutes=10), remind_unfinished),
     Job("expire_survey_responses", timedelta(minutes=10), expire_responses),
+    # School leaders' weekly digest: a few minutes late at most, once a week each.
+    Job("queue_digests", timedelta(minutes=5), queue_digests),
     # Delivery reports whose id never came: forgotten after a while (the sender applies
     # the others as it stores their ids; this also catches any it could not).
     Job("settle_unmatched_reports", timedelta(minutes=1), _settle_unmatched_reports),

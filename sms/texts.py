@@ -58,6 +58,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from service.gsm7 import is_gsm7, to_gsm7, truncate
 from service.models.enums import Language, Modality
+from sms import digest
 
 FOLDER = Path(__file__).parent / "templates"
 
@@ -179,7 +180,7 @@ FOOTER_MAY_NEED_TWO_SEGMENTS: Mapping[str, str] = {
 
 DATE_FIELDS = frozenset({"weekday", "day", "month", "hour", "minute"})
 TIME_FIELDS = frozenset({"hour", "minute"})
-_SECTIONS_IN_ORDER = ("date", "modality", "text", *APPENDED)
+_SECTIONS_IN_ORDER = ("date", "modality", "text", "digest", *APPENDED)
 _SECTIONS = frozenset(_SECTIONS_IN_ORDER)
 
 
@@ -199,6 +200,7 @@ class _Language:
     date_format: str
     time_format: str
     modalities: Mapping[Modality, str]
+    digest: Mapping[str, str]
 
 
 def _placeholders(text: str) -> set[str]:
@@ -260,7 +262,7 @@ def _problems(lang: Language, tree: Mapping[str, Any]) -> list[str]:
             found.append(f"{lang}: [{name}] must be a table")
             section = {}
         sections.append(section)
-    date, modality, texts, *appended = sections
+    date, modality, texts, digest_texts, *appended = sections
     found += _check_names(f"{lang}: date.weekdays", date.get("weekdays"), 7)
     found += _check_names(f"{lang}: date.months", date.get("months"), 12)
     found += _check_text(f"{lang}: date.format", date.get("format"), DATE_FIELDS)
@@ -275,6 +277,13 @@ def _problems(lang: Language, tree: Mapping[str, Any]) -> list[str]:
     tables += [(name, appended[i], APPENDED[name]) for i, name in enumerate(APPENDED)]
     for name, table, expected in tables:
         found += _check_table(lang, name, table, expected)
+    for key in sorted(digest.PLACEHOLDERS.keys() - digest_texts.keys()):
+        found.append(f"{lang}: missing digest.{key}")
+    for key in sorted(digest_texts.keys() - digest.PLACEHOLDERS.keys()):
+        found.append(f"{lang}: digest.{key} is not a known text")
+    for key, value in digest_texts.items():
+        if key in digest.PLACEHOLDERS:
+            found += _check_text(f"{lang}: digest.{key}", value, digest.PLACEHOLDERS[key])
     return found
 
 
@@ -324,6 +333,7 @@ class SmsTexts:
                     date_format=tree["date"]["format"],
                     time_format=tree["date"]["time"],
                     modalities={Modality(k): v for k, v in tree["modality"].items()},
+                    digest=dict(tree["digest"]),
                 )
                 for lang, tree in trees.items()
             }
@@ -335,7 +345,7 @@ class SmsTexts:
 
     def keys(self) -> frozenset[str]:
         """The templates `render` takes (variants and the footer are chosen by it)."""
-        return frozenset(TEMPLATES)
+        return frozenset(TEMPLATES) | {digest.TEMPLATE}
 
     def render(
         self,
@@ -346,6 +356,8 @@ class SmsTexts:
         timezone: str,
         footer: bool = False,
     ) -> str:
+        if template == digest.TEMPLATE:
+            return self._digest(language, params, timezone=timezone, footer=footer)
         if template not in TEMPLATES:
             raise RenderError(f"no SMS template {template!r}")
         missing = sorted(TEMPLATES[template] - params.keys())
@@ -366,6 +378,34 @@ class SmsTexts:
                 key = variant
         body = _fill(texts.texts[key], values)
         return f"{body} {texts.texts['footer']}" if footer else body
+
+    def _digest(
+        self, language: Language, params: Mapping[str, object], *, timezone: str, footer: bool
+    ) -> str:
+        """A school leader's weekly digest (`sms.digest`): meetings shown by weekday and time."""
+        missing = sorted(digest.VALUES - params.keys())
+        if missing:
+            raise RenderError(f"digest needs the values: {', '.join(missing)}")
+        try:
+            zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise RenderError(f"unknown time zone {timezone!r}") from error
+        texts = self._languages[language]
+
+        def weekday_time(raw: object) -> str:
+            moment = datetime.fromisoformat(str(raw)).astimezone(zone)
+            day = texts.weekdays[moment.weekday()]
+            return f"{day} {_when('starts_at', raw, texts, zone, texts.time_format)}"
+
+        try:
+            return digest.render(
+                texts.digest,
+                params,
+                weekday_time,
+                texts.texts["footer"] if footer else None,
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise RenderError(f"digest values do not fit: {error}") from error
 
     @staticmethod
     def _value(name: str, raw: object, texts: _Language, zone: ZoneInfo) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from service.domain.digests import SchoolWeek
 from service.domain.surveys import Pending
 from service.models.enums import Language, MeetingStatus, MembershipRole, Modality, Presence, Rsvp
 
@@ -117,6 +118,9 @@ class Caller:
     surveys_: tuple[Pending, ...] | None = None
     # The input index each of this session's free-text answers began at; loaded with surveys.
     text_answers: Mapping[int, TextAnswer] = field(default_factory=dict)
+    leads_school: int | None = None  # the school they lead as head teacher or deputy
+    school_: SchoolWeek | None = None  # its week, once loaded (None too: it has no CoP)
+    school_loaded: bool = False
 
     @property
     def known(self) -> bool:
@@ -151,6 +155,15 @@ class Caller:
         if self.surveys_ is None:
             raise NeedsData("surveys")
         return self.surveys_
+
+    @property
+    def school(self) -> SchoolWeek | None:
+        """The week of the school they lead; None if they lead none or it has no CoP."""
+        if self.leads_school is None:
+            return None
+        if not self.school_loaded:
+            raise NeedsData("school")
+        return self.school_
 
     def upcoming(self) -> list[MeetingView]:
         return [m for m in self.meetings if m.starts_at > self.now]

@@ -51,7 +51,12 @@ log = structlog.get_logger(__name__)
 # the other worker must show on the next hop, a cancelled meeting must not be offered),
 # while nothing tells this process so. Instead it costs one statement (loader.py).
 PROGRAMME_TTL_S = 60.0
-PARTS = ("communities", "facilitation", "surveys")  # on demand; meetings come with the caller
+PARTS = (
+    "communities",
+    "facilitation",
+    "surveys",
+    "school",
+)  # on demand; meetings come with the caller
 REFUSALS = {
     "meeting_cancelled": "refusal.meeting_cancelled",
     "meeting_closed": "refusal.meeting_closed",

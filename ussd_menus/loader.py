@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import SessionFactory
+from service.domain.digests import has_leader_role, school_week
 from service.domain.surveys import pending_for
 from service.models import (
     Attendance,
@@ -162,6 +163,7 @@ def _caller_statement(dialect: str) -> Any:
         col(Person.language),
         sa.type_coerce(memberships, sa.JSON),
         sa.type_coerce(meetings, sa.JSON),
+        sa.case((has_leader_role(), col(Person.school_id)), else_=None),  # the school they lead
     ).where(
         col(Person.programme_id) == sa.bindparam("programme"),
         col(Person.phone) == sa.bindparam("phone"),
@@ -443,7 +445,7 @@ async def load_caller(
             communities_=(),
             meetings_=(),
         )
-    person_id, name, language, membership_rows, meeting_rows = rows[0]
+    person_id, name, language, membership_rows, meeting_rows, leads_school = rows[0]
     dialect = reader.dialect
     memberships = _sorted(membership_rows, dialect, 3)
     active = tuple(
@@ -485,6 +487,7 @@ async def load_caller(
         pending=pending,
         communities_=None if active else (),
         meetings_=meetings,
+        leads_school=leads_school,
     )
 
 
@@ -529,6 +532,8 @@ async def load_part(reader: Reader, caller: Caller, part: str, now: datetime) ->
                     )
                 ).all()
         return replace(caller, surveys_=tuple(pending), text_answers=text_answers(claimed))
+    if part == "school":
+        return await load_school(reader, caller, now)
     raise ValueError(f"unknown part of the caller's context: {part!r}")
 
 
@@ -587,3 +592,18 @@ async def load_facilitation(
         marks=dict(marks),
         requests=tuple(requests),
     )
+
+
+async def load_school(reader: Reader, caller: Caller, now: datetime) -> Caller:
+    """The week of the school a head teacher or deputy leads (`digests.school_week`)."""
+    week = None
+    if caller.leads_school is not None:
+        async with reader.session() as session:
+            week = await school_week(
+                session,
+                caller.programme.id,
+                caller.programme.timezone.key,
+                caller.leads_school,
+                now,
+            )
+    return replace(caller, school_=week, school_loaded=True)

@@ -16,7 +16,7 @@ from service.domain.programmes import (
     list_programmes,
     update_programme,
 )
-from service.models.enums import Country, Language
+from service.models.enums import Country, Language, Weekday
 
 app = typer.Typer(help="Create, change and list programmes (the tenants).", no_args_is_help=True)
 
@@ -77,8 +77,14 @@ def update(
             "--no-short-code", help="Remove its short code: it then hears replies to any code"
         ),
     ] = False,
+    digest_day: Annotated[
+        Weekday | None, typer.Option(help="Day school leaders get their weekly digest")
+    ] = None,
+    digest_time: Annotated[
+        str | None, typer.Option(help="Time of the weekly digest, HH:MM programme time")
+    ] = None,
 ) -> None:
-    """Change a programme's SMS addresses; what is not given stays as it is."""
+    """Change a programme's SMS addresses and digest time; what is not given stays as it is."""
     if short_code is not None and no_short_code:
         raise fail("give --short-code or --no-short-code, not both")
     data: dict[str, object] = {}
@@ -86,8 +92,15 @@ def update(
         data["sender_id"] = sender_id
     if short_code is not None or no_short_code:
         data["short_code"] = short_code
+    if digest_day is not None:
+        data["digest_day"] = digest_day
+    if digest_time is not None:
+        data["digest_time"] = digest_time
     if not data:
-        raise fail("nothing to change: give --sender-id, --short-code or --no-short-code")
+        raise fail(
+            "nothing to change: give --sender-id, --short-code, --no-short-code, "
+            "--digest-day or --digest-time"
+        )
 
     async def work() -> None:
         async with unit_of_work() as session:
@@ -102,7 +115,8 @@ def update(
             await session.commit()
             console.print(
                 f"Programme [bold]{changed.slug}[/]: sender id {changed.sender_id or '-'}, "
-                f"short code {changed.short_code or '- (it hears replies to any code)'}",
+                f"short code {changed.short_code or '- (it hears replies to any code)'}, "
+                f"digest {changed.digest_day.value} {changed.digest_time:%H:%M}",
                 highlight=False,
             )
 

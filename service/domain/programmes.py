@@ -17,7 +17,7 @@ from service.domain.actor import Actor
 from service.domain.errors import Conflict, NotFound, ValidationError
 from service.domain.surveys import ensure_reflection
 from service.models import Programme
-from service.models.enums import Country, Language
+from service.models.enums import Country, Language, Weekday
 from service.models.types import utcnow
 
 CURRENCY = {
@@ -58,6 +58,9 @@ class ProgrammeSettings(BaseModel):
     sms_price: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=4)
     survey_delay_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
     survey_reminder_hours: int | None = Field(default=None, ge=1, le=71)
+    # When school leaders get their weekly digest, programme time.
+    digest_day: Weekday | None = None
+    digest_time: time | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -170,6 +173,8 @@ async def create_programme(
         quiet_hours_end=data.quiet_hours_end or time(7, 0),
         currency=CURRENCY[data.country],
         sms_price=data.sms_price if data.sms_price is not None else Decimal("0.0000"),
+        digest_day=data.digest_day or Weekday.monday,
+        digest_time=data.digest_time or time(7, 0),
     )
     _check_languages(programme)
     session.add(programme)

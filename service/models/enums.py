@@ -28,6 +28,27 @@ class Role(StrEnum):
     programme_staff = "programme_staff"
 
 
+# The roles that lead a school: they get its weekly digest and its USSD menu.
+SCHOOL_LEADERS = (Role.head_teacher, Role.deputy_head)
+
+
+class Weekday(StrEnum):
+    """A day of the week, Monday first as `date.weekday()` counts (0-6)."""
+
+    monday = "monday"
+    tuesday = "tuesday"
+    wednesday = "wednesday"
+    thursday = "thursday"
+    friday = "friday"
+    saturday = "saturday"
+    sunday = "sunday"
+
+    @property
+    def number(self) -> int:
+        """0 for Monday to 6 for Sunday, as `date.weekday()`."""
+        return list(Weekday).index(self)
+
+
 class ConsoleRole(StrEnum):
     """What a person may do in the web console; a person without one cannot sign in."""
 

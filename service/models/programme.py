@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from service.models.base import enum_col, fk, id_field, json_list, stamp, text_col
-from service.models.enums import Country, Language
+from service.models.enums import Country, Language, Weekday
+from service.models.types import EnumText
 
 
 class Programme(SQLModel, table=True):
@@ -35,6 +36,16 @@ class Programme(SQLModel, table=True):
     survey_delay_minutes: int = Field(default=120, ge=0, sa_column_kwargs={"server_default": "120"})
     survey_reminder_hours: int | None = Field(
         default=24, ge=1, sa_column_kwargs={"server_default": "24"}
+    )
+    # School leaders' weekly SMS digest: this day and time, programme time.
+    digest_day: Weekday = Field(
+        default=Weekday.monday,
+        sa_type=EnumText(Weekday, length=9),
+        nullable=False,
+        sa_column_kwargs={"server_default": Weekday.monday.value},
+    )
+    digest_time: time = Field(
+        default=time(7, 0), nullable=False, sa_column_kwargs={"server_default": "07:00:00"}
     )
     created_at: datetime = stamp()
     updated_at: datetime = stamp()

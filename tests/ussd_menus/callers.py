@@ -175,3 +175,43 @@ def facilitator(language: Language = Language.en) -> Caller:
             meetings=meetings, rosters=rosters, marks=marks, requests=requests
         ),
     )
+
+
+def head_teacher(language: Language = Language.en, *, with_cop: bool = True) -> Caller:
+    """A head teacher of a long-named school: a dozen meetings this week, twenty teachers
+    at risk with long names, some teaching at another school (no number for them)."""
+    from dataclasses import replace
+
+    from service.domain.digests import AtRisk, SchoolWeek, WeekMeeting
+
+    week = SchoolWeek(
+        school_id=5,
+        school=LONG_SCHOOL,
+        communities=3,
+        meetings=[
+            WeekMeeting(
+                meeting_id=300 + n,
+                community=f"{LONG_COMMUNITY} {n}",
+                starts_at=NOW + timedelta(days=n % 7, hours=n),
+                yes=999,
+                no=999,
+            )
+            for n in range(12)
+        ],
+        held=4,
+        attended=9999,
+        expected=10000,
+        at_risk=[
+            AtRisk(
+                person_id=400 + n,
+                name=f"Jean de Dieu Nsengiyumva-Uwimana Mukarugwiza {n}",
+                community=f"{LONG_COMMUNITY} {n}",
+                phone=None if n % 4 == 3 else f"+2507881{n:05d}",
+                own_school=n % 4 != 3 or n % 8 == 3,
+            )
+            for n in range(20)
+        ],
+    )
+    return replace(
+        teacher(language), leads_school=5, school_=week if with_cop else None, school_loaded=True
+    )

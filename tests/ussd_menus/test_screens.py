@@ -12,7 +12,7 @@ import pytest
 
 from service.gsm7 import is_gsm7, septets
 from service.models.enums import Language
-from tests.ussd_menus.callers import facilitator, stranger, teacher
+from tests.ussd_menus.callers import facilitator, head_teacher, stranger, teacher
 from ussd_menus.catalog import default_catalog
 from ussd_menus.context import Caller
 from ussd_menus.engine import render, replay
@@ -56,13 +56,19 @@ def every_screen(caller: Caller, depth: int = 7) -> dict[tuple[str, ...], tuple[
 
 
 @pytest.mark.parametrize("language", list(Language))
-@pytest.mark.parametrize("who", ["teacher", "facilitator", "stranger"])
+@pytest.mark.parametrize("who", ["teacher", "facilitator", "stranger", "head_teacher"])
 def test_every_reachable_screen_fits_one_gsm7_screen(language: Language, who: str) -> None:
-    caller = {"teacher": teacher, "facilitator": facilitator, "stranger": stranger}[who](language)
+    callers = {
+        "teacher": teacher,
+        "facilitator": facilitator,
+        "stranger": stranger,
+        "head_teacher": head_teacher,
+    }
+    caller = callers[who](language)
     screens = every_screen(caller, depth=8 if who == "facilitator" else 7)
     assert (
         len({text for _, text in screens.values()})
-        > {"teacher": 20, "facilitator": 40, "stranger": 5}[who]
+        > {"teacher": 20, "facilitator": 40, "stranger": 5, "head_teacher": 40}[who]
     )
     for path, (kind, text) in screens.items():
         assert kind in ("CON", "END")

@@ -23,6 +23,13 @@ from ussd_menus.screens.facilitator import (
     FacRemind,
     FacRequests,
 )
+from ussd_menus.screens.leader import (
+    School,
+    SchoolMeeting,
+    SchoolMeetings,
+    SchoolRisk,
+    SchoolTeacher,
+)
 from ussd_menus.screens.surveys import (
     SurveyQuestion,
     Surveys,
@@ -69,6 +76,11 @@ SCREENS: dict[str, Screen] = {
         FacMoveConfirm(),
         FacCounts(),
         FacRequests(),
+        School(),
+        SchoolMeetings(),
+        SchoolMeeting(),
+        SchoolRisk(),
+        SchoolTeacher(),
     )
 }
 

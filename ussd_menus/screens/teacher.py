@@ -31,7 +31,7 @@ from ussd_menus.screens.base import (
 
 class Home(Menu):
     name = "home"
-    leads_to = ("meetings", "checkin", "surveys", "communities", "language", "fac_home")
+    leads_to = ("meetings", "checkin", "surveys", "communities", "language", "fac_home", "school")
     back = False
 
     def title(self, c: Caller, t: Texts) -> str:
@@ -45,6 +45,7 @@ class Home(Menu):
             ("home.communities", "communities"),
             ("home.language", "language"),
             *([("home.facilitate", "fac_home")] if c.facilitates else []),
+            *([("leader.menu", "school")] if c.leads_school is not None else []),
         ]
 
 

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.api.errors import Conflict, NotAllowed, NotFound, ValidationError
 from service.api.mutations.base import given, mutate
-from service.api.types.common import Info_, Language
+from service.api.types.common import Info_, Language, Weekday
 from service.api.types.places import ProgrammeNode, TermNode
 from service.domain.programmes import ProgrammeSettings, update_programme
 from service.domain.terms import TermInput, create_term
@@ -37,6 +37,12 @@ class ProgrammeSettingsInput:
     sms_price: Decimal | None = strawberry.UNSET
     survey_delay_minutes: int | None = strawberry.UNSET
     survey_reminder_hours: int | None = strawberry.UNSET
+    digest_day: Weekday | None = strawberry.field(
+        default=strawberry.UNSET, description="The day school leaders get their weekly digest."
+    )
+    digest_time: time | None = strawberry.field(
+        default=strawberry.UNSET, description="The time (programme time) of the weekly digest."
+    )
 
 
 @strawberry.input
@@ -79,6 +85,8 @@ _SETTINGS = (
     "sms_price",
     "survey_delay_minutes",
     "survey_reminder_hours",
+    "digest_day",
+    "digest_time",
 )
 
 

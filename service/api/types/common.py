@@ -32,6 +32,7 @@ from service.models.enums import (
     Rsvp,
     Scope,
     SurveyStatus,
+    Weekday,
 )
 
 Info_ = Info[Context, Any]
@@ -40,7 +41,7 @@ Info_ = Info[Context, Any]
 for _enum in (
     Channel, CommunityKind, ConsentState, ConsoleRole, Country, Direction, Encoding, Gender,
     Language, MeetingStatus, MembershipRole, MembershipStatus, MessageStatus, Modality, Presence,
-    QuestionKind, ResponseStatus, Role, Rsvp, Scope, SurveyStatus,
+    QuestionKind, ResponseStatus, Role, Rsvp, Scope, SurveyStatus, Weekday,
 ):  # fmt: skip
     strawberry.enum(_enum)
 
@@ -59,5 +60,5 @@ __all__ = [
     "Channel", "CommunityKind", "ConsentState", "ConsoleRole", "Country", "Direction", "Encoding",
     "Gender", "Info_", "Language", "MeetingStatus", "MembershipRole", "MembershipStatus",
     "MessageStatus", "Modality", "Node", "Presence", "QuestionKind", "ResponseStatus", "Role",
-    "Rsvp", "Scope", "SurveyStatus", "phone_for",
+    "Rsvp", "Scope", "SurveyStatus", "Weekday", "phone_for",
 ]  # fmt: skip

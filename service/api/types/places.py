@@ -8,7 +8,7 @@ from decimal import Decimal
 import strawberry
 
 from service.api import ids
-from service.api.types.common import Country, Language, Node
+from service.api.types.common import Country, Language, Node, Weekday
 from service.models import Programme, School, Term
 
 
@@ -40,6 +40,12 @@ class ProgrammeNode(Node):
     survey_reminder_hours: int | None = strawberry.field(
         description="One reminder this long after an unfinished invitation; null: none."
     )
+    digest_day: Weekday = strawberry.field(
+        description="The day school leaders get their weekly SMS digest."
+    )
+    digest_time: time = strawberry.field(
+        description="The time of day (programme time) of the weekly digest."
+    )
     created_at: datetime
 
     @classmethod
@@ -63,6 +69,8 @@ class ProgrammeNode(Node):
             sms_price=row.sms_price,
             survey_delay_minutes=row.survey_delay_minutes,
             survey_reminder_hours=row.survey_reminder_hours,
+            digest_day=row.digest_day,
+            digest_time=row.digest_time,
             created_at=row.created_at,
         )
 

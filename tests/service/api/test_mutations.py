@@ -58,6 +58,25 @@ async def test_update_programme_changes_only_what_is_given(
     assert programme.timezone == "Africa/Nairobi" and programme.reminder_offsets_h == [24, 2]
 
 
+async def test_an_admin_moves_the_school_leaders_digest(
+    api: Api, two: Two, session: AsyncSession
+) -> None:
+    query = """mutation($i: ProgrammeSettingsInput!) { updateProgramme(input: $i) {
+        __typename ... on ProgrammePayload { programme { digestDay digestTime } } } }"""
+    before = await fresh(session, Programme, two.a.pid)
+    assert (before.digest_day.value, f"{before.digest_time:%H:%M}") == ("monday", "07:00")
+    await session.rollback()  # end this read: the API writes on its own connection
+    data = await api.gql(
+        query, {"i": {"digestDay": "wednesday", "digestTime": "06:45:00"}}, key=two.admin_a
+    )
+    assert data["updateProgramme"]["programme"] == {
+        "digestDay": "wednesday",
+        "digestTime": "06:45:00",
+    }
+    after = await fresh(session, Programme, two.a.pid)
+    assert (after.digest_day.value, f"{after.digest_time:%H:%M}") == ("wednesday", "06:45")
+
+
 async def test_an_admin_sets_and_removes_the_programmes_short_code(
     api: Api, two: Two, session: AsyncSession
 ) -> None:

@@ -105,3 +105,20 @@ def test_every_bad_option_is_named_in_one_error_line(cli: CliRunner) -> None:
     assert result.exit_code == 1
     assert "--name: String should have at least 2 characters" in result.stderr
     assert "--service-code: service code '384' must look like *384*123#" in result.stderr
+
+
+def test_an_operator_moves_the_school_leaders_digest_to_another_day_and_time(
+    cli: CliRunner,
+) -> None:
+    assert cli.invoke(app, CREATE).exit_code == 0
+    moved = cli.invoke(
+        app,
+        ["programme", "update", "--slug", "ke-clusters", "--digest-day", "friday",
+         "--digest-time", "16:30"],
+    )  # fmt: skip
+    assert moved.exit_code == 0, moved.output
+    assert "digest friday 16:30" in moved.stdout
+    bad = cli.invoke(
+        app, ["programme", "update", "--slug", "ke-clusters", "--digest-time", "25:00"]
+    )
+    assert bad.exit_code == 1 and "--digest-time" in bad.stderr

@@ -46,7 +46,7 @@ from service.domain.meetings import cancel_meeting
 from service.domain.people import opt_in, opt_out, record_consent
 from service.domain.phones import mask_phone
 from service.domain.reminders import remind_now
-from service.models import Community, Meeting, Membership, Message, Person, Programme
+from service.models import Meeting, Membership, Message, Person, Programme
 from service.models.enums import (
     Channel,
     Direction,
@@ -57,7 +57,10 @@ from service.models.enums import (
     Presence,
     Rsvp,
 )
+from sms import commands
+from sms.forwarding import pass_on
 from sms.keywords import Command, Keyword, parse
+from sms.replies import Reply, meeting_by_code
 from sms.routing import Routing, route
 from sms.surveys import answer_by_sms, open_conversation
 from sms.texts import SmsTexts
@@ -187,7 +190,7 @@ async def _stop_or_start(
             opt_in(person, channel=Channel.sms, session=session, actor=actor)
             # Asking to receive SMS is consent, given by SMS, now.
             record_consent(person, given=True, channel=Channel.sms, session=session, actor=actor)
-    reply = _Reply(session, owner.programme, owner.person, sms)
+    reply = Reply(session, owner.programme, owner.person, sms.provider_id)
     names = ", ".join(c.programme.name for c in acting)
     return await reply("stopped" if keyword is Keyword.stop else "started", now, programme=names)
 
@@ -215,41 +218,6 @@ async def _store(session: AsyncSession, person: Person, sms: InboundSms, now: da
     return result.first() is not None
 
 
-class _Reply:
-    """Queue one reply to this inbound message (its AT id is the dedupe key)."""
-
-    def __init__(
-        self, session: AsyncSession, programme: Programme, person: Person, sms: InboundSms
-    ) -> None:
-        self.session, self.programme, self.person, self.sms = session, programme, person, sms
-
-    async def __call__(
-        self, template: str, now: datetime, meeting: Meeting | None = None, **params: object
-    ) -> str:
-        assert self.person.id is not None and self.person.phone is not None
-        values = dict(params)
-        if meeting is not None:
-            community = await self.session.get(Community, meeting.community_id)
-            values = {
-                **outbox.meeting_params(meeting, community.name if community else ""),
-                **values,
-            }
-        await outbox.queue(
-            self.session,
-            self.programme,
-            [outbox.Recipient(self.person.id, self.person.phone, self.person.language)],
-            kind=outbox.REPLY,
-            template=template,
-            params=values,
-            due=now,
-            now=now,
-            quiet=False,
-            dedupe=lambda r: f"reply:{self.sms.provider_id}",
-            meeting_id=meeting.id if meeting else None,
-        )
-        return template
-
-
 # With a code these are about a meeting, even in the middle of a survey.
 _MEETING_COMMANDS = (Keyword.yes, Keyword.no, Keyword.here, Keyword.remind, Keyword.cancel)
 
@@ -263,13 +231,17 @@ async def _act(
     now: datetime,
     texts: SmsTexts,
 ) -> str:
-    reply = _Reply(session, programme, person, sms)
+    reply = Reply(session, programme, person, sms.provider_id)
     actor = Actor.person(person.id or 0, Channel.sms)
     match command.keyword:
         case _ if person.opted_out_at is not None:
             return "ignored: opted out"  # nothing but the STOP confirmation goes to them
         case Keyword.help:
             return await reply("help", now, programme=programme.name)
+        case Keyword.msg | Keyword.who | Keyword.to if (
+            done := await commands.handle(session, texts, programme, person, command, reply, now)
+        ) is not None:
+            return done
         case _ if not (command.code and command.keyword in _MEETING_COMMANDS) and (
             conversation := await open_conversation(session, person, now)
         ):
@@ -287,6 +259,11 @@ async def _act(
         case Keyword.yes | Keyword.no | Keyword.here | Keyword.remind | Keyword.cancel:
             return await _about_meeting(session, programme, person, command, reply, actor, now)
         case _:
+            # Words (not bare digits) from a member reach their facilitators.
+            if any(ch.isalpha() for ch in sms.text) and (
+                passed := await pass_on(session, texts, programme, person, sms.text, reply, now)
+            ):
+                return passed
             if await _helped_recently(session, person, now):
                 return "ignored: helped within the hour"
             return await reply("unknown", now)
@@ -310,14 +287,14 @@ async def _about_meeting(
     programme: Programme,
     person: Person,
     command: Command,
-    reply: _Reply,
+    reply: Reply,
     actor: Actor,
     now: datetime,
 ) -> str:
     assert programme.id is not None and person.id is not None
     meeting: Meeting | None
     if command.code is not None:
-        meeting = await _by_code(session, programme.id, command.code)
+        meeting = await meeting_by_code(session, programme.id, command.code)
         if meeting is None:
             return await reply("unknown_code", now, code=command.code)
     else:
@@ -385,19 +362,6 @@ async def _about_meeting(
         return await reply("unknown", now)
 
 
-async def _by_code(session: AsyncSession, programme_id: int, code: str) -> Meeting | None:
-    """The open meeting with this code; else the latest closed one, to say it is closed."""
-    rows = (
-        await session.exec(
-            select(Meeting)
-            .where(col(Meeting.programme_id) == programme_id, col(Meeting.code) == code)
-            .order_by(col(Meeting.status) != MeetingStatus.scheduled, col(Meeting.starts_at).desc())
-            .limit(1)
-        )
-    ).all()
-    return rows[0] if rows else None
-
-
 async def _open_meetings_of(session: AsyncSession, person_id: int, now: datetime) -> list[Meeting]:
     """Meetings of the person's communities not yet over, soonest first."""
     rows = await session.exec(
@@ -433,7 +397,7 @@ CONFIRMATIONS: Mapping[str, Mapping[outbox.Fate, str]] = {
 
 
 async def _confirm(
-    reply: _Reply, action: str, told: outbox.Queued, now: datetime, meeting: Meeting
+    reply: Reply, action: str, told: outbox.Queued, now: datetime, meeting: Meeting
 ) -> str:
     """Sent now, held by quiet hours until a time (programme time), or not sent and why."""
     send_time = told.send_after.isoformat() if told.send_after else None

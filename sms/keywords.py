@@ -3,7 +3,8 @@
 People type on keypads, in four languages, in any case, with or without accents,
 with the code stuck to the word or set off by a comma or '#': "yes 4821",
 " YES4821 ", "Yes, 4821", "yes #4821", "Ndiyo 4821", "Arrêt". A reply is the
-keyword first, then (optionally) the code; words after the code are ignored.
+keyword first, then (optionally) the code; words after the code are ignored, but
+kept as typed in `Command.rest` for the commands that carry a text (MSG, TO).
 
 | keyword | en          | sw                | rw                | fr                     | any     |
 |---------|-------------|-------------------|-------------------|------------------------|---------|
@@ -15,6 +16,9 @@ keyword first, then (optionally) the code; words after the code are ignored.
 | help    | help        | msaada            | ubufasha          | aide                   |         |
 | remind  | remind      | kumbusha          | ibutsa            | rappel, rappeler       |         |
 | cancel  | cancel      | ghairi, ahirisha  | subika            | annuler                |         |
+| msg     |             | ujumbe            | ubutumwa          |                        | msg     |
+| who     | who         | nani              | nde               | qui                    |         |
+| to      | to          | kwa               | kuri              | rep                    |         |
 
 The words follow the USSD menus where they have one (NDIYO/HAPANA, YEGO/OYA,
 "Nipo hapa", "Ndi hano", "Gusubika inama" for cancel). `ahirisha` (postpone) is the
@@ -22,6 +26,14 @@ word the Kiswahili menu uses for cancelling a meeting, so it cancels here too.
 No word means two keywords: `sitisha` and `hagarika` mean stop, so cancelling is
 `ghairi`/`subika`. "any" words are shared by English and French, so they tell no
 language.
+
+MSG, WHO and TO are a facilitator's (`sms.commands`): they come from
+`FACILITATOR_WORDS`, one dict per language, so a new language adds one entry; a
+word two languages share there (MSG: English and French) tells no language. TO
+takes a name or a number, never a code: "TO 0712 345 678 ..." has no meeting code.
+Common words ("to", "kwa", "qui") are commands only from a facilitator, or with
+a meeting code: "Who is bringing chalk?" from a teacher is their own text, passed
+on as it is (`sms.forwarding`).
 
 A code is 4 or 5 digits; 3 to 6 are taken so that a mistyped code gets "no
 meeting with that code" rather than "not understood". Bare digits are `unknown`
@@ -33,7 +45,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from service.models.enums import Language
@@ -48,6 +60,9 @@ class Keyword(StrEnum):
     help = "help"
     remind = "remind"
     cancel = "cancel"
+    msg = "msg"
+    who = "who"
+    to = "to"
     unknown = "unknown"
 
 
@@ -56,6 +71,8 @@ class Command:
     keyword: Keyword
     code: str | None
     language: Language | None  # the language the keyword was written in, when it tells
+    # What follows the keyword (and its code), as typed: MSG's and TO's text.
+    rest: str = field(default="", compare=False)
 
 
 # (keyword, language or None when shared, words): the table in the module docstring.
@@ -96,6 +113,34 @@ VOCABULARY: tuple[tuple[Keyword, Language | None, tuple[str, ...]], ...] = (
     (Keyword.cancel, Language.fr, ("annuler",)),
 )
 
+# A facilitator's commands, per language (the table's msg, who and to rows).
+FACILITATOR_WORDS: dict[Language, dict[Keyword, tuple[str, ...]]] = {
+    Language.en: {Keyword.msg: ("msg",), Keyword.who: ("who",), Keyword.to: ("to",)},
+    Language.sw: {Keyword.msg: ("ujumbe",), Keyword.who: ("nani",), Keyword.to: ("kwa",)},
+    Language.rw: {Keyword.msg: ("ubutumwa",), Keyword.who: ("nde",), Keyword.to: ("kuri",)},
+    Language.fr: {Keyword.msg: ("msg",), Keyword.who: ("qui",), Keyword.to: ("rep",)},
+}
+# Keywords followed by a name or number rather than a meeting code.
+TAKES_NO_CODE = frozenset({Keyword.to})
+
+
+def by_language(
+    words: dict[Language, dict[Keyword, tuple[str, ...]]],
+) -> tuple[tuple[Keyword, Language | None, tuple[str, ...]], ...]:
+    """Vocabulary rows from per-language dicts; a word several languages share for the
+    same keyword is one row with no language."""
+    languages: dict[tuple[Keyword, str], set[Language]] = {}
+    for language, table in words.items():
+        for keyword, spellings in table.items():
+            for word in spellings:
+                languages.setdefault((keyword, word), set()).add(language)
+    rows: dict[tuple[Keyword, Language | None], list[str]] = {}
+    for (keyword, word), where in languages.items():
+        one = next(iter(where)) if len(where) == 1 else None
+        rows.setdefault((keyword, one), []).append(word)
+    return tuple((keyword, language, tuple(ws)) for (keyword, language), ws in rows.items())
+
+
 CODE_DIGITS = range(3, 7)
 
 # Digits and runs of letters; everything else (spaces, commas, '#', '.') separates.
@@ -126,6 +171,7 @@ def build_index(
     return index
 
 
+VOCABULARY = VOCABULARY + by_language(FACILITATOR_WORDS)
 _INDEX = build_index(VOCABULARY)
 _LONGEST = max(len(key) for key in _INDEX)
 
@@ -134,17 +180,36 @@ def _code(token: str) -> str | None:
     return token if token.isdigit() and len(token) in CODE_DIGITS else None
 
 
+def tokens(text: str) -> list[str]:
+    """The words and numbers of a text, lower case without accents."""
+    return _tokens(text)
+
+
+def text_after(text: str, used: int) -> str:
+    """`text` as typed after its first `used` tokens, without the separators before."""
+    if used == 0:
+        return text.strip()
+    seen = 0
+    for match in _TOKEN.finditer(text):
+        seen += len(_tokens(match.group()))
+        if seen >= used:
+            return text[match.end() :].lstrip(" \t\r\n,:;#-").rstrip()
+    return ""
+
+
 def parse(text: str) -> Command:
     tokens = _tokens(text)
     if not tokens:
         return Command(Keyword.unknown, None, None)
     if tokens[0].isdigit():
-        return Command(Keyword.unknown, _code(tokens[0]), None)
+        return Command(Keyword.unknown, _code(tokens[0]), None, rest=text.strip())
     # Longest phrase first, so "nipo hapa 4821" finds its code after "hapa".
     for length in range(min(_LONGEST, len(tokens)), 0, -1):
         found = _INDEX.get(tuple(tokens[:length]))
         if found is not None:
             keyword, language = found
-            rest = tokens[length:]
-            return Command(keyword, _code(rest[0]) if rest else None, language)
-    return Command(Keyword.unknown, None, None)
+            after = tokens[length:]
+            code = _code(after[0]) if after and keyword not in TAKES_NO_CODE else None
+            rest = text_after(text, length + (1 if code else 0))
+            return Command(keyword, code, language, rest=rest)
+    return Command(Keyword.unknown, None, None, rest=text.strip())

@@ -27,6 +27,14 @@ Values come from the outbox as JSON:
 | `programme` | 30  | shown in stop/start/help replies                       |
 | `reason`    | 40  | why a meeting is cancelled, a short phrase             |
 | `survey`    | 40  | the survey's title                                     |
+| `name`      | 30  | a person's name, as a facilitator or teacher knows it  |
+| `first_name`| 15  | the name to write after TO                             |
+| `who`       | 30  | the name or number a facilitator wrote after TO        |
+
+`names` is a list of names its caller fits to one segment (`sms.lists`), and
+`text` is a person's own words (a teacher's question, a facilitator's answer): never
+cut, so those messages may take more than one segment; their frame, with the longest
+names, leaves `TEXT_ROOM` septets for the words in one segment.
 
 Codes are never cut (4 or 5 digits, `service.domain.meetings`); counts are numbers.
 
@@ -70,7 +78,10 @@ LIMITS: Mapping[str, int] = {
     "reason": 40,
     "survey": 40,
     "name": 30,
+    "first_name": 15,
+    "who": 30,
 }
+TEXT_ROOM = 40  # septets a template framing a person's `text` leaves them in one segment
 MAX_CODES = 5  # `which_meeting` lists at most this many codes
 SEGMENT = 160  # GSM-7 septets in one SMS
 ACTIVITY_MIN = 12  # the activity title is never cut shorter than this (septets)
@@ -147,6 +158,38 @@ _PARTS = frozenset({"footer", "page"})
 # The value that takes whatever room the rest of the message leaves.
 FLEXIBLE = "activity"
 
+# Tables appended after [text] by later work, each with its texts' placeholders. A
+# template's name is unique across tables: callers render it by name alone.
+APPENDED: Mapping[str, Mapping[str, frozenset[str]]] = {
+    # A facilitator's MSG, WHO and TO, and teachers' texts passed on (sms.commands,
+    # sms.forwarding). {text} is a person's own words, sent whole.
+    "conversation": {
+        "msg_sent": frozenset({"code", "count"}),
+        "msg_held": frozenset({"code", "count", "send_time"}),
+        "msg_nobody": frozenset({"code"}),
+        "msg_usage": frozenset(),
+        "who": frozenset({"code", "yes", "no", "waiting", "present", "names"}),
+        "who_all": frozenset({"code", "yes", "no", "present"}),
+        "who_more": frozenset({"count"}),
+        "who_usage": frozenset(),
+        "forwarded": frozenset({"name", "community", "text", "first_name"}),
+        "forward_passed": frozenset({"names"}),
+        "forward_already": frozenset({"names"}),
+        "forward_nobody": frozenset(),
+        "forward_later": frozenset(),
+        "to_message": frozenset({"name", "text"}),
+        "to_sent": frozenset({"name"}),
+        "to_ambiguous": frozenset({"names"}),
+        "to_unknown": frozenset({"who"}),
+        "to_cannot": frozenset({"name"}),
+        "to_usage": frozenset(),
+    },
+}
+_ALL: Mapping[str, frozenset[str]] = {
+    **PLACEHOLDERS,
+    **{key: names for table in APPENDED.values() for key, names in table.items()},
+}
+
 # Templates whose wording changes when an optional value is empty: (value, variant).
 VARIANTS: Mapping[str, tuple[str, str]] = {
     "reminder": ("venue", "reminder_no_venue"),
@@ -158,8 +201,8 @@ _OPTIONAL = frozenset(value for value, _ in VARIANTS.values())
 
 # What a caller can render, and the values each needs (both variants' values).
 TEMPLATES: Mapping[str, frozenset[str]] = {
-    key: PLACEHOLDERS[key] | (PLACEHOLDERS[VARIANTS[key][1]] if key in VARIANTS else frozenset())
-    for key in PLACEHOLDERS
+    key: _ALL[key] | (_ALL[VARIANTS[key][1]] if key in VARIANTS else frozenset())
+    for key in _ALL
     if key not in _PARTS and key not in {variant for _, variant in VARIANTS.values()}
 }
 
@@ -168,12 +211,13 @@ TEMPLATES: Mapping[str, frozenset[str]] = {
 # that carries it; with the footer it may take two segments.
 FOOTER_MAY_NEED_TWO_SEGMENTS: Mapping[str, str] = {
     "moved": "two dates, a venue and two codes: no room left for the opt-out line",
+    "forwarded": "a teacher's own words, two names and a community fill the segment",
 }
 
 DATE_FIELDS = frozenset({"weekday", "day", "month", "hour", "minute"})
 TIME_FIELDS = frozenset({"hour", "minute"})
 # Tables of templates: one per piece of work, so translators see what belongs together.
-TEXT_SECTIONS = ("text", "activity", "membership")
+TEXT_SECTIONS = ("text", "activity", "membership", *APPENDED)
 # The digest is built from pieces (`sms.digest`), not one template: a table of its own.
 _SECTIONS_IN_ORDER = ("date", "modality", *TEXT_SECTIONS, "digest")
 _SECTIONS = frozenset(_SECTIONS_IN_ORDER)
@@ -275,13 +319,13 @@ def _problems(lang: Language, tree: Mapping[str, Any]) -> list[str]:
         found.append(f"{lang}: modality.{key} is not a modality")
     for key, value in modality.items():
         found += _check_text(f"{lang}: modality.{key}", value, None)
-    for key in sorted(PLACEHOLDERS.keys() - texts.keys()):
+    for key in sorted(_ALL.keys() - texts.keys()):
         found.append(f"{lang}: missing {_home(key)}.{key}")
-    for key in sorted(texts.keys() - PLACEHOLDERS.keys()):
+    for key in sorted(texts.keys() - _ALL.keys()):
         found.append(f"{lang}: {where[key]}.{key} is not a known template")
     for key, value in texts.items():
-        if key in PLACEHOLDERS:
-            found += _check_text(f"{lang}: {where[key]}.{key}", value, PLACEHOLDERS[key])
+        if key in _ALL:
+            found += _check_text(f"{lang}: {where[key]}.{key}", value, _ALL[key])
     for key in sorted(digest.PLACEHOLDERS.keys() - digest_texts.keys()):
         found.append(f"{lang}: missing digest.{key}")
     for key in sorted(digest_texts.keys() - digest.PLACEHOLDERS.keys()):
@@ -296,7 +340,9 @@ def _home(key: str) -> str:
     """The table a text belongs in."""
     if key in _ACTIVITY_TEXTS:
         return "activity"
-    return "membership" if key in _MEMBERSHIP_TEXTS else "text"
+    if key in _MEMBERSHIP_TEXTS:
+        return "membership"
+    return next((name for name, table in APPENDED.items() if key in table), "text")
 
 
 _ACTIVITY_TEXTS = frozenset({"reminder_activity", "reminder_activity_no_venue", "prepare", "page"})

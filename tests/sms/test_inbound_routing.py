@@ -208,7 +208,7 @@ async def test_a_number_copied_into_another_programme_does_not_capture_its_repli
         "rsvp_yes",
         "rsvp_yes",
         "help",
-        "unknown",
+        "forward_passed",  # a member's own words go to their facilitator in A
     ]
 
 

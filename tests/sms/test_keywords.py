@@ -7,7 +7,17 @@ from collections import Counter
 import pytest
 
 from service.models.enums import Language
-from sms.keywords import VOCABULARY, Command, Keyword, build_index, normalise, parse
+from sms.keywords import (
+    FACILITATOR_WORDS,
+    TAKES_NO_CODE,
+    VOCABULARY,
+    Command,
+    Keyword,
+    build_index,
+    by_language,
+    normalise,
+    parse,
+)
 
 EN, SW, RW, FR = Language.en, Language.sw, Language.rw, Language.fr
 
@@ -175,5 +185,43 @@ def test_every_keyword_has_a_word_in_every_language() -> None:
 
 def test_every_word_in_the_table_is_understood() -> None:
     for keyword, language, words in VOCABULARY:
+        code = None if keyword in TAKES_NO_CODE else "4821"
         for word in words:
-            assert parse(f"{word} 4821") == Command(keyword, "4821", language)
+            assert parse(f"{word} 4821") == Command(keyword, code, language)
+
+
+# --- a facilitator's commands ---------------------------------------------------
+
+
+@pytest.mark.parametrize("language", list(Language))
+@pytest.mark.parametrize("keyword", [Keyword.msg, Keyword.who])
+def test_msg_and_who_take_a_code_and_keep_the_text_as_typed(
+    language: Language, keyword: Keyword
+) -> None:
+    word = FACILITATOR_WORDS[language][keyword][0].upper()
+    command = parse(f"{word} 4821: Bring the Grade 4 books, please!")
+    assert (command.keyword, command.code) == (keyword, "4821")
+    assert command.language in (language, None)
+    assert command.rest == "Bring the Grade 4 books, please!"
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_to_takes_a_name_or_a_number_never_a_code(language: Language) -> None:
+    word = FACILITATOR_WORDS[language][Keyword.to][0]
+    by_number = parse(f"{word} +254 712 345 678 Thank you")
+    assert (by_number.keyword, by_number.code) == (Keyword.to, None)
+    assert by_number.rest == "+254 712 345 678 Thank you"
+    by_name = parse(f"{word.title()} Josée Uwase: see you Friday")
+    assert (by_name.keyword, by_name.rest) == (Keyword.to, "Josée Uwase: see you Friday")
+
+
+def test_a_word_two_languages_share_for_one_command_tells_no_language() -> None:
+    rows = by_language(
+        {EN: {Keyword.msg: ("msg",)}, FR: {Keyword.msg: ("msg",)}, SW: {Keyword.msg: ("ujumbe",)}}
+    )
+    assert set(rows) == {(Keyword.msg, None, ("msg",)), (Keyword.msg, SW, ("ujumbe",))}
+    assert parse("Msg 4821 hi").language is None
+
+
+def test_free_text_keeps_all_of_its_words() -> None:
+    assert parse("  Hello, when is the meeting?  ").rest == "Hello, when is the meeting?"

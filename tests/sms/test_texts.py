@@ -19,6 +19,7 @@ from sms.keywords import Keyword, parse
 from sms.texts import (
     FOLDER,
     FOOTER_MAY_NEED_TWO_SEGMENTS,
+    TEXT_ROOM,
     TEXT_SECTIONS,
     CatalogueError,
     RenderError,
@@ -40,6 +41,13 @@ TEMPLATES = {
     # [membership]: a join request, its answer, a facilitator's invitation
     "join_request", "join_approved", "join_declined", "invited",
 }  # fmt: skip
+# A facilitator's commands and teachers' texts passed on: the [conversation] table.
+CONVERSATION = {
+    "msg_sent", "msg_held", "msg_nobody", "msg_usage", "who", "who_all", "who_more",
+    "who_usage", "forwarded", "forward_passed", "forward_already", "forward_nobody",
+    "forward_later", "to_message", "to_sent", "to_ambiguous", "to_unknown", "to_cannot",
+    "to_usage",
+}  # fmt: skip
 
 NOV_24_NOON_UTC = "2026-11-24T12:00:00+00:00"  # a Tuesday
 MEETING = {
@@ -57,7 +65,8 @@ def texts() -> SmsTexts:
 
 
 def test_the_texts_load_with_every_template(texts: SmsTexts) -> None:
-    assert texts.keys() == TEMPLATES | {"digest"}  # the digest is tested in test_digest.py
+    # the digest is tested in test_digest.py
+    assert texts.keys() == TEMPLATES | CONVERSATION | {"digest"}
 
 
 # --- what people read ---------------------------------------------------------
@@ -283,7 +292,12 @@ def longest(template: str, language: Language, texts: SmsTexts, *, footer: bool 
                     "survey": LONG, "modality": modality.value, "starts_at": at,
                     "old_starts_at": at, "send_time": at, "code": "99999",
                     "codes": ["99999"] * 9, "count": 9999, "questions": 99,
-                    "activity": LONG_ACTIVITY, "name": LONG, "ussd": "*384*12345#", **where,
+                    "activity": LONG_ACTIVITY, "name": LONG, "ussd": "*384*12345#",
+                    "first_name": LONG, "who": LONG, "yes": 9999, "no": 9999, "waiting": 9999,
+                    "present": 9999,
+                    # Lists are fitted to the segment by their callers (sms.lists), and a
+                    # person's own text is sent whole: the frame leaves it TEXT_ROOM.
+                    "names": "Amina", "text": "x" * TEXT_ROOM, **where,
                 }  # fmt: skip
                 renders.append(
                     texts.render(template, language, params, timezone=KIGALI, footer=footer)
@@ -292,7 +306,7 @@ def longest(template: str, language: Language, texts: SmsTexts, *, footer: bool 
 
 
 @pytest.mark.parametrize("language", list(Language))
-@pytest.mark.parametrize("template", sorted(TEMPLATES))
+@pytest.mark.parametrize("template", sorted(TEMPLATES | CONVERSATION))
 def test_every_text_with_its_longest_values_and_the_footer_is_one_gsm7_segment(
     texts: SmsTexts, template: str, language: Language
 ) -> None:
@@ -308,7 +322,7 @@ def test_every_text_with_its_longest_values_and_the_footer_is_one_gsm7_segment(
 
 
 @pytest.mark.parametrize("language", list(Language))
-@pytest.mark.parametrize("template", sorted(TEMPLATES))
+@pytest.mark.parametrize("template", sorted(TEMPLATES | CONVERSATION))
 def test_every_text_with_its_longest_values_is_one_gsm7_segment_without_the_footer(
     texts: SmsTexts, template: str, language: Language
 ) -> None:
@@ -338,6 +352,12 @@ MENTIONS = {
     "unknown": {Keyword.help},
     "help": {Keyword.yes, Keyword.no, Keyword.here, Keyword.stop, Keyword.remind, Keyword.cancel},
     "footer": {Keyword.stop},
+    "msg_usage": {Keyword.msg},
+    "who_usage": {Keyword.who},
+    "forwarded": {Keyword.to},
+    "to_ambiguous": {Keyword.to},
+    "to_usage": {Keyword.to},
+    "forward_nobody": {Keyword.help},
 }
 
 
@@ -374,6 +394,9 @@ def test_the_reply_words_in_a_text_are_ones_copline_reads_in_that_language(
         (lambda t: re.sub(r"^prepare = .*\n", "", t, flags=re.M), "sw: missing activity.prepare"),
         (lambda t: t.replace("[activity]\n", '[activity]\nno_meeting = "Huna mikutano."\n'),
          "sw: activity.no_meeting is also in [text]"),
+        (lambda t: t.replace("[conversation]\n", '[conversation]\nextra = "Habari"\n'), "sw: conversation.extra is not a known template"),
+        (lambda t: re.sub(r"^who_more = .*\n", "", t, flags=re.M),
+         "sw: missing conversation.who_more"),
         (lambda t: t.replace("{community}: mkutano {starts_at}, {venue}",
                              "{kikundi}: mkutano {starts_at}, {venue}"),
          "sw: text.reminder has an unknown placeholder {kikundi}"),

@@ -29,6 +29,8 @@ class Schedule:
     starts_at: datetime  # aware, programme time
     modality: Modality
     venue: str | None
+    activity: str | None = None
+    activity_page: int | None = None
 
     @property
     def key(self) -> str:
@@ -44,6 +46,8 @@ class Schedule:
                 starts_at=self.starts_at,
                 modality=self.modality,
                 venue=self.venue,
+                activity=self.activity,
+                activity_page=self.activity_page,
             ),
             session=session,
             actor=actor_of(caller),

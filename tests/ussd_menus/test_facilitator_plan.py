@@ -32,13 +32,17 @@ async def scheduled(session: AsyncSession, w: f.World) -> list[Meeting]:
 
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize(
-    ("how", "where", "modality", "venue"),
+    ("how", "where", "modality", "venue", "typed", "activity", "page"),
     [
-        ("1", "1", Modality.in_person, "Staff room"),  # the community's recent venue
-        ("4", "Kisumu Teachers' Centre hall", Modality.hybrid, "Kisumu Teachers' Centre hall"),
-        ("2", None, Modality.remote_whatsapp, None),  # no venue asked
+        # the community's recent venue; no activity
+        ("1", "1", Modality.in_person, "Staff room", "1", None, None),
+        # a typed venue; the activity with its toolkit page first
+        ("4", "Kisumu Teachers' Centre hall", Modality.hybrid, "Kisumu Teachers' Centre hall",
+         "p12 Fractions with bottle tops", "Fractions with bottle tops", 12),
+        # no venue asked; an activity without a page
+        ("2", None, Modality.remote_whatsapp, None, "Reading aloud", "Reading aloud", None),
     ],
-)
+)  # fmt: skip
 async def test_scheduling_a_meeting_gives_its_code(
     client: httpx.AsyncClient,
     session: AsyncSession,
@@ -47,17 +51,23 @@ async def test_scheduling_a_meeting_gives_its_code(
     where: str | None,
     modality: Modality,
     venue: str | None,
+    typed: str,
+    activity: str | None,
+    page: int | None,
 ) -> None:
     w, _, _ = await world(session, language)
     starts = ahead(w, 9)
     p = phone(client, w)
     await walk(p, "6", SCHEDULE, f"{starts:%d%m}", "1430", how)
-    confirm = await p.press(where) if where is not None else p.screen
+    asked = await p.press(where) if where is not None else p.screen
+    assert asked.startswith(CATALOG.text(language, "plan.activity"))
+    confirm = await p.press(typed)
     assert CATALOG.text(language, "plan.yes") in confirm
     done = await p.press("1")
     assert p.ended
     [meeting] = await scheduled(session, w)
     assert (meeting.starts_at, meeting.modality, meeting.venue) == (starts, modality, venue)
+    assert (meeting.activity, meeting.activity_page) == (activity, page)
     assert meeting.status is MeetingStatus.scheduled
     assert done == CATALOG.text(language, "plan.scheduled", code=meeting.code)
     assert await p.retry() == done  # the network repeats the hop: the same code, one meeting
@@ -69,7 +79,7 @@ async def test_scheduling_a_meeting_gives_its_code(
     ("date", "at", "refusal"),
     [
         ("3102", None, "facilitator.bad_date"),  # 31 February
-        ("today", "0001", "facilitator.bad_time"),  # today, but already past
+        ("today", "a minute ago", "facilitator.bad_time"),  # today, but already past
         ("ahead", "2460", "facilitator.bad_time"),
     ],
 )
@@ -83,9 +93,18 @@ async def test_a_date_or_time_not_ahead_is_refused_and_nothing_is_scheduled(
 ) -> None:
     w, _, _ = await world(session, language)
     zone = ZoneInfo(w.programme.timezone)
-    typed = {"today": f"{f.now().astimezone(zone):%d%m}", "ahead": f"{ahead(w, 9):%d%m}"}
+    local = f.now().astimezone(zone)
+    if at == "a minute ago" and local.hour == 0 and local.minute < 2:
+        pytest.skip("in a day's first minute no time of that day has passed")
+    typed = {
+        "today": f"{local:%d%m}",
+        "ahead": f"{ahead(w, 9):%d%m}",
+        "a minute ago": f"{local - timedelta(minutes=1):%H%M}",
+    }
     p = phone(client, w)
-    screen = await walk(p, "6", SCHEDULE, typed.get(date, date), *([at] if at else []))
+    screen = await walk(
+        p, "6", SCHEDULE, typed.get(date, date), *([typed.get(at, at)] if at else [])
+    )
     assert screen.startswith(CATALOG.text(language, refusal)) and not p.ended
     assert await scheduled(session, w) == []
 
@@ -98,7 +117,20 @@ async def test_a_clash_with_the_communitys_meeting_is_told_in_the_callers_langua
     zone = ZoneInfo(w.programme.timezone)
     during = (w.meeting.starts_at + timedelta(minutes=30)).astimezone(zone)
     p = phone(client, w)
-    await walk(p, "6", SCHEDULE, f"{during:%d%m}", f"{during:%H%M}", "1", "1")
+    await walk(p, "6", SCHEDULE, f"{during:%d%m}", f"{during:%H%M}", "1", "1", "1")
     refused = await p.press("1")
     assert p.ended and refused == CATALOG.text(language, "plan.clash")
+    assert await scheduled(session, w) == []
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("typed", ["12", "p12", "p0 Fractions", "  "])
+async def test_an_activity_with_no_title_is_asked_again_and_nothing_is_scheduled(
+    client: httpx.AsyncClient, session: AsyncSession, language: Language, typed: str
+) -> None:
+    w, _, _ = await world(session, language)
+    starts = ahead(w, 9)
+    p = phone(client, w)
+    screen = await walk(p, "6", SCHEDULE, f"{starts:%d%m}", "1430", "2", typed)
+    assert screen.startswith(CATALOG.text(language, "plan.bad_activity")) and not p.ended
     assert await scheduled(session, w) == []

@@ -34,6 +34,7 @@ from ussd_menus.screens.facilitator_members import (
 )
 from ussd_menus.screens.facilitator_plan import (
     FacCommunity,
+    PlanActivity,
     PlanConfirm,
     PlanDate,
     PlanHow,
@@ -104,6 +105,7 @@ SCREENS: dict[str, Screen] = {
         PlanTime(),
         PlanHow(),
         PlanVenue(),
+        PlanActivity(),
         PlanConfirm(),
         AddPhone(),
         AddConfirm(),

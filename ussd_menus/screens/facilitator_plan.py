@@ -1,11 +1,13 @@
 """A facilitator schedules one meeting from a basic phone: community, date, time, how,
-where, confirm. The first screen, the community, also starts adding a member and
-messaging the members (facilitator_members.py)."""
+where, the toolkit activity, confirm. The first screen, the community, also starts
+adding a member and messaging the members (facilitator_members.py)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
+from service.domain.meetings import ACTIVITY_MAX
 from service.gsm7 import septets, to_gsm7
 from service.models.enums import Modality
 from ussd_menus.context import Caller
@@ -30,6 +32,9 @@ TASKS = {"plan_date": "plan.schedule", "add_phone": "plan.add", "msg_text": "pla
 MODALITIES = (Modality.in_person, Modality.remote_whatsapp, Modality.phone, Modality.hybrid)
 # Meeting by WhatsApp or by phone happens nowhere: no venue to ask for.
 PLACED = (Modality.in_person, Modality.hybrid)
+# "p12 Fractions", "P.12 Fractions", "p 12": the toolkit page typed before the title.
+PAGE_FIRST = re.compile(r"^p\.?\s*(\d{1,4})\b[\s:.,-]*(.*)$", re.IGNORECASE)
+NO_ACTIVITY = "1"
 
 
 def asking(t: Texts, key: str, options: list[str], *, back: bool = True, **params: str) -> str:
@@ -94,7 +99,7 @@ class PlanTime(Screen):
 
 class PlanHow(Screen):
     name = "plan_how"
-    leads_to = ("plan_venue", "plan_confirm")
+    leads_to = ("plan_venue", "plan_activity")
 
     def render(self, c: Caller, state: State, t: Texts) -> str:
         lines = [Line(t("plan.how"))]
@@ -108,7 +113,7 @@ class PlanHow(Screen):
         if index is None:
             return Invalid()
         modality = MODALITIES[index]
-        following = "plan_venue" if modality in PLACED else "plan_confirm"
+        following = "plan_venue" if modality in PLACED else "plan_activity"
         return Go(following, {**state, "how": modality.value})
 
 
@@ -116,7 +121,7 @@ class PlanVenue(Screen):
     """One of the community's recent venues by its number, or a venue typed."""
 
     name = "plan_venue"
-    leads_to = ("plan_confirm",)
+    leads_to = ("plan_activity",)
 
     def _recent(self, c: Caller, state: State) -> tuple[str, ...]:
         return c.venues.get(state["community"], ())
@@ -133,11 +138,43 @@ class PlanVenue(Screen):
             index = choice(value, len(recent))
             if index is None:
                 return Invalid()
-            return Go("plan_confirm", {**state, "venue": recent[index]})
+            return Go("plan_activity", {**state, "venue": recent[index]})
         venue = " ".join(value.split())
         if sum(ch.isalpha() for ch in venue) < 2:
             return Invalid("plan.bad_venue")
-        return Go("plan_confirm", {**state, "venue": venue[:200]})
+        return Go("plan_activity", {**state, "venue": venue[:200]})
+
+
+def read_activity(typed: str) -> tuple[str, int | None] | None:
+    """The activity's title and toolkit page from what was typed ("p12 Fractions"), or
+    None when there is no title to keep."""
+    text = " ".join(typed.split())
+    page: int | None = None
+    if found := PAGE_FIRST.match(text):
+        page, text = int(found.group(1)), found.group(2)
+    if sum(ch.isalpha() for ch in text) < 2 or page == 0:
+        return None
+    return text[:ACTIVITY_MAX], page
+
+
+class PlanActivity(Screen):
+    """The toolkit activity the meeting follows, typed (with its page first if wanted),
+    or none: it reaches the members in the 48-hour reminder and on their meeting screen."""
+
+    name = "plan_activity"
+    leads_to = ("plan_confirm",)
+
+    def render(self, c: Caller, state: State, t: Texts) -> str:
+        return fit([Line(t("plan.activity")), Line(t("plan.no_activity")), Line(t("common.back"))])
+
+    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
+        if value.strip() == NO_ACTIVITY:
+            return Go("plan_confirm", {**state, "activity": None, "page": None})
+        activity = read_activity(value)
+        if activity is None:
+            return Invalid("plan.bad_activity")
+        title, page = activity
+        return Go("plan_confirm", {**state, "activity": title, "page": page})
 
 
 class PlanConfirm(Screen):
@@ -151,6 +188,8 @@ class PlanConfirm(Screen):
             starts_at=datetime.fromisoformat(state["at"]),
             modality=Modality(state["how"]),
             venue=state.get("venue"),
+            activity=state.get("activity"),
+            activity_page=state.get("page"),
         )
 
     def render(self, c: Caller, state: State, t: Texts) -> str:

@@ -18,6 +18,7 @@ from sms.simulator import (
     serve_in_background,
     serve_simulator_in_background,
 )
+from tests.sms.stack import stack  # noqa: F401 (copline and the simulator, end to end)
 from tests.sms.support import AT_KEY, TOKEN, RunningSimulator, StandInService, StartSimulator
 
 

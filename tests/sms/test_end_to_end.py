@@ -10,113 +10,31 @@ worker killed mid-batch, two workers on one outbox.
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
-import pytest_asyncio
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.app import create_app
 from service.config import Settings
 from service.db import SessionFactory
 from service.domain.communities import add_member
 from service.models import Attendance, Message, Person, UnmatchedReport
 from service.models.enums import Language, MessageStatus, Rsvp
-from service.worker import DEFAULT_JOBS, Job, Worker, sms_job
 from sms import claims
-from sms.gateway import SIMULATOR_API_KEY, AfricasTalkingGateway
-from sms.sender import Sender, SendPolicy
-from sms.simulator.app import create_simulator_app
-from sms.simulator.config import SimulatorConfig
-from sms.simulator.server import RunningServer, serve_in_background
-from sms.texts import SmsTexts
+from sms.gateway import AfricasTalkingGateway
+from sms.sender import Sender
 from tests import factories as f
 from tests.faults.proxy import FaultyProxy
+from tests.sms.stack import TEXTS, Clock, Stack
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 TOKEN = "dev-callback-token"
-TEXTS = SmsTexts.load()
 CLOCK = {Language.en: "14:00", Language.sw: "14:00", Language.rw: "14:00", Language.fr: "14h00"}
 YES = {Language.en: "YES", Language.sw: "NDIYO", Language.rw: "YEGO", Language.fr: "OUI"}
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@dataclass
-class Stack:
-    service: RunningServer
-    simulator: RunningServer
-    http: httpx.AsyncClient
-    sessions: SessionFactory
-
-    async def inbox(self, phone: str | None) -> list[dict[str, Any]]:
-        answer = await self.http.get(f"{self.simulator.url}/sim/inbox/{phone}")
-        return list(answer.json()["messages"])
-
-    async def texts(self, phone: str | None) -> list[str]:
-        return [m["text"] for m in await self.inbox(phone)]
-
-    async def phone_sends(self, phone: str | None, text: str) -> None:
-        answer = await self.http.post(
-            f"{self.simulator.url}/sim/phones/{phone}/sms", json={"text": text, "to": "20880"}
-        )
-        assert answer.status_code == 200 and answer.json()["service_status"] == 200
-
-    async def fault(self, **fault: Any) -> None:
-        assert (await self.http.post(f"{self.simulator.url}/sim/faults", json=fault)).is_success
-
-    async def requests_seen(self) -> dict[str, Any]:
-        return dict((await self.http.get(f"{self.simulator.url}/sim/requests")).json())
-
-    def sender(self, clock: Clock, *, via: str | None = None, **policy: Any) -> Sender:
-        gateway = AfricasTalkingGateway(
-            username="sandbox",
-            api_key=SIMULATOR_API_KEY,
-            base_url=via or self.simulator.url,
-            timeout_s=1.0,
-        )
-        return Sender(
-            self.sessions,
-            gateway,
-            TEXTS,
-            policy=SendPolicy(**policy),
-            clock=clock,
-            rng=random.Random(3),
-        )
-
-    def worker(self, clock: Clock, **policy: Any) -> Worker:
-        jobs: list[Job] = [*DEFAULT_JOBS, sms_job(self.sender(clock, **policy))]
-        return Worker(self.sessions, jobs, clock=clock)
-
-
-@pytest_asyncio.fixture
-async def stack(settings: Settings, sessions: SessionFactory) -> AsyncIterator[Stack]:
-    # The worker runs under the test's clock, not inside the service.
-    app = create_app(settings.model_copy(update={"worker_in_process": False}))
-    service = await serve_in_background(app)
-    simulator = await serve_in_background(
-        create_simulator_app(
-            SimulatorConfig(service_url=service.url, delivery_delay_s=0.05, seed=11)
-        )
-    )
-    async with httpx.AsyncClient(timeout=10) as http:
-        # The worker shares the service's engine, as it does inside `copline serve`.
-        yield Stack(service, simulator, http, app.state.services.sessions)
-    await simulator.stop()
-    await service.stop()
 
 
 async def eventually(check: Callable[[], Any], within: float = 5.0) -> Any:

@@ -359,26 +359,47 @@ async def test_a_wrong_token_is_not_found(client: httpx.AsyncClient) -> None:
 # --- inbound SMS ----------------------------------------------------------------------
 
 WORDS: dict[str, dict[Language, str]] = {
-    "yes": {Language.en: "YES", Language.sw: "Ndiyo", Language.rw: "yego", Language.fr: "Oui"},
-    "no": {Language.en: "no", Language.sw: "HAPANA", Language.rw: "Oya", Language.fr: "non"},
-    "here": {Language.en: "Here", Language.sw: "nipo", Language.rw: "NDAHARI", Language.fr: "ici"},
+    "yes": {
+        Language.en: "YES",
+        Language.sw: "Ndiyo",
+        Language.rw: "yego",
+        Language.fr: "Oui",
+        Language.ny: "INDE",
+    },
+    "no": {
+        Language.en: "no",
+        Language.sw: "HAPANA",
+        Language.rw: "Oya",
+        Language.fr: "non",
+        Language.ny: "Ayi",
+    },
+    "here": {
+        Language.en: "Here",
+        Language.sw: "nipo",
+        Language.rw: "NDAHARI",
+        Language.fr: "ici",
+        Language.ny: "Ndilipo",
+    },
     "stop": {
         Language.en: "STOP",
         Language.sw: "acha",
         Language.rw: "Hagarika",
         Language.fr: "arrêt",
+        Language.ny: "LEKANI",
     },
     "start": {
         Language.en: "start",
         Language.sw: "ANZA",
         Language.rw: "tangira",
         Language.fr: "Début",
+        Language.ny: "yambani",
     },
     "help": {
         Language.en: "HELP",
         Language.sw: "msaada",
         Language.rw: "ubufasha",
         Language.fr: "aide",
+        Language.ny: "Thandizo",
     },
 }
 _ids = iter(range(1, 10_000_000))
@@ -651,12 +672,14 @@ async def test_a_facilitator_reminds_and_cancels_by_sms(
         Language.sw: "kumbusha",
         Language.rw: "Ibutsa",
         Language.fr: "rappel",
+        Language.ny: "Kumbutsa",
     }
     cancel = {
         Language.en: "cancel",
         Language.sw: "GHAIRI",
         Language.rw: "subika",
         Language.fr: "Annuler",
+        Language.ny: "letsani",
     }
     phone = texter(client, w.facilitator)
 

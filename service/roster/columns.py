@@ -41,6 +41,8 @@ _LANGUAGES = {
     "sw": Language.sw, "kiswahili": Language.sw, "swahili": Language.sw,
     "rw": Language.rw, "kinyarwanda": Language.rw, "ikinyarwanda": Language.rw,
     "fr": Language.fr, "french": Language.fr, "français": Language.fr, "francais": Language.fr,
+    "ny": Language.ny, "chichewa": Language.ny, "chewa": Language.ny, "nyanja": Language.ny,
+    "chinyanja": Language.ny,
 }  # fmt: skip
 _GENDERS = {
     "f": Gender.female, "female": Gender.female, "woman": Gender.female,

@@ -62,7 +62,8 @@ def parse_language(cell: str) -> Language | None:
     try:
         return _LANGUAGES[cell.strip().lower()]
     except KeyError:
-        raise ValueError(f"unknown language {cell.strip()!r} (use en, sw, rw or fr)") from None
+        codes = ", ".join(language.value for language in Language)
+        raise ValueError(f"unknown language {cell.strip()!r} (use {codes})") from None
 
 
 def parse_gender(cell: str) -> Gender | None:

@@ -22,6 +22,7 @@ from service.models import Attendance, Meeting, Message, Person, UnmatchedReport
 from service.models.enums import (
     Channel,
     ConsentState,
+    Country,
     Direction,
     Language,
     MeetingStatus,
@@ -480,6 +481,25 @@ async def test_an_rsvp_by_sms_in_each_language_with_and_without_the_code(
     other = "no" if keyword == "yes" else "yes"
     await phone.send(WORDS[other][language].lower())
     assert (await attendance(session, w.meeting, teacher)).rsvp is Rsvp(other)
+
+
+async def test_a_malawi_teacher_answers_inde_and_is_thanked_in_chichewa(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await f.world(session, slug="mw-cops", country=Country.MW, timezone="Africa/Blantyre")
+    w.community.name = "Aphunzitsi a Chiŵembe"
+    await session.commit()
+    teacher = w.members[0]
+    assert teacher.language is Language.ny  # the Malawi programme's own language
+
+    await texter(client, teacher).send(f"INDE {w.meeting.code}")
+    row = await attendance(session, w.meeting, teacher)
+    assert (row.rsvp, row.rsvp_channel) == (Rsvp.yes, Channel.sms)
+    [reply] = await replies(session, teacher)
+    assert (reply.template, reply.language) == ("rsvp_yes", Language.ny)
+    text = TEXTS.render("rsvp_yes", Language.ny, reply.params or {}, timezone="Africa/Blantyre")
+    assert text.startswith("Zikomo! Tidzaonana ku Aphunzitsi a Chiwembe pa ")
+    assert text.endswith(f"yankhani NDILIPO {w.meeting.code}.")
 
 
 async def test_without_a_code_and_several_meetings_the_reply_lists_their_codes(

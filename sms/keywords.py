@@ -1,31 +1,47 @@
 """Reading an inbound SMS: which keyword, which meeting code, in which language.
 
-People type on keypads, in four languages, in any case, with or without accents,
-with the code stuck to the word or set off by a comma or '#': "yes 4821",
-" YES4821 ", "Yes, 4821", "yes #4821", "Ndiyo 4821", "Arrêt". A reply is the
-keyword first, then (optionally) the code; words after the code are ignored, but
+People type on keypads, in every language of `Language`, in any case, with or
+without accents, with the code stuck to the word or set off by a comma or '#':
+"yes 4821", " YES4821 ", "Yes, 4821", "yes #4821", "Ndiyo 4821", "Arrêt". A reply
+is the keyword first, then (optionally) the code; words after the code are ignored, but
 kept as typed in `Command.rest` for the commands that carry a text (MSG, TO).
 
-| keyword | en          | sw                | rw                | fr                     | any     |
-|---------|-------------|-------------------|-------------------|------------------------|---------|
-| yes     | yes, y      | ndiyo, ndio       | yego              | oui                    |         |
-| no      | no, n       | hapana            | oya               | non                    |         |
-| here    | here        | nipo, nipo hapa   | ndahari, ndi hano | ici                    | present |
-| stop    | unsubscribe | acha, sitisha     | hagarika          | arret, arrete, arreter | stop    |
-| start   | start       | anza              | tangira           | commencer, debut       |         |
-| help    | help        | msaada            | ubufasha          | aide                   |         |
-| remind  | remind      | kumbusha          | ibutsa            | rappel, rappeler       |         |
-| cancel  | cancel      | ghairi, ahirisha  | subika            | annuler                |         |
-| msg     |             | ujumbe            | ubutumwa          |                        | msg     |
-| who     | who         | nani              | nde               | qui                    |         |
-| to      | to          | kwa               | kuri              | rep                    |         |
+| keyword | en          | sw               | rw                |
+|---------|-------------|------------------|-------------------|
+| yes     | yes, y      | ndiyo, ndio      | yego              |
+| no      | no, n       | hapana           | oya               |
+| here    | here        | nipo, nipo hapa  | ndahari, ndi hano |
+| stop    | unsubscribe | acha, sitisha    | hagarika          |
+| start   | start       | anza             | tangira           |
+| help    | help        | msaada           | ubufasha          |
+| remind  | remind      | kumbusha         | ibutsa            |
+| cancel  | cancel      | ghairi, ahirisha | subika            |
+| msg     |             | ujumbe           | ubutumwa          |
+| who     | who         | nani             | nde               |
+| to      | to          | kwa              | kuri              |
+
+| keyword | fr                     | ny                   | any     |
+|---------|------------------------|----------------------|---------|
+| yes     | oui                    | inde                 |         |
+| no      | non                    | ayi, iyayi           |         |
+| here    | ici                    | ndilipo, ndafika     | present |
+| stop    | arret, arrete, arreter | lekani, siyani       | stop    |
+| start   | commencer, debut       | yambani              |         |
+| help    | aide                   | thandizo, thandizani |         |
+| remind  | rappel, rappeler       | kumbutsa, kumbutsani |         |
+| cancel  | annuler                | letsani, letsa       |         |
+| msg     |                        | uthenga              | msg     |
+| who     | qui                    | ndani                |         |
+| to      | rep                    | kwa                  |         |
 
 The words follow the USSD menus where they have one (NDIYO/HAPANA, YEGO/OYA,
-"Nipo hapa", "Ndi hano", "Gusubika inama" for cancel). `ahirisha` (postpone) is the
-word the Kiswahili menu uses for cancelling a meeting, so it cancels here too.
-No word means two keywords: `sitisha` and `hagarika` mean stop, so cancelling is
-`ghairi`/`subika`. "any" words are shared by English and French, so they tell no
-language.
+INDE/AYI, "Nipo hapa", "Ndi hano", "Ndilipo", "Gusubika inama" and "Letsani
+msonkhano" for cancel). `ahirisha` (postpone) is the word the Kiswahili menu uses
+for cancelling a meeting, so it cancels here too. No word means two keywords:
+`sitisha` and `hagarika` mean stop, so cancelling is `ghairi`/`subika`; in Chichewa
+`lekani`/`siyani` (leave off) stop SMS and `letsani` (call off) cancels a meeting,
+never `imitsani` (make stop), which could be read as either. "any" words are shared
+by English and French, so they tell no language.
 
 MSG, WHO and TO are a facilitator's (`sms.commands`): they come from
 `FACILITATOR_WORDS`, one dict per language, so a new language adds one entry; a
@@ -81,36 +97,44 @@ VOCABULARY: tuple[tuple[Keyword, Language | None, tuple[str, ...]], ...] = (
     (Keyword.yes, Language.sw, ("ndiyo", "ndio")),
     (Keyword.yes, Language.rw, ("yego",)),
     (Keyword.yes, Language.fr, ("oui",)),
+    (Keyword.yes, Language.ny, ("inde",)),
     (Keyword.no, Language.en, ("no", "n")),
     (Keyword.no, Language.sw, ("hapana",)),
     (Keyword.no, Language.rw, ("oya",)),
     (Keyword.no, Language.fr, ("non",)),
+    (Keyword.no, Language.ny, ("ayi", "iyayi")),
     (Keyword.here, Language.en, ("here",)),
     (Keyword.here, Language.sw, ("nipo", "nipo hapa")),
     (Keyword.here, Language.rw, ("ndahari", "ndi hano")),
     (Keyword.here, Language.fr, ("ici",)),
+    (Keyword.here, Language.ny, ("ndilipo", "ndafika")),
     (Keyword.here, None, ("present",)),
     (Keyword.stop, Language.en, ("unsubscribe",)),
     (Keyword.stop, Language.sw, ("acha", "sitisha")),
     (Keyword.stop, Language.rw, ("hagarika",)),
     (Keyword.stop, Language.fr, ("arrêt", "arrête", "arrêter")),
+    (Keyword.stop, Language.ny, ("lekani", "siyani")),
     (Keyword.stop, None, ("stop",)),
     (Keyword.start, Language.en, ("start",)),
     (Keyword.start, Language.sw, ("anza",)),
     (Keyword.start, Language.rw, ("tangira",)),
     (Keyword.start, Language.fr, ("commencer", "début")),
+    (Keyword.start, Language.ny, ("yambani",)),
     (Keyword.help, Language.en, ("help",)),
     (Keyword.help, Language.sw, ("msaada",)),
     (Keyword.help, Language.rw, ("ubufasha",)),
     (Keyword.help, Language.fr, ("aide",)),
+    (Keyword.help, Language.ny, ("thandizo", "thandizani")),
     (Keyword.remind, Language.en, ("remind",)),
     (Keyword.remind, Language.sw, ("kumbusha",)),
     (Keyword.remind, Language.rw, ("ibutsa",)),
     (Keyword.remind, Language.fr, ("rappel", "rappeler")),
+    (Keyword.remind, Language.ny, ("kumbutsa", "kumbutsani")),
     (Keyword.cancel, Language.en, ("cancel",)),
     (Keyword.cancel, Language.sw, ("ghairi", "ahirisha")),
     (Keyword.cancel, Language.rw, ("subika",)),
     (Keyword.cancel, Language.fr, ("annuler",)),
+    (Keyword.cancel, Language.ny, ("letsani", "letsa")),
 )
 
 # A facilitator's commands, per language (the table's msg, who and to rows).
@@ -119,6 +143,7 @@ FACILITATOR_WORDS: dict[Language, dict[Keyword, tuple[str, ...]]] = {
     Language.sw: {Keyword.msg: ("ujumbe",), Keyword.who: ("nani",), Keyword.to: ("kwa",)},
     Language.rw: {Keyword.msg: ("ubutumwa",), Keyword.who: ("nde",), Keyword.to: ("kuri",)},
     Language.fr: {Keyword.msg: ("msg",), Keyword.who: ("qui",), Keyword.to: ("rep",)},
+    Language.ny: {Keyword.msg: ("uthenga",), Keyword.who: ("ndani",), Keyword.to: ("kwa",)},
 }
 # Keywords followed by a name or number rather than a meeting code.
 TAKES_NO_CODE = frozenset({Keyword.to})

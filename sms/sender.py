@@ -258,7 +258,12 @@ class Sender:
     def _rendered(
         self, row: Claimed, programme: Programme, language: Language, footer: bool
     ) -> tuple[str, dict[str, object]]:
-        if row.body is not None:  # written by a person (a broadcast): sent as written
+        # Written by a person (a broadcast): sent as written, never transliterated like
+        # template values are. The writer saw the console's preview measure exactly this
+        # body (UCS-2 if it holds a "ŵ", with the cost and the GSM-7 swap suggested), so
+        # what is billed is what they chose; silently rewriting their words could not be
+        # previewed truthfully and would change a proper Chichewa spelling behind them.
+        if row.body is not None:
             body = f"{row.body} {self.texts.footer(language)}" if footer else row.body
         else:
             assert row.template is not None

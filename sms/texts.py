@@ -1,10 +1,10 @@
 """The SMS copline sends, in the person's language, from the TOML files in `templates/`.
 
-Translators edit `templates/{en,sw,rw,fr}.toml`. `SmsTexts.load()` refuses to start
-when a language misses a text or has one too many, a text's {placeholders} are not
-exactly the ones listed in `PLACEHOLDERS`, or any fixed text (words, day and month
-names) is not GSM-7: one character outside GSM-7 turns an SMS into UCS-2 and
-roughly doubles its cost.
+Translators edit `templates/{en,sw,rw,fr,ny}.toml`, one file per `Language`.
+`SmsTexts.load()` refuses to start when a language misses a text or has one too
+many, a text's {placeholders} are not exactly the ones listed in `PLACEHOLDERS`,
+or any fixed text (words, day and month names) is not GSM-7: one character
+outside GSM-7 turns an SMS into UCS-2 and roughly doubles its cost.
 
 Values come from the outbox as JSON:
 

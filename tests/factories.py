@@ -31,7 +31,7 @@ async def programme(
     slug: str = "ke-clusters",
     country: Country = Country.KE,
     timezone: str = "Africa/Nairobi",
-    language: Language = Language.sw,
+    language: Language | None = None,  # the country's (Kiswahili in Kenya)
     sender_id: str | None = "COPLINE",
     short_code: str | None = None,
 ) -> Programme:
@@ -59,7 +59,13 @@ async def school(session: AsyncSession, prog: Programme, code: str = "SCH-1") ->
     return created
 
 
-_PHONE_PREFIX = {Country.KE: "+2547121", Country.RW: "+2507881"}
+_PHONE_PREFIX = {
+    Country.KE: "+2547121",
+    Country.RW: "+2507881",
+    Country.TZ: "+2557541",
+    Country.MW: "+2659912",
+    Country.SL: "+232761",
+}
 
 
 async def person(
@@ -161,7 +167,7 @@ async def world(
     slug: str = "ke-clusters",
     country: Country = Country.KE,
     timezone: str = "Africa/Nairobi",
-    language: Language = Language.sw,
+    language: Language | None = None,  # the country's (Kiswahili in Kenya)
     sender_id: str | None = "COPLINE",
     short_code: str | None = None,
 ) -> World:

@@ -76,7 +76,7 @@ COUNTRY_LANGUAGE = {
     "250": Language.rw,
     "254": Language.sw,
     "255": Language.sw,
-    "265": Language.en,
+    "265": Language.ny,
     "232": Language.en,
     "257": Language.fr,
     "243": Language.fr,

@@ -31,8 +31,11 @@ def create(
     name: Annotated[str, typer.Option(help="Full name shown to staff")],
     country: Annotated[Country, typer.Option(help="Country: sets phone region and currency")],
     timezone: Annotated[str, typer.Option(help="IANA zone, e.g. Africa/Nairobi")],
-    language: Annotated[Language, typer.Option(help="Default language for people")],
     service_code: Annotated[str, typer.Option(help="USSD service code, e.g. *384*123#")],
+    language: Annotated[
+        Language | None,
+        typer.Option(help="Default language for people (default: the country's, ny in MW)"),
+    ] = None,
     sender_id: Annotated[
         str | None, typer.Option(help="SMS sender id, at most 11 characters")
     ] = None,

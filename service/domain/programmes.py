@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import time
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -26,6 +26,15 @@ CURRENCY = {
     Country.TZ: "TZS",
     Country.MW: "MWK",
     Country.SL: "SLE",
+}
+# The language people of a new programme speak unless it says otherwise: Sierra Leone's
+# schools teach and text in English, Malawi's teachers in Chichewa.
+COUNTRY_LANGUAGE = {
+    Country.KE: Language.sw,
+    Country.RW: Language.rw,
+    Country.TZ: Language.sw,
+    Country.MW: Language.ny,
+    Country.SL: Language.en,
 }
 
 # USSD service codes look like *384*123# or *483#.
@@ -117,6 +126,18 @@ class ProgrammeCreate(ProgrammeSettings):
     timezone: str
     default_language: Language
     service_code: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _country_language(cls, data: Any) -> Any:
+        """No default language given: the country's (a Malawi programme speaks Chichewa)."""
+        if not isinstance(data, dict) or data.get("default_language") is not None:
+            return data
+        try:
+            country = Country(str(data.get("country")))
+        except ValueError:
+            return data  # the country's own error says what is wrong
+        return {**data, "default_language": COUNTRY_LANGUAGE[country]}
 
     @model_validator(mode="after")
     def _default_language_offered(self) -> ProgrammeCreate:

@@ -16,6 +16,11 @@ hold one unit fewer than its limit.
 
 An empty body is one segment: a gateway still sends (and bills) one message.
 
+A body is measured as it is: templates' values are already made GSM-7 by the SMS
+channel (`service.gsm7.to_gsm7`: "Ŵiŵa" becomes "Wiwa"), but a body a person wrote
+(a broadcast) is sent as written, so a "ŵ" in it is measured, and sent, as UCS-2;
+`not_gsm7` names such characters so the console can suggest their GSM-7 stand-ins.
+
 Pure functions, in the domain so every face measures alike: the SMS channel stores
 what each message took, the console previews a broadcast before it is queued.
 """

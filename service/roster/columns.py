@@ -41,6 +41,8 @@ _LANGUAGES = {
     "sw": Language.sw, "kiswahili": Language.sw, "swahili": Language.sw,
     "rw": Language.rw, "kinyarwanda": Language.rw, "ikinyarwanda": Language.rw,
     "fr": Language.fr, "french": Language.fr, "français": Language.fr, "francais": Language.fr,
+    "ny": Language.ny, "chichewa": Language.ny, "chewa": Language.ny, "nyanja": Language.ny,
+    "chinyanja": Language.ny,
 }  # fmt: skip
 _GENDERS = {
     "f": Gender.female, "female": Gender.female, "woman": Gender.female,
@@ -60,7 +62,8 @@ def parse_language(cell: str) -> Language | None:
     try:
         return _LANGUAGES[cell.strip().lower()]
     except KeyError:
-        raise ValueError(f"unknown language {cell.strip()!r} (use en, sw, rw or fr)") from None
+        codes = ", ".join(language.value for language in Language)
+        raise ValueError(f"unknown language {cell.strip()!r} (use {codes})") from None
 
 
 def parse_gender(cell: str) -> Gender | None:

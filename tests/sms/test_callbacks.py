@@ -22,6 +22,7 @@ from service.models import Attendance, Meeting, Message, Person, UnmatchedReport
 from service.models.enums import (
     Channel,
     ConsentState,
+    Country,
     Direction,
     Language,
     MeetingStatus,
@@ -359,26 +360,47 @@ async def test_a_wrong_token_is_not_found(client: httpx.AsyncClient) -> None:
 # --- inbound SMS ----------------------------------------------------------------------
 
 WORDS: dict[str, dict[Language, str]] = {
-    "yes": {Language.en: "YES", Language.sw: "Ndiyo", Language.rw: "yego", Language.fr: "Oui"},
-    "no": {Language.en: "no", Language.sw: "HAPANA", Language.rw: "Oya", Language.fr: "non"},
-    "here": {Language.en: "Here", Language.sw: "nipo", Language.rw: "NDAHARI", Language.fr: "ici"},
+    "yes": {
+        Language.en: "YES",
+        Language.sw: "Ndiyo",
+        Language.rw: "yego",
+        Language.fr: "Oui",
+        Language.ny: "INDE",
+    },
+    "no": {
+        Language.en: "no",
+        Language.sw: "HAPANA",
+        Language.rw: "Oya",
+        Language.fr: "non",
+        Language.ny: "Ayi",
+    },
+    "here": {
+        Language.en: "Here",
+        Language.sw: "nipo",
+        Language.rw: "NDAHARI",
+        Language.fr: "ici",
+        Language.ny: "Ndilipo",
+    },
     "stop": {
         Language.en: "STOP",
         Language.sw: "acha",
         Language.rw: "Hagarika",
         Language.fr: "arrêt",
+        Language.ny: "LEKANI",
     },
     "start": {
         Language.en: "start",
         Language.sw: "ANZA",
         Language.rw: "tangira",
         Language.fr: "Début",
+        Language.ny: "yambani",
     },
     "help": {
         Language.en: "HELP",
         Language.sw: "msaada",
         Language.rw: "ubufasha",
         Language.fr: "aide",
+        Language.ny: "Thandizo",
     },
 }
 _ids = iter(range(1, 10_000_000))
@@ -459,6 +481,25 @@ async def test_an_rsvp_by_sms_in_each_language_with_and_without_the_code(
     other = "no" if keyword == "yes" else "yes"
     await phone.send(WORDS[other][language].lower())
     assert (await attendance(session, w.meeting, teacher)).rsvp is Rsvp(other)
+
+
+async def test_a_malawi_teacher_answers_inde_and_is_thanked_in_chichewa(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    w = await f.world(session, slug="mw-cops", country=Country.MW, timezone="Africa/Blantyre")
+    w.community.name = "Aphunzitsi a Chiŵembe"
+    await session.commit()
+    teacher = w.members[0]
+    assert teacher.language is Language.ny  # the Malawi programme's own language
+
+    await texter(client, teacher).send(f"INDE {w.meeting.code}")
+    row = await attendance(session, w.meeting, teacher)
+    assert (row.rsvp, row.rsvp_channel) == (Rsvp.yes, Channel.sms)
+    [reply] = await replies(session, teacher)
+    assert (reply.template, reply.language) == ("rsvp_yes", Language.ny)
+    text = TEXTS.render("rsvp_yes", Language.ny, reply.params or {}, timezone="Africa/Blantyre")
+    assert text.startswith("Zikomo! Tidzaonana ku Aphunzitsi a Chiwembe pa ")
+    assert text.endswith(f"yankhani NDILIPO {w.meeting.code}.")
 
 
 async def test_without_a_code_and_several_meetings_the_reply_lists_their_codes(
@@ -652,12 +693,14 @@ async def test_a_facilitator_reminds_and_cancels_by_sms(
         Language.sw: "kumbusha",
         Language.rw: "Ibutsa",
         Language.fr: "rappel",
+        Language.ny: "Kumbutsa",
     }
     cancel = {
         Language.en: "cancel",
         Language.sw: "GHAIRI",
         Language.rw: "subika",
         Language.fr: "Annuler",
+        Language.ny: "letsani",
     }
     phone = texter(client, w.facilitator)
 

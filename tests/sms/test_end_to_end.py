@@ -33,8 +33,22 @@ from tests.sms.stack import TEXTS, Clock, Stack
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 TOKEN = "dev-callback-token"
-CLOCK = {Language.en: "14:00", Language.sw: "14:00", Language.rw: "14:00", Language.fr: "14h00"}
-YES = {Language.en: "YES", Language.sw: "NDIYO", Language.rw: "YEGO", Language.fr: "OUI"}
+# The world's reminders: one member per language and the facilitator.
+RECIPIENTS = len(Language) + 1
+CLOCK = {
+    Language.en: "14:00",
+    Language.sw: "14:00",
+    Language.rw: "14:00",
+    Language.fr: "14h00",
+    Language.ny: "14:00",
+}
+YES = {
+    Language.en: "YES",
+    Language.sw: "NDIYO",
+    Language.rw: "YEGO",
+    Language.fr: "OUI",
+    Language.ny: "INDE",
+}
 
 
 async def eventually(check: Callable[[], Any], within: float = 5.0) -> Any:
@@ -51,7 +65,7 @@ async def world(session: AsyncSession) -> tuple[f.World, list[Person], datetime]
     """A meeting on a Tuesday at 14:00 Nairobi time; one member per language."""
     w = await f.world(session)
     people = [w.members[0], w.members[1]]
-    for _ in range(2):
+    for _ in range(len(Language) - len(people)):
         p = await f.person(session, w.programme)
         assert p.id is not None and w.community.id is not None
         await add_member(w.pid, w.community.id, p.id, session=session, actor=f.OPERATOR)
@@ -85,7 +99,7 @@ async def test_reminders_replies_and_stop_end_to_end(stack: Stack, session: Asyn
     worker = stack.worker(clock)
 
     await worker.tick({})
-    assert [await stack.texts(p.phone) for p in people] == [[], [], [], []]  # not yet
+    assert [await stack.texts(p.phone) for p in people] == [[] for _ in people]  # not yet
 
     clock.now = starts - timedelta(hours=48)
     await worker.tick({})
@@ -96,7 +110,7 @@ async def test_reminders_replies_and_stop_end_to_end(stack: Stack, session: Asyn
         assert (" 11 " in reminder) and CLOCK[person.language] in reminder
     # one request per language: the bodies differ
     seen = await stack.requests_seen()
-    assert seen["recipients"] >= 5  # four members and the facilitator
+    assert seen["recipients"] >= RECIPIENTS
 
     async def all_delivered() -> bool:
         return set(await statuses(stack.sessions, kind="reminder")) == {MessageStatus.delivered}
@@ -153,13 +167,13 @@ async def test_a_gateway_answering_500_is_retried_after_backoff_and_sends_once(
 
     await stack.fault(mode="http500")
     report = await sender.send_due()
-    assert (report.retried, report.sent) == (5, 0)
+    assert (report.retried, report.sent) == (RECIPIENTS, 0)
     assert {r.last_error for r in await rows(stack.sessions)} == {"HTTP 500: Internal Server Error"}
     assert (await sender.send_due()).claimed == 0  # backing off
 
     await stack.http.delete(f"{stack.simulator.url}/sim/faults")
     clock.now += timedelta(seconds=11)
-    assert (await sender.send_until_idle()).sent == 5
+    assert (await sender.send_until_idle()).sent == RECIPIENTS
     for person in people:
         assert len(await stack.texts(person.phone)) == 1
     assert {r.attempts for r in await rows(stack.sessions)} == {2}
@@ -182,10 +196,10 @@ async def test_an_unreachable_gateway_is_retried(stack: Stack, session: AsyncSes
         clock=clock,
     )
     report = await nowhere.send_due()
-    assert report.retried == 5
+    assert report.retried == RECIPIENTS
     clock.now += timedelta(minutes=2)
-    assert (await stack.sender(clock).send_until_idle()).sent == 5
-    assert [len(await stack.texts(p.phone)) for p in people] == [1, 1, 1, 1]
+    assert (await stack.sender(clock).send_until_idle()).sent == RECIPIENTS
+    assert [len(await stack.texts(p.phone)) for p in people] == [1] * len(people)
 
 
 async def test_a_send_that_times_out_is_not_resent_and_stays_honestly_unknown(
@@ -197,13 +211,13 @@ async def test_a_send_that_times_out_is_not_resent_and_stays_honestly_unknown(
     # The simulator takes the messages but answers after the client gave up.
     await stack.fault(mode="timeout", delay_s=1.5)
     report = await stack.sender(clock).send_due()
-    assert report.unknown == 5 and report.retried == 0
+    assert report.unknown == RECIPIENTS and report.retried == 0
     clock.now += timedelta(hours=1)
     assert (await stack.sender(clock).send_until_idle()).claimed == 0  # never resent
 
     async def reported() -> bool:
         async with stack.sessions() as s:
-            return len((await s.exec(select(UnmatchedReport))).all()) == 5
+            return len((await s.exec(select(UnmatchedReport))).all()) == RECIPIENTS
 
     # AT reports them, but under ids no row carries: which row each is cannot be known.
     assert await eventually(reported)
@@ -228,7 +242,7 @@ async def test_a_connection_reset_after_at_took_the_request_is_not_sent_again(
     finally:
         await proxy.stop()
 
-    assert (report.unknown, report.retried, again.claimed) == (5, 0, 0)
+    assert (report.unknown, report.retried, again.claimed) == (RECIPIENTS, 0, 0)
     assert proxy.counters.resets == len({r.body for r in await rows(stack.sessions)})
     for person in people:
         assert len(await stack.texts(person.phone)) == 1
@@ -247,7 +261,7 @@ async def test_a_worker_killed_before_handing_its_batch_over_loses_nothing(
     clock.now += timedelta(minutes=2)
     report = await stack.sender(clock, lease=lease).send_until_idle()
 
-    assert (report.requeued, report.sent) == (5, 5)
+    assert (report.requeued, report.sent) == (RECIPIENTS, RECIPIENTS)
     for person in people:
         assert len(await stack.texts(person.phone)) == 1
 
@@ -275,7 +289,7 @@ async def test_a_worker_killed_with_its_request_in_flight_leaves_unknown_never_r
     assert (await survivor.send_due()).claimed == 0  # the lease still holds
     clock.now += timedelta(minutes=6)
     report = await survivor.send_due()
-    assert (report.expired, report.claimed) == (5, 0)
+    assert (report.expired, report.claimed) == (RECIPIENTS, 0)
     assert {r.status for r in await rows(stack.sessions)} == {MessageStatus.unknown}
 
     # The dead worker's request still reaches the simulator, which accepts it after its
@@ -303,7 +317,7 @@ async def test_recipients_rejected_for_a_passing_reason_are_retried_alone(
     await queued(session, clock.now)
     await stack.fault(mode="reject", reject_share=0.5, reject_status_code=500, count=4)
     first = await stack.sender(clock, backoff_base=timedelta(seconds=5)).send_due()
-    assert first.retried > 0 and first.sent > 0 and first.retried + first.sent == 5
+    assert first.retried > 0 and first.sent > 0 and first.retried + first.sent == RECIPIENTS
     clock.now += timedelta(seconds=6)
     assert (await stack.sender(clock).send_until_idle()).sent == first.retried
     for person in people:
@@ -323,7 +337,7 @@ async def test_rejected_recipients_are_recorded_with_their_reason(
     clock = Clock(starts - timedelta(hours=48))
     await queued(session, clock.now)
     report = await stack.sender(clock).send_until_idle()
-    assert (report.sent, report.failed) == (4, 1)
+    assert (report.sent, report.failed) == (RECIPIENTS - 1, 1)
     async with stack.sessions() as s:
         failed = (
             await s.exec(select(Message).where(col(Message.status) == MessageStatus.failed))
@@ -346,7 +360,7 @@ async def test_two_workers_never_send_the_same_row(
     await queued(session, clock.now)
     one, two = stack.sender(clock, batch=40), stack.sender(clock, batch=40)
     reports = await asyncio.gather(one.send_until_idle(), two.send_until_idle())
-    assert sum(r.sent for r in reports) == 205
+    assert sum(r.sent for r in reports) == 200 + RECIPIENTS
     assert all(r.sent > 0 for r in reports)  # both took part
     seen = await stack.requests_seen()
-    assert seen["recipients"] == 205  # every row exactly once
+    assert seen["recipients"] == 200 + RECIPIENTS  # every row exactly once

@@ -20,7 +20,7 @@ from service.domain import outbox, reminders
 from service.domain.communities import remove_member
 from service.domain.people import opt_out
 from service.models import Message, Person
-from service.models.enums import Channel, Direction, Encoding, Language, MessageStatus
+from service.models.enums import Channel, Country, Direction, Encoding, Language, MessageStatus
 from sms import claims
 from sms.gateway import GatewayError, RecipientOutcome
 from tests import factories as f
@@ -76,6 +76,41 @@ async def test_each_person_reads_the_reminder_in_their_own_language(
     assert f"YES {w.meeting.code}" in bodies[Language.en]
     assert f"OUI {w.meeting.code}" in bodies[Language.fr]
     assert len(gateway.requests) == 3  # one body per language
+
+
+async def test_a_chichewa_name_reaches_the_phone_in_gsm7_and_a_persons_own_words_as_written(
+    session: AsyncSession, sessions: SessionFactory
+) -> None:
+    w = await f.world(session, slug="mw-cops", country=Country.MW, timezone="Africa/Blantyre")
+    w.programme.quiet_hours_start = w.programme.quiet_hours_end = time(0)
+    w.community.name = "Aphunzitsi a Chiŵembe"
+    teacher = w.members[0]
+    assert teacher.id is not None and teacher.phone is not None
+    assert teacher.language is Language.ny  # a Malawi programme speaks Chichewa
+    clock = Clock(w.meeting.starts_at - timedelta(hours=47))
+    await reminders.queue_due_reminders(session, clock.now)
+    written = "Moni nonse: tikumane ndi a Ŵiŵa."
+    await outbox.queue(
+        session, w.programme, [outbox.Recipient(teacher.id, teacher.phone, teacher.language)],
+        kind="broadcast", template=None, params=None, body=written, due=clock.now,
+        now=clock.now,
+    )  # fmt: skip
+    await session.commit()
+    gateway = Script()
+    for _ in range(2):  # one message to a phone at a time: the reminder, then the broadcast
+        await sender(sessions, gateway, clock).send_due()
+
+    mine = {r.kind: r for r in await rows(sessions) if r.person_id == teacher.id}
+    reminder = mine["reminder"]
+    assert reminder.body is not None and reminder.language is Language.ny
+    assert reminder.body.startswith("Aphunzitsi a Chiwembe: msonkhano ")
+    assert f"Yankhani INDE {w.meeting.code}" in reminder.body
+    assert (reminder.encoding, reminder.segments) == (Encoding.gsm7, 1)
+    # A person's words are not rewritten: the "ŵ" stays, and the SMS is measured and
+    # billed as the UCS-2 the console's preview showed the writer.
+    broadcast = mine["broadcast"]
+    assert broadcast.body == written and broadcast.status is MessageStatus.sent
+    assert (broadcast.encoding, broadcast.segments) == (Encoding.ucs2, 1)
 
 
 async def test_a_first_message_says_how_to_stop_and_later_ones_do_not(

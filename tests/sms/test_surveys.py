@@ -23,13 +23,20 @@ from tests.surveys import answers_through_graphql, held_meeting, invited
 
 TOKEN = "dev-callback-token"
 TEXTS = SmsTexts.load()
-YES = {Language.en: "yes", Language.sw: "Ndiyo", Language.rw: "YEGO", Language.fr: "oui"}
+YES = {
+    Language.en: "yes",
+    Language.sw: "Ndiyo",
+    Language.rw: "YEGO",
+    Language.fr: "oui",
+    Language.ny: "Inde",
+}
 # The first word of option 2 ("inclusive teaching") in each language.
 INCLUSIVE = {
     Language.en: "inclusive",
     Language.sw: "ufundishaji",
     Language.rw: "kwigisha",
     Language.fr: "enseignement",
+    Language.ny: "kuphunzitsa",
 }
 
 

@@ -381,6 +381,14 @@ def test_the_reply_words_in_a_text_are_ones_copline_reads_in_that_language(
         assert MENTIONS.get(key, set()) <= mentioned, f"{language} {key}"
 
 
+@pytest.mark.parametrize("language", sorted(set(Language) - {EN}))
+def test_each_language_is_translated_not_english_copied_in(language: Language) -> None:
+    # Every sentence (the [text] table) is the language's own, none English copied in.
+    english = _raw(EN)
+    same = sorted(key for key, text in _raw(language).items() if text == english[key])
+    assert same == [], same
+
+
 # --- a translator's mistakes stop start-up --------------------------------------
 
 

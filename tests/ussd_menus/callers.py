@@ -25,7 +25,7 @@ PROGRAMME = ProgrammeInfo(
     id=1,
     name="Rwanda School-Based Mentoring CoPs",
     timezone=ZONE,
-    languages=(Language.rw, Language.en, Language.sw, Language.fr),
+    languages=tuple(Language),
     default_language=Language.rw,
     join_codes={"123456": JoinTarget(community_id=1, name=LONG_COMMUNITY)},
     phone_region="RW",

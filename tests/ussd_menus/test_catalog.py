@@ -7,12 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from ussd_menus.catalog import HERE, Catalog, CatalogError
+from service.models.enums import Language
+from ussd_menus.catalog import HERE, REFERENCE, Catalog, CatalogError
 from ussd_menus.screens import check_screens
 
 
 def test_every_text_exists_in_every_language() -> None:
     assert Catalog.load().problems() == []
+
+
+@pytest.mark.parametrize("language", sorted(set(Language) - {REFERENCE}))
+def test_each_language_is_translated_not_english_copied_in(language: Language) -> None:
+    # Only names that are the same in every language (WhatsApp) may equal English.
+    texts = Catalog.load().texts
+    english = texts[REFERENCE]
+    same = sorted(key for key, text in texts[language].items() if text == english[key])
+    assert len(same) <= len(english) // 20, same
 
 
 def test_every_screen_a_screen_leads_to_exists() -> None:

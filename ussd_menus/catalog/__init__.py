@@ -25,6 +25,7 @@ LANGUAGE_NAMES = {
     Language.sw: "Kiswahili",
     Language.rw: "Ikinyarwanda",
     Language.fr: "Francais",
+    Language.ny: "Chichewa",
 }
 
 

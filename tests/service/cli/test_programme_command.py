@@ -44,6 +44,20 @@ def test_an_operator_creates_a_programme_and_sees_it_listed(cli: CliRunner) -> N
     ]
 
 
+def test_a_malawi_programme_speaks_chichewa_and_english_unless_told(cli: CliRunner) -> None:
+    malawi = [
+        "programme", "create", "--slug", "mw-cops", "--name", "Malawi CoPs", "--country", "MW",
+        "--timezone", "Africa/Blantyre", "--service-code", "*384*265#",
+    ]  # fmt: skip
+    created = cli.invoke(app, malawi)
+    assert created.exit_code == 0, created.output
+    assert "languages ny, en" in created.stdout
+    listed = cli.invoke(app, ["programme", "list"])
+    assert listed.stdout.split("\n")[0].split("\t")[:5] == [
+        "mw-cops", "Malawi CoPs", "MW", "Africa/Blantyre", "ny,en",
+    ]  # fmt: skip
+
+
 def test_an_operator_sets_changes_and_removes_a_programmes_short_code(cli: CliRunner) -> None:
     created = cli.invoke(app, [*CREATE, "--short-code", "20880"])
     assert created.exit_code == 0, created.output

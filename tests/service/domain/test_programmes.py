@@ -45,6 +45,33 @@ async def test_a_new_programme_takes_its_region_currency_and_policy_defaults(
     assert (programme.quiet_hours_start.hour, programme.quiet_hours_end.hour) == (19, 7)
 
 
+@pytest.mark.parametrize(
+    ("country", "timezone", "languages"),
+    [
+        (Country.KE, "Africa/Nairobi", ["sw", "en"]),
+        (Country.TZ, "Africa/Dar_es_Salaam", ["sw", "en"]),
+        (Country.RW, "Africa/Kigali", ["rw", "en"]),
+        (Country.MW, "Africa/Blantyre", ["ny", "en"]),
+        (Country.SL, "Africa/Freetown", ["en"]),
+    ],
+)
+async def test_a_programme_created_without_a_language_speaks_its_countrys_and_english(
+    session: AsyncSession, country: Country, timezone: str, languages: list[str]
+) -> None:
+    data = {"country": country.value, "timezone": timezone, "default_language": None}
+    await create_programme(_rw(**data), session=session, actor=f.OPERATOR)
+    await session.commit()
+    session.expunge_all()
+    [stored] = await list_programmes(session)
+    assert (stored.default_language, stored.languages) == (languages[0], languages)
+
+
+async def test_a_language_given_wins_over_the_countrys(session: AsyncSession) -> None:
+    data = {"country": "MW", "timezone": "Africa/Blantyre", "default_language": "en"}
+    programme = await create_programme(_rw(**data), session=session, actor=f.OPERATOR)
+    assert (programme.default_language, programme.languages) == (Language.en, ["en"])
+
+
 async def test_slug_and_service_code_are_each_one_programmes(session: AsyncSession) -> None:
     await create_programme(_rw(), session=session, actor=f.OPERATOR)
     with pytest.raises(Conflict, match="slug"):

@@ -239,6 +239,11 @@ async def test_the_reflection_survey_ships_in_every_language_and_installs_once(
         assert set(question.text) == set(Language)
         for option in question.options:
             assert set(option) == set(Language)
+    # Translated, not English copied in: every text differs from the English one.
+    for language in set(Language) - {Language.en}:
+        texts = [reflection.title] + [q.text for q in reflection.questions]
+        texts += [o for q in reflection.questions for o in q.options]
+        assert [t[Language.en] for t in texts if t[language] == t[Language.en]] == [], language
     assert {q.kind for q in reflection.questions} >= {
         QuestionKind.single_choice,
         QuestionKind.rating,

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain.outcome import Outcome
 from service.models import AuditEntry, Community, Membership, Person, Programme, School
-from service.models.enums import MembershipRole
+from service.models.enums import Country, Language, MembershipRole
 from service.roster import FileError, ImportKind, ImportReport, Phase, import_csv, read_csv
 from tests import factories as f
 
@@ -343,3 +343,30 @@ async def test_progress_is_told_while_checking_and_then_chunk_by_chunk_while_wri
     assert phases == sorted(phases, key=list(Phase).index)  # all checking, then all writing
     assert sum(done for phase, done in seen if phase is Phase.checking) == 10
     assert [done for phase, done in seen if phase is Phase.writing] == [4, 4, 2]
+
+
+async def test_a_malawi_roster_names_chichewa_as_teachers_write_it(
+    session: AsyncSession, tmp_path: Path
+) -> None:
+    malawi = await f.programme(
+        session, slug="mw-cops", country=Country.MW, timezone="Africa/Blantyre"
+    )
+    await session.commit()
+    roster = """name,phone,language
+Chikondi Banda,0991 200 111,Chichewa
+Tiwonge Phiri,+265991200222,chinyanja
+Ŵezi Mwale,265991200333,ny
+Kondwani Gondwe,0991200444,
+Mphatso Zulu,0991200555,English
+"""
+    report = await run_import(session, malawi, ImportKind.people, write(tmp_path, "mw.csv", roster))
+    assert report.applied, report.errors
+    session.expunge_all()
+    people = (await session.exec(select(Person).order_by(col(Person.phone)))).all()
+    assert [(p.name, p.language) for p in people] == [
+        ("Chikondi Banda", Language.ny),
+        ("Tiwonge Phiri", Language.ny),
+        ("Ŵezi Mwale", Language.ny),  # the name is kept as written; screens show "Wezi"
+        ("Kondwani Gondwe", Language.ny),  # the programme's language
+        ("Mphatso Zulu", Language.en),
+    ]

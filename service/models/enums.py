@@ -16,6 +16,7 @@ class Language(StrEnum):
     sw = "sw"
     rw = "rw"
     fr = "fr"
+    ny = "ny"
 
 
 class Role(StrEnum):

@@ -24,13 +24,20 @@ from service.models.enums import Language
 
 LOCALE = Path(__file__).parent / "locale"
 DOMAIN = "console"
-LANGUAGES: tuple[Language, ...] = (Language.en, Language.sw, Language.rw, Language.fr)
+LANGUAGES: tuple[Language, ...] = (
+    Language.en,
+    Language.sw,
+    Language.rw,
+    Language.fr,
+    Language.ny,
+)
 # Each language named in itself, as the switcher shows it.
 NAMES: Mapping[Language, str] = {
     Language.en: "English",
     Language.sw: "Kiswahili",
     Language.rw: "Ikinyarwanda",
     Language.fr: "Français",
+    Language.ny: "Chichewa",
 }
 
 

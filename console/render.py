@@ -22,8 +22,9 @@ from service.models.enums import Language
 
 STATIC = Path(__file__).parent / "static"
 NOTHING = "\N{EN DASH}"  # an empty figure, as tables print it
-# Babel knows Kinyarwanda's and Swahili's number and date forms; the locale ids it uses.
-_LOCALES = {"en": "en", "sw": "sw", "rw": "rw", "fr": "fr"}
+# Babel knows Kinyarwanda's, Swahili's and Chichewa's (CLDR's Nyanja) number and date
+# forms; the locale ids it uses.
+_LOCALES = {"en": "en", "sw": "sw", "rw": "rw", "fr": "fr", "ny": "ny"}
 
 
 @cache

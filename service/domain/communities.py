@@ -18,6 +18,7 @@ from service.domain.actor import Actor
 from service.domain.errors import Conflict, NotAllowed, NotFound, ValidationError
 from service.domain.lookup import check_owned, get_owned, plan_for_batches
 from service.domain.outcome import Outcome
+from service.domain.people import UNKNOWN_NAME
 from service.models import Community, CommunitySchool, Membership, Person, Programme, School
 from service.models.enums import Channel, CommunityKind, MembershipRole, MembershipStatus
 from service.models.types import utcnow
@@ -448,6 +449,10 @@ async def _pending_request(
         raise NotAllowed("only a facilitator of this community can answer join requests")
     if membership.status is not MembershipStatus.pending:
         raise Conflict(f"membership is {membership.status}, not pending")
+    person = await session.get(Person, membership.person_id)
+    if person is not None and person.name == UNKNOWN_NAME:
+        # A number a facilitator added: the person answers the invitation themselves.
+        raise Conflict("this is an invitation: the person joins when they accept it")
     return membership, community
 
 

@@ -23,13 +23,11 @@ from service.domain.actor import Actor
 from service.domain.communities import add_member, ensure_facilitates, get_membership
 from service.domain.errors import NotFound, ValidationError
 from service.domain.lookup import get_owned
-from service.domain.people import find_by_phone
+from service.domain.people import UNKNOWN_NAME, find_by_phone
 from service.domain.phones import normalise_home_phone
 from service.models import Community, Membership, Person, Programme
 from service.models.enums import MembershipStatus
 from service.models.types import utcnow
-
-UNKNOWN_NAME = ""  # a person added by number who has not told us their name
 
 
 class Added(StrEnum):

@@ -23,6 +23,10 @@ from service.models import Person, Programme, School
 from service.models.enums import Channel, ConsentState, Gender, Language, Role
 from service.models.types import utcnow
 
+# A person a facilitator added by number who has not told us their name yet: their
+# pending membership is an invitation they answer, not a request anyone approves.
+UNKNOWN_NAME = ""
+
 FACILITATOR_ROLES = frozenset(
     {Role.subject_lead, Role.head_teacher, Role.deputy_head, Role.coach, Role.sector_facilitator}
 )

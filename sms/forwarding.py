@@ -39,8 +39,8 @@ from sms.lists import first_name, fit_names
 from sms.replies import Reply
 from sms.texts import SmsTexts
 
-FORWARD = "forward"  # a teacher's text passed on to a facilitator
-ANSWER = "answer"  # a facilitator's TO, back to the teacher
+FORWARD = outbox.FORWARD
+ANSWER = outbox.ANSWER
 CONVERSATION_GAP = timedelta(hours=1)
 MAX_FORWARDS_PER_HOUR = 6
 

@@ -29,6 +29,7 @@ from console.i18n import Texts, _
 from console.render import environment, render
 from service.domain import broadcasts, outbox
 from service.domain.broadcasts import MAX_TEXT, BroadcastInput
+from service.domain.digests import DIGEST
 from service.domain.errors import NotFound
 from service.domain.segments import (
     GSM7_PART,
@@ -64,6 +65,10 @@ KINDS: dict[str, str] = {
     outbox.BROADCAST: _("Broadcast"),
     outbox.SURVEY: _("Survey"),
     outbox.REPLY: _("Reply"),
+    outbox.PREPARE: _("Activity to prepare"),
+    outbox.FORWARD: _("Teacher's message passed on"),
+    outbox.ANSWER: _("Answer to a teacher"),
+    DIGEST: _("School leaders' digest"),
     "inbound": _("Incoming"),
     SIGN_IN: _("Sign-in code"),
 }

@@ -39,6 +39,8 @@ REPLY = "reply"
 BROADCAST = "broadcast"
 SURVEY = "survey"
 PREPARE = "prepare"  # to facilitators: the meeting's activity, 48 hours before
+FORWARD = "forward"  # a teacher's own text passed on to a facilitator
+ANSWER = "answer"  # a facilitator's TO, back to the teacher
 
 # Kinds that only make sense while the meeting is still on as planned.
 MEETING_BOUND = (REMINDER, REMIND_NOW, PREPARE)

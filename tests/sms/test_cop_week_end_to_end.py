@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.domain.communities import add_member
 from service.models import Attendance, Meeting, Membership, Person, Programme
 from service.models.enums import Language, MeetingStatus, MembershipRole, Presence, Role, Rsvp
+from service.worker import Worker
 from tests import factories as f
 from tests.sms.stack import Clock, Stack
 
@@ -90,6 +91,13 @@ async def dial(stack: Stack, phone: str | None, service_code: str, *inputs: str)
     return screen
 
 
+async def work(stack: Stack, worker: Worker, clock: Clock) -> None:
+    """The worker's jobs once, then sending until nothing is due (a phone's SMS go out
+    one after the other, in the order they were written)."""
+    await worker.tick({})
+    await stack.sender(clock).send_until_idle()
+
+
 async def test_a_week_of_a_cop_from_basic_phones(stack: Stack, session: AsyncSession) -> None:
     tuesday = next_tuesday()
     prog, people = await cop(session, tuesday)
@@ -122,7 +130,7 @@ async def test_a_week_of_a_cop_from_basic_phones(stack: Stack, session: AsyncSes
     # Sunday 14:00, 48 hours before: the reminder with the activity; the coach prepares.
     clock = Clock(tuesday - timedelta(hours=48))
     worker = stack.worker(clock)
-    await worker.tick({})
+    await work(stack, worker, clock)
     for key in ("amina", "juma", "baraka"):
         [reminder] = await stack.texts(people[key].phone)
         assert ACTIVITY in reminder and f"YES {meeting.code}" in reminder
@@ -132,7 +140,7 @@ async def test_a_week_of_a_cop_from_basic_phones(stack: Stack, session: AsyncSes
     await stack.phone_sends(amina.phone, f"YES {meeting.code}")
     await stack.phone_sends(amina.phone, QUESTION)
     clock.now += timedelta(minutes=5)
-    await worker.tick({})
+    await work(stack, worker, clock)
     async with stack.sessions() as s:
         seat = (
             await s.exec(
@@ -149,13 +157,13 @@ async def test_a_week_of_a_cop_from_basic_phones(stack: Stack, session: AsyncSes
     # The coach answers from her phone; the answer reaches Amina.
     await stack.phone_sends(coach.phone, f"TO Amina {ANSWER}")
     clock.now += timedelta(minutes=5)
-    await worker.tick({})
+    await work(stack, worker, clock)
     assert any(ANSWER in t for t in await stack.texts(amina.phone))
 
     # Monday 07:00: the head teacher's digest names the meeting, its RSVPs and Juma.
     clock.now = datetime.combine(tuesday.date() - timedelta(days=1), time(7, 0), tzinfo=NAIROBI)
     assert clock.now.astimezone(NAIROBI).strftime("%a %H:%M") == "Mon 07:00"
-    await worker.tick({})
+    await work(stack, worker, clock)
     digest = " ".join(await stack.texts(head.phone))
     assert "Community CLUSTER-1" in digest and "1 yes, 0 no" in digest
     assert "Juma" in digest and "Amina" not in digest.split("At risk")[-1]

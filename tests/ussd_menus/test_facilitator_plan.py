@@ -13,6 +13,7 @@ from service.models import Meeting
 from service.models.enums import Language, MeetingStatus, Modality
 from tests import factories as f
 from tests.ussd_menus.test_facilitator import CATALOG, LANGUAGES, fresh, phone, walk, world
+from ussd_menus.screens.facilitator_plan import read_activity
 
 SCHEDULE = "7"  # the facilitator menu's "Schedule a meeting"
 
@@ -121,6 +122,23 @@ async def test_a_clash_with_the_communitys_meeting_is_told_in_the_callers_langua
     refused = await p.press("1")
     assert p.ended and refused == CATALOG.text(language, "plan.clash")
     assert await scheduled(session, w) == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "title", "page"),
+    [
+        ("p12 Fractions", "Fractions", 12),
+        ("P.7: Reading aloud", "Reading aloud", 7),
+        ("uk12 Sehemu", "Sehemu", 12),
+        ("tsa 3 Tizigawo", "Tizigawo", 3),
+        ("Unit 3 review", "Unit 3 review", None),
+        ("pupils' games", "pupils' games", None),
+    ],
+)
+def test_the_page_may_come_first_in_any_languages_abbreviation(
+    typed: str, title: str, page: int | None
+) -> None:
+    assert read_activity(typed) == (title, page)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -32,8 +32,9 @@ TASKS = {"plan_date": "plan.schedule", "add_phone": "plan.add", "msg_text": "pla
 MODALITIES = (Modality.in_person, Modality.remote_whatsapp, Modality.phone, Modality.hybrid)
 # Meeting by WhatsApp or by phone happens nowhere: no venue to ask for.
 PLACED = (Modality.in_person, Modality.hybrid)
-# "p12 Fractions", "P.12 Fractions", "p 12": the toolkit page typed before the title.
-PAGE_FIRST = re.compile(r"^p\.?\s*(\d{1,4})\b[\s:.,-]*(.*)$", re.IGNORECASE)
+# "p12 Fractions", "P.12 Fractions", "uk12 Sehemu": the toolkit page typed before the
+# title, with the page's abbreviation in any of the languages (sms/templates `page`).
+PAGE_FIRST = re.compile(r"^(?:p|pg|uk|urup|tsa)\.?\s*(\d{1,4})\b[\s:.,-]*(.*)$", re.IGNORECASE)
 NO_ACTIVITY = "1"
 
 

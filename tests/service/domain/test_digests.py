@@ -218,3 +218,22 @@ def test_a_new_programme_sends_its_digest_on_monday_at_seven() -> None:
     assert (programme.digest_day, programme.digest_time) == (Weekday.monday, time(7, 0))
     assert digests.due_digest(programme, MONDAY_7) == MONDAY_7
     assert digests.due_digest(programme, MONDAY_7 - timedelta(seconds=1)) is None
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_whatever_the_week_holds_the_digest_names_someone_at_risk(language: Language) -> None:
+    """However many meetings, with whatever names, meetings give way to the first name."""
+    for meetings in range(digests.MAX_MEETINGS + 1):
+        for length in range(4, 31, 3):
+            params = {
+                "school": "S" * length,
+                "meetings": [
+                    {"community": "C" * length, "starts_at": MONDAY_7.isoformat(), "yes": 9,
+                     "no": 9}
+                    for _ in range(meetings)
+                ],
+                "more_meetings": 0, "held": 1, "attended": 9, "expected": 10,
+                "at_risk": ["Wanjiku Kamau"], "at_risk_total": 1,
+            }  # fmt: skip
+            text = TEXTS.render("digest", language, params, timezone="Africa/Nairobi", footer=True)
+            assert measure(text).segments <= 3 and "Wanjiku Kamau" in text, (meetings, text)

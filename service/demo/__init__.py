@@ -36,6 +36,7 @@ from service.models.enums import (
     Modality,
     Presence,
     Rsvp,
+    UssdBilling,
 )
 from service.roster import ImportKind, import_csv, read_csv
 
@@ -69,6 +70,9 @@ PROGRAMMES = [
             sender_id="CoPRwanda",
             short_code=SHARED_SHORT_CODE,
             sms_price=Decimal("15"),
+            # USSD as Rwandan networks bill a service: a price per session.
+            ussd_price=Decimal("10"),
+            ussd_billing=UssdBilling.session,
         ),
         meeting_time=time(14, 30),
         modality=Modality.in_person,
@@ -87,6 +91,9 @@ PROGRAMMES = [
             sender_id="CoPKenya",
             short_code=SHARED_SHORT_CODE,
             sms_price=Decimal("0.8"),
+            # USSD as Kenyan networks bill a service: per 20 seconds begun.
+            ussd_price=Decimal("1"),
+            ussd_billing=UssdBilling.per_20s,
         ),
         meeting_time=time(14, 0),
         modality=Modality.hybrid,

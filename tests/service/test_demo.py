@@ -9,11 +9,11 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.demo import seed
-from service.domain import reports
+from service.domain import digests, reports
 from service.domain.actor import Actor
 from service.domain.people import set_language
 from service.models import Attendance, Meeting, Membership, Person, Programme, metadata
-from service.models.enums import Channel, Language, MeetingStatus, MembershipRole, Presence
+from service.models.enums import Channel, Language, MeetingStatus, MembershipRole, Presence, Role
 from tests.factories import now
 
 
@@ -99,10 +99,12 @@ async def test_the_readme_demo_phones_are_a_teacher_and_facilitator_who_meet_soo
     await seed(session)
     rows = _readme_demo_phones()
     assert {(slug, who) for slug, who, _ in rows} == {
-        (slug, who) for slug in ("rw-sbi", "ke-clusters") for who in ("teacher", "facilitator")
+        (slug, who)
+        for slug in ("rw-sbi", "ke-clusters")
+        for who in ("teacher", "facilitator", "head teacher")
     }
     soon = now() + timedelta(hours=1)
-    for slug, who, phone in rows:
+    for slug, who, phone in [row for row in rows if row[1] != "head teacher"]:
         programme = (await session.exec(select(Programme).where(Programme.slug == slug))).one()
         person = (
             await session.exec(
@@ -126,6 +128,27 @@ async def test_the_readme_demo_phones_are_a_teacher_and_facilitator_who_meet_soo
             )
         ).all()
         assert starting, f"{phone}'s community has no meeting within the hour"
+
+
+async def test_the_readme_head_teachers_see_their_schools_cops_this_week(
+    session: AsyncSession,
+) -> None:
+    await seed(session)
+    heads = [(slug, phone) for slug, who, phone in _readme_demo_phones() if who == "head teacher"]
+    assert heads
+    for slug, phone in heads:
+        programme = (await session.exec(select(Programme).where(Programme.slug == slug))).one()
+        assert programme.id is not None
+        person = (
+            await session.exec(
+                select(Person).where(Person.programme_id == programme.id, Person.phone == phone)
+            )
+        ).one()
+        assert Role.head_teacher in person.roles and person.school_id is not None, phone
+        week = await digests.school_week(
+            session, programme.id, programme.timezone, person.school_id, now()
+        )
+        assert week is not None and week.meetings, f"{phone}'s school has no meeting this week"
 
 
 async def test_seeding_again_keeps_the_language_a_teacher_chose(session: AsyncSession) -> None:

@@ -114,11 +114,20 @@ class Presence(StrEnum):
     absent = "absent"
 
 
+class Reach(StrEnum):
+    """How a person is reached on their phone: by SMS (any phone), or by WhatsApp on a
+    smartphone, falling back to SMS when WhatsApp cannot deliver."""
+
+    sms = "sms"
+    whatsapp = "whatsapp"
+
+
 class Channel(StrEnum):
     """Where a change came from: shown beside every RSVP, mark and audit entry."""
 
     ussd = "ussd"
     sms = "sms"
+    whatsapp = "whatsapp"
     api = "api"
     cli = "cli"
     import_ = "import"

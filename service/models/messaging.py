@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from service.models.base import enum_col, fk, id_field, stamp, text_col, when
-from service.models.enums import Direction, Encoding, Language, MessageStatus
+from service.models.enums import Direction, Encoding, Language, MessageStatus, Reach
 from service.models.types import UTCDateTime
 
 
@@ -49,6 +49,9 @@ class Message(SQLModel, table=True):
     community_id: int | None = fk("community.id", nullable=True)
     kind: str = text_col(24)  # reminder, notice, reply, survey, broadcast, inbound…
     phone: str = text_col(20)
+    # The channel it goes (or went) by, and why it went by SMS when the person's is WhatsApp.
+    reach: Reach = enum_col(Reach, Reach.sms, length=8)
+    fallback_reason: str | None = text_col(80, nullable=True)
     # The domain queues a template and its values; the SMS channel renders the body
     # in the person's language when it sends (the domain imports no channel).
     template: str | None = text_col(40, nullable=True)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from service.models.base import enum_col, fk, id_field, json_list, stamp, text_col, when
-from service.models.enums import Channel, ConsentState, ConsoleRole, Gender, Language
+from service.models.enums import Channel, ConsentState, ConsoleRole, Gender, Language, Reach
 
 
 class Person(SQLModel, table=True):
@@ -38,6 +38,13 @@ class Person(SQLModel, table=True):
     opted_out_channel: Channel | None = enum_col(Channel, nullable=True, length=12)
     # When an SMS first told this person how to opt out (the first message must).
     told_how_to_stop_at: datetime | None = when()
+    # How messages reach them: SMS, or WhatsApp (with SMS when WhatsApp cannot deliver).
+    reach: Reach = enum_col(Reach, Reach.sms, length=8)
+    # WhatsApp's rules: a business writes first only to someone who opted in, and free
+    # text only within 24 hours of their last message (templates outside it).
+    whatsapp_opt_in_at: datetime | None = when()
+    whatsapp_opted_out_at: datetime | None = when()
+    whatsapp_last_inbound_at: datetime | None = when()
     # What they may do in the web console; None: they cannot sign in to it.
     console_role: ConsoleRole | None = enum_col(ConsoleRole, nullable=True, length=20)
     created_at: datetime = stamp()

@@ -27,6 +27,8 @@ class Programme(SQLModel, table=True):
     # The two-way short code teachers reply to. Several programmes of one AT account
     # may share one; an alphanumeric sender id cannot receive replies.
     short_code: str | None = text_col(8, nullable=True)
+    # The WhatsApp Business number members are written from (E.164); None: no WhatsApp.
+    whatsapp_number: str | None = text_col(20, nullable=True)
     reminder_offsets_h: list[int] = json_list()
     quiet_hours_start: time = Field(default=time(19, 0), nullable=False)
     quiet_hours_end: time = Field(default=time(7, 0), nullable=False)

@@ -184,6 +184,8 @@ APPENDED: Mapping[str, Mapping[str, frozenset[str]]] = {
         "to_cannot": frozenset({"name"}),
         "to_usage": frozenset(),
     },
+    # The quick-reply buttons of a WhatsApp reminder (sms.whatsapp_sender).
+    "whatsapp": {"button_yes": frozenset(), "button_no": frozenset()},
 }
 _ALL: Mapping[str, frozenset[str]] = {
     **PLACEHOLDERS,

@@ -66,7 +66,7 @@ def texts() -> SmsTexts:
 
 def test_the_texts_load_with_every_template(texts: SmsTexts) -> None:
     # the digest is tested in test_digest.py
-    assert texts.keys() == TEMPLATES | CONVERSATION | {"digest"}
+    assert texts.keys() == TEMPLATES | CONVERSATION | {"digest", "button_yes", "button_no"}
 
 
 # --- what people read ---------------------------------------------------------

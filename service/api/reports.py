@@ -18,7 +18,7 @@ from strawberry.permission import BasePermission
 from service.api import ids
 from service.api.pagination import Connection, Edge, PageInfo, _cursor, _offset, page_size
 from service.api.permissions import CanRead
-from service.api.types.common import Info_, QuestionKind
+from service.api.types.common import Info_, QuestionKind, Reach
 from service.api.types.communities import CommunityNode
 from service.api.types.messages import Money
 from service.api.types.people import PersonNode
@@ -448,11 +448,51 @@ class CostFigures:
     )
 
 
+@strawberry.type(description="Outgoing and incoming messages of one channel.")
+class ChannelFigures:
+    channel: Reach
+    messages: int
+    queued: int
+    sent: int
+    delivered: int
+    failed: int
+    dropped: int
+    received: int
+    segments: int = strawberry.field(description="SMS segments (0 for WhatsApp).")
+    cost: list[Money]
+    recipients: int
+    cost_per_teacher: list[Money]
+
+
 @strawberry.type
 class MessagingReport:
-    sms: SmsFigures
+    sms: SmsFigures = strawberry.field(description="Every message, whichever channel.")
     ussd: UssdFigures
     cost: CostFigures
+    channels: list[ChannelFigures] = strawberry.field(
+        description="The same figures per channel: SMS and WhatsApp."
+    )
+    fell_back: int = strawberry.field(
+        description="Messages to people on WhatsApp that went by SMS instead (each "
+        "message says why)."
+    )
+
+
+def _channel(reach: Reach, f: reports.SmsFigures) -> ChannelFigures:
+    return ChannelFigures(
+        channel=reach,
+        messages=f.messages,
+        queued=f.queued,
+        sent=f.sent,
+        delivered=f.delivered,
+        failed=f.failed,
+        dropped=f.dropped,
+        received=f.received,
+        segments=f.segments,
+        cost=_money(f.cost),
+        recipients=f.recipients,
+        cost_per_teacher=_money(f.cost_per_teacher),
+    )
 
 
 def _messaging(r: reports.MessagingReport) -> MessagingReport:
@@ -501,6 +541,8 @@ def _messaging(r: reports.MessagingReport) -> MessagingReport:
             ussd_per_teacher=_money(c.ussd_per_teacher),
             per_teacher=_money(c.per_teacher),
         ),
+        channels=[_channel(reach, figures) for reach, figures in r.channels.items()],
+        fell_back=r.fell_back,
     )
 
 

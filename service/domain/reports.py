@@ -64,6 +64,7 @@ from service.models.enums import (
     MessageStatus,
     Presence,
     QuestionKind,
+    Reach,
     ResponseStatus,
     Role,
     Rsvp,
@@ -1038,6 +1039,34 @@ class SmsFigures:
     cost: dict[str, Decimal] = field(default_factory=dict)  # per currency, dropped excluded
     recipients: int = 0  # distinct people sent at least one SMS
 
+    def add(
+        self,
+        direction: Direction,
+        status: MessageStatus,
+        currency: str | None,
+        n: int,
+        segments: int,
+        cost: object,
+    ) -> None:
+        """Count `n` messages of one direction, status and currency."""
+        if direction is Direction.inbound:
+            self.received += n
+            return
+        self.messages += n
+        if status in SENT:
+            self.sent += n
+            self.segments += segments
+        if status is MessageStatus.delivered:
+            self.delivered += n
+        elif status is MessageStatus.failed:
+            self.failed += n
+        elif status is MessageStatus.dropped:
+            self.dropped += n
+        elif status in (MessageStatus.queued, MessageStatus.sending):
+            self.queued += n
+        if currency and cost is not None and status is not MessageStatus.dropped:
+            self.cost[currency] = self.cost.get(currency, Decimal(0)) + Decimal(str(cost))
+
     @property
     def cost_per_teacher(self) -> dict[str, Decimal]:
         if not self.recipients:
@@ -1103,9 +1132,13 @@ class CostFigures:
 
 @dataclass
 class MessagingReport:
-    sms: SmsFigures
+    sms: SmsFigures  # every message, whichever channel it went by
     ussd: UssdFigures
     cost: CostFigures
+    # The same figures per channel (SMS, WhatsApp), and how many messages to someone
+    # on WhatsApp went by SMS instead (each with its reason on the message).
+    channels: dict[Reach, SmsFigures] = field(default_factory=dict)
+    fell_back: int = 0
 
 
 async def ussd_funnel(
@@ -1161,39 +1194,38 @@ async def messaging(session: AsyncSession, scope: ReportScope) -> MessagingRepor
             | (col(Message.community_id).is_(None) & col(Message.person_id).in_(scope.members()))
         )
     by_status = sa.select(
+        col(Message.reach),
         col(Message.direction),
         col(Message.status),
         col(Message.currency),
         func.count(),
         func.coalesce(func.sum(col(Message.segments)), 0),
         func.sum(col(Message.cost)),
+        func.count(col(Message.fallback_reason)),
     ).where(*where)
     by_status = by_status.group_by(
-        col(Message.direction), col(Message.status), col(Message.currency)
+        col(Message.reach), col(Message.direction), col(Message.status), col(Message.currency)
     )
     sms = SmsFigures()
-    for direction, status, currency, n, segments, cost in (await session.execute(by_status)).all():
-        if direction is Direction.inbound:
-            sms.received += n
-            continue
-        sms.messages += n
-        if status in SENT:
-            sms.sent += n
-            sms.segments += segments
-        if status is MessageStatus.delivered:
-            sms.delivered += n
-        elif status is MessageStatus.failed:
-            sms.failed += n
-        elif status is MessageStatus.dropped:
-            sms.dropped += n
-        elif status in (MessageStatus.queued, MessageStatus.sending):
-            sms.queued += n
-        if currency and cost is not None and status is not MessageStatus.dropped:
-            sms.cost[currency] = sms.cost.get(currency, Decimal(0)) + Decimal(str(cost))
-    recipients = sa.select(func.count(sa.distinct(col(Message.person_id)))).where(
+    channels = {reach: SmsFigures() for reach in Reach}
+    fell_back = 0
+    for reach, direction, status, currency, n, segments, cost, fallbacks in (
+        await session.execute(by_status)
+    ).all():
+        sms.add(direction, status, currency, n, segments, cost)
+        channels[Reach(reach)].add(direction, status, currency, n, segments, cost)
+        fell_back += fallbacks if direction is Direction.outbound else 0
+    recipients = (
+        sa.select(col(Message.reach), func.count(sa.distinct(col(Message.person_id))))
+        .where(*where, col(Message.direction) == Direction.outbound, col(Message.status).in_(SENT))
+        .group_by(col(Message.reach))
+    )
+    for reach, people in (await session.execute(recipients)).all():
+        channels[Reach(reach)].recipients = people
+    everyone = sa.select(func.count(sa.distinct(col(Message.person_id)))).where(
         *where, col(Message.direction) == Direction.outbound, col(Message.status).in_(SENT)
     )
-    sms.recipients = (await session.execute(recipients)).one()[0]
+    sms.recipients = (await session.execute(everyone)).one()[0]
     callers = _callers(scope)
     funnel = await ussd_funnel(
         session,
@@ -1218,7 +1250,7 @@ async def messaging(session: AsyncSession, scope: ReportScope) -> MessagingRepor
         ussd=billed.cost,
         reached=(await session.execute(reached)).one()[0],
     )
-    return MessagingReport(sms, UssdFigures(funnel, billed), cost)
+    return MessagingReport(sms, UssdFigures(funnel, billed), cost, channels, fell_back)
 
 
 def _callers(scope: ReportScope) -> Rows | None:

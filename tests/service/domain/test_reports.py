@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain import reports
@@ -54,6 +55,7 @@ from service.models.enums import (
     Modality,
     Presence,
     QuestionKind,
+    Reach,
     ResponseStatus,
     Role,
     Rsvp,
@@ -728,3 +730,33 @@ async def test_tenancy_another_programme_never_counts(session: AsyncSession) -> 
     assert (foreign.communities, foreign.totals.members) == ([], 0)
     sms = (await reports.messaging(session, s)).sms
     assert sms.cost == {"KES": Decimal("4.8")}
+
+
+async def test_messaging_splits_figures_and_cost_per_channel(session: AsyncSession) -> None:
+    b = await build(session)
+    # Everything sent to one person went by WhatsApp; one SMS to someone else fell back.
+    sent = (
+        await session.exec(
+            select(Message).where(
+                Message.programme_id == b.programme.id,
+                col(Message.status).in_(reports.SENT),
+                Message.direction == Direction.outbound,
+            )
+        )
+    ).all()
+    on_whatsapp = sent[0].person_id
+    for message in sent:
+        if message.person_id == on_whatsapp:
+            message.reach, message.cost = Reach.whatsapp, Decimal("0.1")
+    fell_back = next(m for m in sent if m.person_id != on_whatsapp)
+    fell_back.fallback_reason = "not on WhatsApp"
+    await session.commit()
+    report = await reports.messaging(session, await scope(session, b))
+    sms, whatsapp = report.channels[Reach.sms], report.channels[Reach.whatsapp]
+    moved = sum(1 for m in sent if m.person_id == on_whatsapp)
+    assert (whatsapp.sent, whatsapp.recipients) == (moved, 1)
+    assert whatsapp.cost == {"KES": Decimal("0.1") * moved}
+    assert sms.sent + whatsapp.sent == report.sms.sent
+    assert sms.messages + whatsapp.messages == report.sms.messages
+    assert sms.cost["KES"] + whatsapp.cost["KES"] == report.sms.cost["KES"]
+    assert report.fell_back == 1

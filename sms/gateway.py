@@ -148,26 +148,24 @@ class AfricasTalkingGateway:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AfricasTalkingGateway:
-        """With no API key: the simulator at `at_base_url`. With one: `at_base_url` if it
-        was set, else AT itself (its sandbox for the `sandbox` username)."""
-        if settings.at_api_key is None:
-            return cls(
-                username=settings.at_username,
-                api_key=cls.key_for(settings),
-                base_url=settings.at_base_url,
-                timeout_s=settings.at_timeout_s,
-            )
-        base_url = settings.at_base_url
-        if base_url.rstrip("/") == SIMULATOR_URL:
-            # A real key with the simulator's address is a deployment that forgot
-            # COPLINE_AT_BASE_URL, not one that wants its reminders to go nowhere.
-            base_url = AT_SANDBOX_URL if settings.at_username == "sandbox" else AT_PRODUCTION_URL
         return cls(
             username=settings.at_username,
             api_key=cls.key_for(settings),
-            base_url=base_url,
+            base_url=cls.base_url_for(settings),
             timeout_s=settings.at_timeout_s,
         )
+
+    @staticmethod
+    def base_url_for(settings: Settings) -> str:
+        """With no API key: the simulator at `at_base_url`. With one: `at_base_url` if it
+        was set, else AT itself (its sandbox for the `sandbox` username)."""
+        if settings.at_api_key is None:
+            return settings.at_base_url
+        if settings.at_base_url.rstrip("/") == SIMULATOR_URL:
+            # A real key with the simulator's address is a deployment that forgot
+            # COPLINE_AT_BASE_URL, not one that wants its reminders to go nowhere.
+            return AT_SANDBOX_URL if settings.at_username == "sandbox" else AT_PRODUCTION_URL
+        return settings.at_base_url
 
     @staticmethod
     def key_for(settings: Settings) -> str:

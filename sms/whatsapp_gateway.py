@@ -51,6 +51,7 @@ Every call blocks; callers run it with `asyncio.to_thread`.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -193,7 +194,10 @@ class _SdkWhatsapp(RawRequests, WhatsappService):  # type: ignore[misc]  # the S
     """The SDK's WhatsApp service, aimed at `base_url`, answering with the raw response."""
 
     def __init__(self, username: str, api_key: str, base_url: str, timeout_s: float) -> None:
-        WhatsappService.__init__(self, username, api_key)
+        with warnings.catch_warnings():
+            # "Sandbox is currently not available": we choose the host ourselves, below.
+            warnings.simplefilter("ignore", UserWarning)
+            WhatsappService.__init__(self, username, api_key)
         # The SDK sets `https://chat.<domain>` in _init_service; this is the one place to change it.
         self._baseUrl = base_url
         self._init_raw(timeout_s)

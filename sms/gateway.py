@@ -4,13 +4,9 @@ Everything odd about the SDK stays in this module:
 
 - it hard-codes Africa's Talking's hosts; its SMS service's `_baseUrl` is the one
   attribute that points it elsewhere (the local simulator, or AT itself);
-- it sends with module-level `requests.post`, hides the HTTP status of a failed
-  request in an exception's text, and returns the body as text unless the
-  content type is exactly `application/json`. `_SdkSms` therefore overrides the
-  SDK's `_make_request` for its own instances only: the SDK still validates the
-  numbers and builds AT's form and headers, but the request goes through a
-  per-thread `requests.Session` (kept-alive connections) with our timeout, and
-  we get the whole response back;
+- it sends with module-level `requests.post` and hides a failed request's status;
+  `_SdkSms` makes its requests through `sms.sdk_http.RawRequests` instead (our
+  sessions, our timeout, the whole response back), as the WhatsApp adapter does;
 - it refuses a whole batch with ValueError when one number fails its regex, so
   such numbers are answered here, as AT would (403 InvalidPhoneNumber), and only
   the others are sent;
@@ -19,12 +15,12 @@ Everything odd about the SDK stays in this module:
   (`{"Message": "InvalidSenderId", "Recipients": []}`).
 
 Whether a failed request may be sent again is decided by one fact: did any of its
-bytes leave for the gateway? Our connection class notes the moment it first writes
-to the socket. A failure before that (no route, DNS, refused, a TLS handshake that
-failed, a connect timeout) provably sent nothing and is retried. A failure after
-it (a reset, a closed connection, no answer in time) may have reached AT, which
-would then send the SMS while we send it again: such a request is `maybe_taken`,
-and its rows wait for delivery reports instead of being resent.
+bytes leave for the gateway? (`sms.sdk_http.bytes_left`). A failure before that
+(no route, DNS, refused, a TLS handshake that failed, a connect timeout) provably
+sent nothing and is retried. A failure after it (a reset, a closed connection, no
+answer in time) may have reached AT, which would then send the SMS while we send it
+again: such a request is `maybe_taken`, and its rows wait for delivery reports
+instead of being resent.
 
 `send` blocks; callers run it with `asyncio.to_thread`.
 """
@@ -32,8 +28,6 @@ and its rows wait for delivery reports instead of being resent.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -43,10 +37,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import requests
 from africastalking.Service import validate_phone
 from africastalking.SMS import SMSService
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from sms.sdk_http import RawRequests, bytes_left, cause, snippet
 from sms.simulator.config import DEFAULT_API_KEY
 
 if TYPE_CHECKING:
@@ -60,10 +52,6 @@ AT_SANDBOX_URL = "https://api.sandbox.africastalking.com"
 SIMULATOR_URL = "http://127.0.0.1:8790"
 # The key the simulator expects when copline has none of AT's (the SDK needs one).
 SIMULATOR_API_KEY = DEFAULT_API_KEY
-# Servers close idle kept-alive connections (uvicorn after 5 s). A request written
-# into a connection the server is closing at that moment fails after it "left", so
-# it would count as maybe taken; connections idle for longer are not reused.
-IDLE_REUSE_S = 2.0
 
 
 class RecipientOutcome(StrEnum):
@@ -138,100 +126,14 @@ class Gateway(Protocol):
     ) -> list[RecipientResult]: ...
 
 
-class _Sent(threading.local):
-    """Per thread: whether the request under way has written anything to its socket."""
-
-    wrote = False
-
-
-_SENT = _Sent()
-
-
-class _NotingConnection(HTTPConnection):
-    def send(self, data: Any) -> None:
-        if self.sock is None:
-            self.connect()  # a failure here happened before anything left
-        _SENT.wrote = True
-        super().send(data)
-
-
-class _NotingTlsConnection(HTTPSConnection):
-    def send(self, data: Any) -> None:
-        if self.sock is None:
-            self.connect()  # includes the TLS handshake
-        _SENT.wrote = True
-        super().send(data)
-
-
-class _NotingPool(HTTPConnectionPool):
-    ConnectionCls = _NotingConnection
-
-
-class _NotingTlsPool(HTTPSConnectionPool):
-    ConnectionCls = _NotingTlsConnection
-
-
-class _NotingAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _NotingPool, "https": _NotingTlsPool}
-
-
-class _SdkSms(SMSService):  # type: ignore[misc]  # the SDK ships no type hints
+class _SdkSms(RawRequests, SMSService):  # type: ignore[misc]  # the SDK ships no type hints
     """The SDK's SMS service, aimed at `base_url`, answering with the raw response."""
 
     def __init__(self, username: str, api_key: str, base_url: str, timeout_s: float) -> None:
-        super().__init__(username, api_key)
+        SMSService.__init__(self, username, api_key)
         # The SDK builds `<host>/version1` in _init_service; this is the one place to change it.
         self._baseUrl = base_url.rstrip("/") + "/version1"
-        # requests has no overall deadline; (connect, read) bounds every wait on the socket.
-        self._timeout = (timeout_s, timeout_s)
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
-        self._sessions_lock = threading.Lock()
-
-    def _session(self) -> requests.Session:
-        # Sessions are not documented as thread-safe; callers send from many threads.
-        session: requests.Session | None = getattr(self._local, "session", None)
-        last_used: float = getattr(self._local, "last_used", 0.0)
-        if session is not None and time.monotonic() - last_used > IDLE_REUSE_S:
-            session.close()  # drops its idle connections; the session stays usable
-        if session is None:
-            session = requests.Session()
-            adapter = _NotingAdapter()
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            self._local.session = session
-            with self._sessions_lock:
-                self._sessions.append(session)
-        self._local.last_used = time.monotonic()
-        return session
-
-    def _make_request(
-        self,
-        url: str,
-        method: str,
-        headers: Mapping[str, str],
-        data: Any,
-        params: Any,
-        callback: Any = None,
-        timeout: Any = None,
-    ) -> requests.Response:
-        # The SDK's own timeout argument is ignored on purpose: ours is per instance.
-        session = self._session()
-        _SENT.wrote = False
-        try:
-            return session.request(
-                method, url, headers=dict(headers), data=data, params=params, timeout=self._timeout
-            )
-        finally:
-            self._local.last_used = time.monotonic()
-
-    def close(self) -> None:
-        with self._sessions_lock:
-            sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            session.close()
+        self._init_raw(timeout_s)
 
 
 class AfricasTalkingGateway:
@@ -246,26 +148,24 @@ class AfricasTalkingGateway:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AfricasTalkingGateway:
-        """With no API key: the simulator at `at_base_url`. With one: `at_base_url` if it
-        was set, else AT itself (its sandbox for the `sandbox` username)."""
-        if settings.at_api_key is None:
-            return cls(
-                username=settings.at_username,
-                api_key=cls.key_for(settings),
-                base_url=settings.at_base_url,
-                timeout_s=settings.at_timeout_s,
-            )
-        base_url = settings.at_base_url
-        if base_url.rstrip("/") == SIMULATOR_URL:
-            # A real key with the simulator's address is a deployment that forgot
-            # COPLINE_AT_BASE_URL, not one that wants its reminders to go nowhere.
-            base_url = AT_SANDBOX_URL if settings.at_username == "sandbox" else AT_PRODUCTION_URL
         return cls(
             username=settings.at_username,
             api_key=cls.key_for(settings),
-            base_url=base_url,
+            base_url=cls.base_url_for(settings),
             timeout_s=settings.at_timeout_s,
         )
+
+    @staticmethod
+    def base_url_for(settings: Settings) -> str:
+        """With no API key: the simulator at `at_base_url`. With one: `at_base_url` if it
+        was set, else AT itself (its sandbox for the `sandbox` username)."""
+        if settings.at_api_key is None:
+            return settings.at_base_url
+        if settings.at_base_url.rstrip("/") == SIMULATOR_URL:
+            # A real key with the simulator's address is a deployment that forgot
+            # COPLINE_AT_BASE_URL, not one that wants its reminders to go nowhere.
+            return AT_SANDBOX_URL if settings.at_username == "sandbox" else AT_PRODUCTION_URL
+        return settings.at_base_url
 
     @staticmethod
     def key_for(settings: Settings) -> str:
@@ -305,25 +205,13 @@ def _request_failed(
     exc: requests.RequestException, base_url: str, timeout_s: float
 ) -> GatewayError:
     """Retry only what provably never left; anything after the first byte may be AT's."""
-    if not _SENT.wrote:
-        return GatewayError(f"could not reach {base_url}: {_cause(exc)}", transient=True)
+    if not bytes_left():
+        return GatewayError(f"could not reach {base_url}: {cause(exc)}", transient=True)
     if isinstance(exc, requests.Timeout):
         reason = f"no answer within {timeout_s:g}s"
     else:
-        reason = f"the connection broke after the request left: {_cause(exc)}"
+        reason = f"the connection broke after the request left: {cause(exc)}"
     return GatewayError(reason, transient=False, maybe_taken=True)
-
-
-def _cause(exc: BaseException) -> str:
-    """The innermost reason, short: `ConnectionRefusedError`, `ConnectionResetError`…"""
-    seen: set[int] = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        inner = exc.__context__ or exc.__cause__
-        if inner is None:
-            break
-        exc = inner
-    return f"{type(exc).__name__}: {_snippet(str(exc), 120)}"
 
 
 def _refused_here(number: str) -> RecipientResult:
@@ -342,9 +230,9 @@ def _parse_response(response: requests.Response) -> list[RecipientResult]:
     status = response.status_code
     if status in (401, 429) or status >= 500:
         # 401 is our key, not the message: once an operator fixes it, the retry goes out.
-        raise GatewayError(f"HTTP {status}: {_snippet(response.text)}", transient=True)
+        raise GatewayError(f"HTTP {status}: {snippet(response.text)}", transient=True)
     if not 200 <= status < 300:
-        raise GatewayError(f"HTTP {status}: {_snippet(response.text)}", transient=False)
+        raise GatewayError(f"HTTP {status}: {snippet(response.text)}", transient=False)
     try:
         body = json.loads(response.text)
         data = body["SMSMessageData"]
@@ -362,7 +250,7 @@ def _parse_response(response: requests.Response) -> list[RecipientResult]:
         raise
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise GatewayError(
-            f"unreadable answer ({type(exc).__name__}): {_snippet(response.text)}",
+            f"unreadable answer ({type(exc).__name__}): {snippet(response.text)}",
             transient=False,
         ) from exc
 
@@ -396,8 +284,3 @@ def parse_cost(raw: object) -> tuple[Decimal | None, str | None]:
         return Decimal(amount), currency.upper()
     except InvalidOperation:
         return None, None
-
-
-def _snippet(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,4 +1,5 @@
-"""Africa's Talking's SMS callbacks: delivery reports, inbound messages, opt-outs.
+"""Africa's Talking's SMS callbacks (delivery reports, inbound messages, opt-outs) and
+WhatsApp's (status, inbound: `sms.whatsapp_callbacks`).
 
 Each answers 200 once the change is committed, 400 for a form that is not AT's
 (AT then shows the error in its dashboard), 404 for a wrong token. A database
@@ -8,6 +9,7 @@ error surfaces as 500 so AT tries the callback again: nothing it sent is lost.
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
@@ -27,6 +29,8 @@ from sms.delivery import BadReport, ReportSink, parse_report
 from sms.inbound import BadInbound, parse_inbound, receive
 from sms.routing import people_sending_as
 from sms.texts import SmsTexts
+from sms.whatsapp_callbacks import BadCallback, parse_status, receive_whatsapp
+from sms.whatsapp_callbacks import parse_inbound as parse_whatsapp
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +60,29 @@ async def _form(request: Request) -> Mapping[str, str] | None:
         return None
     form = await request.form()
     return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+async def _fields(request: Request) -> Mapping[str, str] | None:
+    """A form, or a JSON object of flat values (WhatsApp's callbacks may come as either)."""
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return await _form(request)
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    fields: dict[str, str] = {}
+    for key, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            if value is None:
+                continue
+            return None  # nested objects are not a callback of ours
+        fields[str(key)] = str(value)
+    return fields
 
 
 def routes(services: Services, reports: ReportSink) -> list[Route]:
@@ -113,7 +140,38 @@ def routes(services: Services, reports: ReportSink) -> list[Route]:
         log.info("sms.optout", phone=mask_phone(phone), people=len(people))
         return PlainTextResponse("OK")
 
+    async def whatsapp_status(request: Request) -> Response:
+        if not _token_ok(request, services):
+            return PlainTextResponse("Not Found", status_code=404)
+        fields = await _fields(request)
+        if fields is None:
+            return PlainTextResponse("not a form or a JSON object", status_code=400)
+        try:
+            report = parse_status(fields)
+        except BadCallback as exc:
+            return PlainTextResponse(str(exc), status_code=400)
+        await reports.submit(report)
+        return PlainTextResponse("OK")
+
+    async def whatsapp_inbound(request: Request) -> Response:
+        if not _token_ok(request, services):
+            return PlainTextResponse("Not Found", status_code=404)
+        fields = await _fields(request)
+        if fields is None:
+            return PlainTextResponse("not a form or a JSON object", status_code=400)
+        now = utcnow()
+        try:
+            inbound = parse_whatsapp(fields, now)
+        except BadCallback as exc:
+            return PlainTextResponse(str(exc), status_code=400)
+        async with services.sessions() as session:
+            await receive_whatsapp(session, inbound, now)
+            await session.commit()
+        return PlainTextResponse("OK")
+
     return [
+        Route("/at/{token}/whatsapp/status", whatsapp_status, methods=["POST"]),
+        Route("/at/{token}/whatsapp/inbound", whatsapp_inbound, methods=["POST"]),
         Route("/at/{token}/sms/delivery", delivery, methods=["POST"]),
         Route("/at/{token}/sms/inbound", inbound, methods=["POST"]),
         Route("/at/{token}/sms/optout", optout, methods=["POST"]),

@@ -1,6 +1,7 @@
 """The Africa's Talking simulator: AT's SMS API for the service, and phones for the tests.
 
-AT's side:  POST /version1/messaging (form, `apiKey` header), as the SDK sends it.
+AT's side:  POST /version1/messaging (form, `apiKey` header), as the SDK sends it;
+WhatsApp's requests and callbacks are `sms.simulator.whatsapp`'s.
 The phones: /sim/… (JSON) to read inboxes, inject faults, and make a phone send
 an SMS, dial USSD or opt out, which the simulator forwards to the service's
 `/at/{token}/…` callbacks with AT's form fields.
@@ -29,6 +30,8 @@ from sms.simulator.config import SimulatorConfig
 from sms.simulator.messaging import MessagingDesk, network_code
 from sms.simulator.reports import DeliveryReporter
 from sms.simulator.state import Counters, Fault, FaultMode, Faults, Inbox
+from sms.simulator.whatsapp import WhatsAppDesk
+from sms.simulator.whatsapp import routes as whatsapp_routes
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +57,7 @@ class Simulator:
         self.desk = MessagingDesk(
             config, self.inbox, self.counters, Random(config.seed), self.reports.schedule
         )
+        self.whatsapp = WhatsAppDesk(config, self.reports, Random(config.seed))
 
     @property
     def config(self) -> SimulatorConfig:
@@ -62,6 +66,7 @@ class Simulator:
     @config.setter
     def config(self, config: SimulatorConfig) -> None:
         self._config = self.desk.config = self.reports.config = config
+        self.whatsapp.config = config
 
     def reset_counters(self) -> None:
         self.counters = self.desk.counters = Counters()
@@ -222,6 +227,7 @@ def create_simulator_app(config: SimulatorConfig) -> Starlette:
             Route("/sim/phones/{phone}/sms", phone_sends_sms, methods=["POST"]),
             Route("/sim/phones/{phone}/ussd", phone_dials, methods=["POST"]),
             Route("/sim/optout/{phone}", phone_opts_out, methods=["POST"]),
+            *whatsapp_routes(sim.whatsapp, forward),
         ],
         lifespan=lifespan,
     )

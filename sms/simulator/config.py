@@ -33,10 +33,21 @@ class SimulatorConfig:
     inbox_per_phone: int = 200
     # How long the `timeout` fault holds a messaging request when it names no delay.
     fault_timeout_s: float = 30.0
+    # WhatsApp: the business number a phone writes to when it names none; numbers
+    # ending in one of these suffixes are not on WhatsApp (besides those marked so
+    # through /sim/whatsapp/absent/{phone}); the customer-service window; the share
+    # of accepted messages whose status ends `failed`; whether phones read them.
+    whatsapp_number: str = "+254711082000"
+    whatsapp_absent_suffixes: tuple[str, ...] = ()
+    whatsapp_window_s: float = 24 * 3600.0
+    whatsapp_failure_share: float = 0.0
+    whatsapp_read: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.failure_share <= 1.0:
             raise ValueError("failure_share must be between 0 and 1")
+        if not 0.0 <= self.whatsapp_failure_share <= 1.0:
+            raise ValueError("whatsapp_failure_share must be between 0 and 1")
         if self.delivery_delay_s < 0:
             raise ValueError("delivery_delay_s must not be negative")
         if self.report_concurrency < 1 or self.report_attempts < 1:

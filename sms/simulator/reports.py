@@ -1,5 +1,8 @@
 """Delivery reports: each accepted message is reported to the service after a delay.
 
+WhatsApp's status callbacks ride the same queue (`schedule_post`): each status is
+posted one delay after the one before it.
+
 One FIFO queue and a fixed number of workers, each with its own kept-alive
 connection. Every message waits the same delay, so the queue is in due order and
 a worker only ever sleeps for the head of the line: once the first reports are
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import structlog
 
@@ -21,6 +25,8 @@ from sms.simulator.state import InboxMessage
 log = structlog.get_logger(__name__)
 
 DELIVERY_PATH = "/sms/delivery"
+BuildForm = Callable[[], dict[str, str]]  # called when the post is due
+AfterPost = Callable[[], None]
 BACKOFF_S = 0.25  # doubled after each failed attempt
 DROP_LOG_EVERY_S = 5.0  # a service that is down would otherwise log every report
 
@@ -31,7 +37,7 @@ class DeliveryReporter:
         self.queued = 0
         self.sent = 0
         self.dropped = 0
-        self._queue: asyncio.Queue[tuple[float, str, InboxMessage]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[float, str, BuildForm, AfterPost | None]] = asyncio.Queue()
         self._in_flight = 0
         self._workers: list[asyncio.Task[None]] = []
         self._drops_unlogged = 0
@@ -42,8 +48,13 @@ class DeliveryReporter:
         return self._queue.qsize() + self._in_flight
 
     def schedule(self, phone: str, message: InboxMessage) -> None:
+        self.schedule_post(DELIVERY_PATH, lambda: self._delivery_form(phone, message))
+
+    def schedule_post(self, path: str, build: BuildForm, after: AfterPost | None = None) -> None:
+        """Post `build()` to the service's `path` one delay from now, then call `after`
+        (whether the service took it or not, as AT goes on with a message's life)."""
         due = time.monotonic() + self.config.delivery_delay_s
-        self._queue.put_nowait((due, phone, message))
+        self._queue.put_nowait((due, path, build, after))
         self.queued += 1
 
     def start(self) -> None:
@@ -72,27 +83,30 @@ class DeliveryReporter:
         poster: FormPoster | None = None
         try:
             while True:
-                due, phone, message = await self._queue.get()
+                due, path, build, after = await self._queue.get()
                 self._in_flight += 1
                 try:
                     wait = due - time.monotonic()
                     if wait > 0:
                         await asyncio.sleep(wait)
-                    message.status = message.final_status
+                    form = build()
                     if poster is None or poster.base_url != self.config.callback_base:
                         if poster is not None:
                             await poster.aclose()  # the simulator was pointed elsewhere
                         poster = FormPoster(
                             self.config.callback_base, timeout_s=self.config.report_timeout_s
                         )
-                    await self._report(poster, phone, message)
+                    await self._report(poster, path, form)
+                    if after is not None:
+                        after()
                 finally:
                     self._in_flight -= 1
         finally:
             if poster is not None:
                 await poster.aclose()
 
-    async def _report(self, poster: FormPoster, phone: str, message: InboxMessage) -> None:
+    def _delivery_form(self, phone: str, message: InboxMessage) -> dict[str, str]:
+        message.status = message.final_status
         form = {
             "id": message.id,
             "status": message.final_status,
@@ -102,12 +116,15 @@ class DeliveryReporter:
         }
         if message.final_status == "Failed":
             form["failureReason"] = self.config.failure_reason
+        return form
+
+    async def _report(self, poster: FormPoster, path: str, form: dict[str, str]) -> None:
         reason = ""
         for attempt in range(self.config.report_attempts):
             if attempt:
                 await asyncio.sleep(BACKOFF_S * 2 ** (attempt - 1))
             try:
-                status = await poster.post(DELIVERY_PATH, form)
+                status = await poster.post(path, form)
             except PosterError as exc:
                 reason = str(exc)
                 continue

@@ -141,3 +141,60 @@ def test_the_phones_page_has_no_serious_accessibility_violation(
                 pytest.fail(described(path, found), pytrace=False)
     finally:
         context.close()
+
+
+# A chat in the shape the page reads from `GET /sim/whatsapp/{phone}` (see phones.js).
+SAMPLE_CHAT = {
+    "phone": LILIAN,
+    "messages": [
+        {
+            "id": "wa-1",
+            "from": "+254711000000",
+            "text": "Kakamega North Cluster CoP meets on Thursday at 14:00. Will you come?",
+            "buttons": [{"id": "rsvp-yes", "title": "I'll come"}, {"id": "rsvp-no", "title": "I can't come"}],
+            "status": "read",
+            "received_at": "2026-12-02T09:00:00+00:00",
+        },
+        {"id": "wa-2", "from": LILIAN, "text": "Asante", "received_at": "2026-12-02T09:01:00+00:00"},
+        {
+            "id": "wa-3",
+            "from": "+254711000000",
+            "text": "How useful was the meeting?",
+            "list": [{"id": "q1-1", "title": "Very useful"}, {"id": "q1-2", "title": "A little"}],
+            "status": "delivered",
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize("console", ["sqlite"], indirect=True)
+def test_the_smartphone_shows_the_chat_and_a_tapped_button_is_sent(
+    page: Page, console: Console
+) -> None:
+    """The page against a simulator that speaks WhatsApp (its two routes stood in for)."""
+    posted: list[Any] = []
+    page.route(
+        f"**/sim/whatsapp/{LILIAN.replace('+', '%2B')}",
+        lambda route: route.fulfill(json=SAMPLE_CHAT),
+    )
+
+    def reply(route: Any) -> None:
+        posted.append(route.request.post_data_json)
+        route.fulfill(json={"id": "wa-in-1"})
+
+    page.route(f"**/sim/phones/{LILIAN.replace('+', '%2B')}/whatsapp", reply)
+    open_phones(page, console, LILIAN)
+    chat = page.get_by_role("log", name="WhatsApp chat")
+
+    expect(chat).to_contain_text("Will you come?")
+    expect(chat.get_by_role("img", name="read")).to_have_count(1)
+    expect(chat.get_by_role("img", name="delivered")).to_have_count(1)
+    expect(chat.locator(".bubble.out")).to_have_text(re.compile("Asante"))
+    expect(chat.get_by_role("listitem")).to_have_text(["Very useful", "A little"])
+    chat.get_by_role("button", name="I'll come").click()
+    expect(page.locator("#wa-status")).to_have_text("Sent “I'll come”.")
+    page.get_by_label("WhatsApp message", exact=True).fill("NDIYO")
+    page.get_by_role("button", name="Send WhatsApp message").click()
+    expect(page.locator("#wa-status")).to_have_text("Sent “NDIYO”.")
+    assert posted == [{"button": "rsvp-yes"}, {"text": "NDIYO"}]
+    expect(page.get_by_text("WhatsApp not available in this simulator.")).to_be_hidden()

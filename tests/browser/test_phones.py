@@ -151,11 +151,19 @@ SAMPLE_CHAT = {
             "id": "wa-1",
             "from": "+254711000000",
             "text": "Kakamega North Cluster CoP meets on Thursday at 14:00. Will you come?",
-            "buttons": [{"id": "rsvp-yes", "title": "I'll come"}, {"id": "rsvp-no", "title": "I can't come"}],
+            "buttons": [
+                {"id": "rsvp-yes", "title": "I'll come"},
+                {"id": "rsvp-no", "title": "I can't come"},
+            ],
             "status": "read",
             "received_at": "2026-12-02T09:00:00+00:00",
         },
-        {"id": "wa-2", "from": LILIAN, "text": "Asante", "received_at": "2026-12-02T09:01:00+00:00"},
+        {
+            "id": "wa-2",
+            "from": LILIAN,
+            "text": "Asante",
+            "received_at": "2026-12-02T09:01:00+00:00",
+        },
         {
             "id": "wa-3",
             "from": "+254711000000",

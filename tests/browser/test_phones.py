@@ -143,32 +143,37 @@ def test_the_phones_page_has_no_serious_accessibility_violation(
         context.close()
 
 
-# A chat in the shape the page reads from `GET /sim/whatsapp/{phone}` (see phones.js).
+# A chat in the shape of `GET /sim/whatsapp/{phone}` (sms/simulator/whatsapp.py).
 SAMPLE_CHAT = {
     "phone": LILIAN,
+    "on_whatsapp": True,
+    "window_open": True,
     "messages": [
         {
             "id": "wa-1",
-            "from": "+254711000000",
+            "direction": "out",
+            "kind": "template",
+            "template": "rsvp_reminder",
             "text": "Kakamega North Cluster CoP meets on Thursday at 14:00. Will you come?",
-            "buttons": [
-                {"id": "rsvp-yes", "title": "I'll come"},
-                {"id": "rsvp-no", "title": "I can't come"},
-            ],
+            "buttons": ["I'll come", "I can't come"],
             "status": "read",
-            "received_at": "2026-12-02T09:00:00+00:00",
+            "at": "2026-12-02T09:00:00+00:00",
         },
         {
             "id": "wa-2",
-            "from": LILIAN,
+            "direction": "in",
+            "kind": "text",
             "text": "Asante",
-            "received_at": "2026-12-02T09:01:00+00:00",
+            "buttons": [],
+            "status": "received",
         },
         {
             "id": "wa-3",
-            "from": "+254711000000",
+            "direction": "out",
+            "kind": "text",
             "text": "How useful was the meeting?",
-            "list": [{"id": "q1-1", "title": "Very useful"}, {"id": "q1-2", "title": "A little"}],
+            "buttons": [],
+            "list": ["Very useful", "A little"],
             "status": "delivered",
         },
     ],
@@ -196,7 +201,8 @@ def test_the_smartphone_shows_the_chat_and_a_tapped_button_is_sent(
 
     expect(chat).to_contain_text("Will you come?")
     expect(chat.get_by_role("img", name="read")).to_have_count(1)
-    expect(chat.get_by_role("img", name="delivered")).to_have_count(1)
+    expect(chat.get_by_role("img", name="delivered")).to_have_count(2)  # and her own
+    expect(chat).to_contain_text("template rsvp_reminder")
     expect(chat.locator(".bubble.out")).to_have_text(re.compile("Asante"))
     expect(chat.get_by_role("listitem")).to_have_text(["Very useful", "A little"])
     chat.get_by_role("button", name="I'll come").click()
@@ -204,5 +210,6 @@ def test_the_smartphone_shows_the_chat_and_a_tapped_button_is_sent(
     page.get_by_label("WhatsApp message", exact=True).fill("NDIYO")
     page.get_by_role("button", name="Send WhatsApp message").click()
     expect(page.locator("#wa-status")).to_have_text("Sent “NDIYO”.")
-    assert posted == [{"button": "rsvp-yes"}, {"text": "NDIYO"}]
+    assert posted == [{"button": "I'll come"}, {"text": "NDIYO"}]
+    expect(page.get_by_text("This number is not on WhatsApp")).to_be_hidden()
     expect(page.get_by_text("WhatsApp not available in this simulator.")).to_be_hidden()

@@ -159,8 +159,10 @@
   });
 
   // ---- The smartphone: the WhatsApp chat, when the simulator speaks WhatsApp --------
-  // Tolerant of the chat's shape: {messages: [...]}, each with from (or direction),
-  // text (or body), status, buttons ([{id, title}] or strings), list (items), time.
+  // The chat as sms/simulator/whatsapp.py serves it: {phone, on_whatsapp, window_open,
+  // messages: [{id, direction ("out": from the business, "in": from the phone), kind,
+  // text, buttons (labels), template, url, status, at}]}. Tolerant of near shapes too
+  // (from, body, [{id, title}] buttons, a list of options), so either side may grow.
   const chat = $("chat");
   let chatSeen = "";
   let waAvailable = true;
@@ -177,7 +179,8 @@
     if (v.includes("read")) return "read";
     if (v.includes("fail") || v.includes("reject")) return "failed";
     if (v.includes("deliver") || v === "success") return "delivered";
-    if (v.includes("sent") || v === "accepted") return "sent";
+    if (v === "received") return "delivered"; // the phone's own message, at the service
+    if (v.includes("sent")) return "sent";
     return v ? "queued" : "";
   };
 
@@ -232,6 +235,7 @@
       div.append(group);
     }
     const meta = el("p", { class: "meta" });
+    if (m.template) meta.append(el("span", { class: "template" }, `template ${m.template} · `));
     meta.append(el("time", { datetime: m.received_at || m.sent_at || m.at || "" }, time(m.received_at || m.sent_at || m.at)));
     const st = statusOf(m.status);
     if (st) {
@@ -257,6 +261,7 @@
       if (res.status === 404 && !isJson(res)) return missing();
       const body = res.ok ? await res.json() : { messages: [] };
       const messages = Array.isArray(body) ? body : body.messages || body.chat || [];
+      $("wa-absent").hidden = body.on_whatsapp !== false;
       const key = JSON.stringify(messages);
       if (key === chatSeen) return;
       chatSeen = key;

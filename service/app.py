@@ -170,7 +170,7 @@ async def _start_simulator(settings: Settings) -> RunningServer | None:
     except OSError as exc:
         log.info("at_simulator.not_started", url=settings.at_base_url, reason=str(exc)[:120])
         return None
-    log.info("at_simulator.start", url=running.url)
+    log.info("at_simulator.start", url=running.url, phones=f"{running.url}/sim/phones/")
     return running
 
 

@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from sms.simulator.config import SimulatorConfig
 from sms.simulator.messaging import MessagingDesk, network_code
+from sms.simulator.phones import Seen, phone_routes
 from sms.simulator.reports import DeliveryReporter
 from sms.simulator.state import Counters, Fault, FaultMode, Faults, Inbox
 from sms.simulator.whatsapp import WhatsAppDesk
@@ -54,6 +55,7 @@ class Simulator:
         self.counters = Counters()
         self.faults = Faults(rng=Random(config.seed))
         self.reports = DeliveryReporter(config)
+        self.seen = Seen()  # phones and USSD codes met, for the phones in the browser
         self.desk = MessagingDesk(
             config, self.inbox, self.counters, Random(config.seed), self.reports.schedule
         )
@@ -154,6 +156,7 @@ def create_simulator_app(config: SimulatorConfig) -> Starlette:
         if not isinstance(text, str) or not isinstance(to, str) or not to:
             return JSONResponse({"error": "expected {text, to}"}, status_code=400)
         phone = request.path_params["phone"]
+        sim.seen.phone(phone)
         message_id = str(uuid.uuid4())
         form = {
             "from": phone,
@@ -178,6 +181,7 @@ def create_simulator_app(config: SimulatorConfig) -> Starlette:
             return JSONResponse({"error": "expected {service_code, text}"}, status_code=400)
         session_id = str(body.get("session_id") or "ATUid_" + secrets.token_hex(8))
         phone = request.path_params["phone"]
+        sim.seen.dialled(phone, service_code)
         form = {
             "sessionId": session_id,
             "serviceCode": service_code,
@@ -228,6 +232,7 @@ def create_simulator_app(config: SimulatorConfig) -> Starlette:
             Route("/sim/phones/{phone}/ussd", phone_dials, methods=["POST"]),
             Route("/sim/optout/{phone}", phone_opts_out, methods=["POST"]),
             *whatsapp_routes(sim.whatsapp, forward),
+            *phone_routes(sim.inbox, sim.seen),
         ],
         lifespan=lifespan,
     )

@@ -46,4 +46,5 @@ def at_sim(
             or (config.at_api_key.get_secret_value() if config.at_api_key else DEFAULT_API_KEY),
         )
     )
+    typer.echo(f"Both phones in the browser: http://{host}:{port}/sim/phones/")
     uvicorn.run(app, host=host, port=port, log_level=config.log_level.lower(), access_log=False)

@@ -47,6 +47,10 @@ class Inbox:
     def of(self, phone: str) -> list[InboxMessage]:
         return list(self._by_phone.get(phone, ()))
 
+    def phones(self) -> list[str]:
+        """The phones with messages, in the order their first arrived."""
+        return list(self._by_phone)
+
     def clear(self) -> None:
         self._by_phone.clear()
 

@@ -1,0 +1,215 @@
+"""A trainer opens the simulator's phones in the browser and does what a teacher does on a
+basic phone: dials the programme's USSD code and says she will come to a meeting, and
+answers YES by SMS. Each answer is read back through GraphQL, as a partner app would.
+The page also passes axe-core, and says so plainly when the simulator has no WhatsApp.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from functools import cache
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.harness import Console
+from tests.browser.test_accessibility import AXE, described, violations
+
+OMONDI = "+254712100003"  # Omondi Were, teacher in Kisumu Central Cluster CoP (Kiswahili)
+LILIAN = "+254712100016"  # Lilian Ouma, teacher in Kakamega North Cluster CoP (English)
+SERVICE_CODE = "*384*2541#"  # ke-clusters
+
+NEXT_MEETING = """
+query ($search: String!) {
+  people(filter: {search: $search}) {
+    nodes { phone upcomingMeetings(first: 1) {
+      id code attendance { rsvp rsvpChannel person { phone } } } }
+  }
+}
+"""
+
+
+@cache
+def api_key(database_url: str) -> str:
+    created = subprocess.run(
+        [sys.executable, "-m", "service.cli.main", "apikey", "create",
+         "--programme", "ke-clusters", "--scopes", "read,read:pii", "--name", "phones test"],
+        env={**os.environ, "COPLINE_DATABASE_URL": database_url},
+        check=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    return created.stdout.strip()
+
+
+def next_meeting(console: Console, name: str, phone: str) -> tuple[str, dict[str, Any]]:
+    """The code of the person's next meeting and their attendance row in it, by GraphQL."""
+    answer = httpx.post(
+        f"{console.base}/graphql",
+        json={"query": NEXT_MEETING, "variables": {"search": name}},
+        headers={"Authorization": f"Bearer {api_key(console.database_url)}"},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    [person] = [p for p in answer.json()["data"]["people"]["nodes"] if p["phone"] == phone]
+    [meeting] = person["upcomingMeetings"]
+    [row] = [a for a in meeting["attendance"] if a["person"]["phone"] == phone]
+    return meeting["code"], row
+
+
+def open_phones(page: Page, console: Console, phone: str) -> None:
+    page.goto(f"{console.simulator}/sim/phones/")
+    page.get_by_label("Basic phone number").fill(phone)
+    page.get_by_role("button", name="Open the phones").click()
+    expect(page.get_by_role("heading", name=re.compile("^Basic phone"))).to_contain_text(phone)
+
+
+def test_a_teacher_dials_the_code_on_the_basic_phone_and_says_she_will_come(
+    page: Page, console: Console
+) -> None:
+    code, before = next_meeting(console, "Omondi Were", OMONDI)
+    assert before["rsvp"] != "yes"  # the demo has them say no (or nothing) so far
+    open_phones(page, console, OMONDI)
+    screen = page.get_by_role("status", name="Phone screen")
+
+    page.get_by_role("button", name=SERVICE_CODE).click()  # types the code on the keypad
+    page.get_by_role("button", name="Call or send").click()
+    expect(screen).to_contain_text("Habari Omondi")
+    expect(screen).to_contain_text("1 Mikutano ijayo")
+    page.keyboard.press("1")  # the computer's keyboard works as the keypad
+    page.keyboard.press("Enter")
+    expect(screen).to_contain_text("Mikutano yako")
+    page.get_by_role("button", name="1", exact=True).click()  # the first meeting
+    page.get_by_role("button", name="Call or send").click()
+    expect(screen).to_contain_text(f"Msimbo {code}")
+    page.get_by_role("button", name="1", exact=True).click()  # 1 Nitahudhuria: I will come
+    page.get_by_role("button", name="Call or send").click()
+    expect(screen).to_contain_text("Asante!")
+
+    _, after = next_meeting(console, "Omondi Were", OMONDI)
+    assert (after["rsvp"], after["rsvpChannel"]) == ("yes", "ussd")
+
+
+def test_a_teacher_answers_yes_by_sms_from_the_phone_page(page: Page, console: Console) -> None:
+    code, before = next_meeting(console, "Lilian Ouma", LILIAN)
+    assert before["rsvp"] != "yes"  # the demo has them say no (or nothing) so far
+    open_phones(page, console, LILIAN)
+
+    expect(page.get_by_label("To", exact=True)).to_have_value("20880")
+    page.get_by_label("Message", exact=True).fill(f"YES {code}")
+    page.get_by_role("button", name="Send SMS").click()
+    expect(page.locator("#sms-status")).to_contain_text(f"Sent to 20880: “YES {code}”")
+    # The service's answer reaches the phone and the page shows it, newest first.
+    expect(page.locator("#inbox li").first).to_contain_text(f"reply HERE {code}", timeout=20_000)
+
+    _, after = next_meeting(console, "Lilian Ouma", LILIAN)
+    assert (after["rsvp"], after["rsvpChannel"]) == ("yes", "sms")
+
+
+def test_the_smartphone_shows_the_chat_or_says_the_simulator_has_no_whatsapp(
+    page: Page, console: Console
+) -> None:
+    open_phones(page, console, LILIAN)
+    chat_route = httpx.get(f"{console.simulator}/sim/whatsapp/{LILIAN}", timeout=5)
+    notice = page.get_by_text("WhatsApp not available in this simulator.")
+    if chat_route.status_code == 404 and "json" not in chat_route.headers.get("content-type", ""):
+        expect(notice).to_be_visible()
+        expect(page.get_by_role("button", name="Send WhatsApp message")).to_be_disabled()
+    else:
+        expect(notice).to_be_hidden()
+        expect(page.get_by_role("log", name="WhatsApp chat")).to_be_visible()
+
+
+@pytest.mark.parametrize("console", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("width", [360, 1280])
+def test_the_phones_page_has_no_serious_accessibility_violation(
+    browser: Browser, console: Console, width: int
+) -> None:
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed: `make test-install` (npm ci in tests/browser)")
+    context = browser.new_context(viewport={"width": width, "height": 800}, locale="en-GB")
+    try:
+        page = context.new_page()
+        for path in ("/sim/phones/", f"/sim/phones/{LILIAN}/view"):
+            page.goto(f"{console.simulator}{path}")
+            page.get_by_role("button", name=SERVICE_CODE).or_(page.locator("h1")).first.wait_for()
+            found = violations(page, AXE.read_text(encoding="utf-8"))
+            if found:
+                pytest.fail(described(path, found), pytrace=False)
+    finally:
+        context.close()
+
+
+# A chat in the shape of `GET /sim/whatsapp/{phone}` (sms/simulator/whatsapp.py).
+SAMPLE_CHAT = {
+    "phone": LILIAN,
+    "on_whatsapp": True,
+    "window_open": True,
+    "messages": [
+        {
+            "id": "wa-1",
+            "direction": "out",
+            "kind": "template",
+            "template": "rsvp_reminder",
+            "text": "Kakamega North Cluster CoP meets on Thursday at 14:00. Will you come?",
+            "buttons": ["I'll come", "I can't come"],
+            "status": "read",
+            "at": "2026-12-02T09:00:00+00:00",
+        },
+        {
+            "id": "wa-2",
+            "direction": "in",
+            "kind": "text",
+            "text": "Asante",
+            "buttons": [],
+            "status": "received",
+        },
+        {
+            "id": "wa-3",
+            "direction": "out",
+            "kind": "text",
+            "text": "How useful was the meeting?",
+            "buttons": [],
+            "list": ["Very useful", "A little"],
+            "status": "delivered",
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize("console", ["sqlite"], indirect=True)
+def test_the_smartphone_shows_the_chat_and_a_tapped_button_is_sent(
+    page: Page, console: Console
+) -> None:
+    """The page against a simulator that speaks WhatsApp (its two routes stood in for)."""
+    posted: list[Any] = []
+    page.route(
+        f"**/sim/whatsapp/{LILIAN.replace('+', '%2B')}",
+        lambda route: route.fulfill(json=SAMPLE_CHAT),
+    )
+
+    def reply(route: Any) -> None:
+        posted.append(route.request.post_data_json)
+        route.fulfill(json={"id": "wa-in-1"})
+
+    page.route(f"**/sim/phones/{LILIAN.replace('+', '%2B')}/whatsapp", reply)
+    open_phones(page, console, LILIAN)
+    chat = page.get_by_role("log", name="WhatsApp chat")
+
+    expect(chat).to_contain_text("Will you come?")
+    expect(chat.get_by_role("img", name="read")).to_have_count(1)
+    expect(chat.get_by_role("img", name="delivered")).to_have_count(2)  # and her own
+    expect(chat).to_contain_text("template rsvp_reminder")
+    expect(chat.locator(".bubble.out")).to_have_text(re.compile("Asante"))
+    expect(chat.get_by_role("listitem")).to_have_text(["Very useful", "A little"])
+    chat.get_by_role("button", name="I'll come").click()
+    expect(page.locator("#wa-status")).to_have_text("Sent “I'll come”.")
+    page.get_by_label("WhatsApp message", exact=True).fill("NDIYO")
+    page.get_by_role("button", name="Send WhatsApp message").click()
+    expect(page.locator("#wa-status")).to_have_text("Sent “NDIYO”.")
+    assert posted == [{"button": "I'll come"}, {"text": "NDIYO"}]
+    expect(page.get_by_text("This number is not on WhatsApp")).to_be_hidden()
+    expect(page.get_by_text("WhatsApp not available in this simulator.")).to_be_hidden()

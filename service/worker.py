@@ -31,6 +31,7 @@ from sms.delivery import settle_unmatched
 from sms.gateway import AfricasTalkingGateway
 from sms.sender import Sender, SendPolicy
 from sms.texts import SmsTexts
+from sms.whatsapp_gateway import AfricasTalkingWhatsApp
 
 log = structlog.get_logger(__name__)
 
@@ -92,7 +93,11 @@ def all_jobs(settings: Settings, sessions: SessionFactory) -> list[Job]:
         batch=settings.sms_batch_size,
         backoff_base=timedelta(seconds=settings.sms_retry_base_s),
     )
-    return [*DEFAULT_JOBS, sms_job(Sender(sessions, gateway, SmsTexts.load(), policy=policy))]
+    # WhatsApp through the same Africa's Talking account (or the simulator), by the
+    # same rule for its address: members who chose it get it, the rest SMS.
+    whatsapp = AfricasTalkingWhatsApp.from_settings(settings)
+    sender = Sender(sessions, gateway, SmsTexts.load(), policy=policy, whatsapp=whatsapp)
+    return [*DEFAULT_JOBS, sms_job(sender)]
 
 
 class Worker:

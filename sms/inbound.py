@@ -138,7 +138,7 @@ async def receive(session: AsyncSession, sms: InboundSms, now: datetime, texts: 
         person, programme = routing.chosen.person, routing.chosen.programme
         if not await _store(session, person, sms, now):
             return "duplicate"
-        handled = await _act(session, programme, person, command, sms, now, texts)
+        handled = await act(session, programme, person, command, sms, now, texts)
     log.info("sms.inbound", keyword=command.keyword.value, outcome=handled)
     return handled
 
@@ -222,7 +222,7 @@ async def _store(session: AsyncSession, person: Person, sms: InboundSms, now: da
 _MEETING_COMMANDS = (Keyword.yes, Keyword.no, Keyword.here, Keyword.remind, Keyword.cancel)
 
 
-async def _act(
+async def act(
     session: AsyncSession,
     programme: Programme,
     person: Person,
@@ -230,9 +230,12 @@ async def _act(
     sms: InboundSms,
     now: datetime,
     texts: SmsTexts,
+    *,
+    channel: Channel = Channel.sms,
 ) -> str:
+    """Do what a person's message asks (stored already); `channel` is the one it came by."""
     reply = Reply(session, programme, person, sms.provider_id)
-    actor = Actor.person(person.id or 0, Channel.sms)
+    actor = Actor.person(person.id or 0, channel)
     match command.keyword:
         case _ if person.opted_out_at is not None:
             return "ignored: opted out"  # nothing but the STOP confirmation goes to them

@@ -33,7 +33,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -44,7 +44,7 @@ from service.db import SessionFactory
 from service.domain import outbox
 from service.domain.segments import estimate_cost, measure
 from service.models import Meeting, Membership, Person, Programme
-from service.models.enums import Language, MeetingStatus, MembershipStatus, MessageStatus
+from service.models.enums import Language, MeetingStatus, MembershipStatus, MessageStatus, Reach
 from service.models.types import utcnow
 from sms import claims
 from sms.claims import Claimed
@@ -52,6 +52,9 @@ from sms.delivery import lock_ids, settle_unmatched, stop_blacklisted
 from sms.gateway import MAX_RECIPIENTS, Gateway, GatewayError, RecipientOutcome, RecipientResult
 from sms.grouping import GroupCommit
 from sms.texts import SmsTexts
+from sms.whatsapp_gateway import WhatsAppGateway
+from sms.whatsapp_route import PersonReach
+from sms.whatsapp_sender import WhatsAppDispatch
 
 log = structlog.get_logger(__name__)
 
@@ -96,6 +99,8 @@ class _Context:
     members: set[tuple[int, int]]  # (community, person) still active
     meetings: dict[int, tuple[MeetingStatus, datetime]]
     introduced: set[int]  # people who have had a message that told them how to stop
+    # People who chose WhatsApp, with what WhatsApp's rules need to know of them.
+    reach: dict[int, PersonReach] = field(default_factory=dict)
 
 
 @dataclass
@@ -128,6 +133,7 @@ class Sender:
         policy: SendPolicy | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        whatsapp: WhatsAppGateway | None = None,
     ) -> None:
         self.sessions = sessions
         self.gateway = gateway
@@ -135,6 +141,14 @@ class Sender:
         self.policy = policy or SendPolicy()
         self.clock = clock
         self.rng = rng or random.Random()
+        # Without a WhatsApp gateway everyone is sent SMS, as before there was WhatsApp.
+        self.whatsapp = (
+            None
+            if whatsapp is None
+            else WhatsAppDispatch(
+                whatsapp, texts, parallel=self.policy.parallel_requests, clock=clock
+            )
+        )
 
     async def send_due(self) -> PassReport:
         """One pass over the outbox: expire leases, then claim and send one batch."""
@@ -151,6 +165,12 @@ class Sender:
         dropped = [r for r in rows if r.values.get("status") is MessageStatus.dropped]
         if dropped:
             await self._store(dropped)
+        if self.whatsapp is not None and context.reach:
+            sendable, by_whatsapp = await self.whatsapp.take(
+                sendable, context.reach, context.programmes, _Claims(self)
+            )
+            report.sent += by_whatsapp.sent
+            report.unknown += by_whatsapp.unknown
         await self._send(sendable, context, report)
         return report
 
@@ -178,11 +198,18 @@ class Sender:
             programmes = {p.id: p for p in found.all() if p.id is not None}
             opted_out: set[int] = set()
             introduced: set[int] = set()
+            reach: dict[int, PersonReach] = {}
             ordered = sorted(people)
             for start in range(0, len(ordered), 1000):
                 people_found = await session.execute(
                     sa.select(
-                        col(Person.id), col(Person.opted_out_at), col(Person.told_how_to_stop_at)
+                        col(Person.id),
+                        col(Person.opted_out_at),
+                        col(Person.told_how_to_stop_at),
+                        col(Person.reach),
+                        col(Person.whatsapp_opt_in_at),
+                        col(Person.whatsapp_opted_out_at),
+                        col(Person.whatsapp_last_inbound_at),
                     ).where(col(Person.id).in_(ordered[start : start + 1000]))
                 )
                 for row in people_found.all():
@@ -190,6 +217,8 @@ class Sender:
                         opted_out.add(int(row[0]))
                     if row[2] is not None:
                         introduced.add(int(row[0]))
+                    if row[3] == Reach.whatsapp:
+                        reach[int(row[0])] = PersonReach(Reach.whatsapp, row[4], row[5], row[6])
             members: set[tuple[int, int]] = set()
             if communities:
                 result = await session.execute(
@@ -207,7 +236,7 @@ class Sender:
                     )
                 )
                 meetings = {i: (s, at) for i, s, at in result.all()}
-        return _Context(programmes, opted_out, members, meetings, introduced)
+        return _Context(programmes, opted_out, members, meetings, introduced, reach)
 
     def _check(self, rows: Sequence[Claimed], ctx: _Context, report: PassReport) -> list[Claimed]:
         now = self.clock()
@@ -425,6 +454,21 @@ class Sender:
             await settle_unmatched(session, now, provider_ids)
             await stop_blacklisted(session, blocked, now)
             await session.commit()
+
+
+class _Claims:
+    """The sender's hand-over and storing, for the WhatsApp rows of a pass."""
+
+    def __init__(self, sender: Sender) -> None:
+        self.sender = sender
+
+    async def hand_off(self, rows: Sequence[Claimed]) -> set[int]:
+        policy = self.sender.policy
+        now = self.sender.clock()
+        return await claims.hand_off(self.sender.sessions, rows, [], now, policy.lease)
+
+    async def store(self, rows: Sequence[Claimed]) -> None:
+        await self.sender._store(rows, retry=True)
 
 
 def _reason_not_to_send(row: Claimed, ctx: _Context, now: datetime) -> str | None:

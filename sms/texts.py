@@ -185,7 +185,11 @@ APPENDED: Mapping[str, Mapping[str, frozenset[str]]] = {
         "to_usage": frozenset(),
     },
     # The quick-reply buttons of a WhatsApp reminder (sms.whatsapp_sender).
-    "whatsapp": {"button_yes": frozenset(), "button_no": frozenset()},
+    "whatsapp": {
+        "button_yes": frozenset(),
+        "button_no": frozenset(),
+        "whatsapp_stopped": frozenset({"programme"}),
+    },
 }
 _ALL: Mapping[str, frozenset[str]] = {
     **PLACEHOLDERS,

@@ -31,6 +31,7 @@ from sms.routing import people_sending_as
 from sms.texts import SmsTexts
 from sms.whatsapp_callbacks import BadCallback, parse_status, receive_whatsapp
 from sms.whatsapp_callbacks import parse_inbound as parse_whatsapp
+from sms.whatsapp_inbound import act_on_whatsapp
 
 log = structlog.get_logger(__name__)
 
@@ -165,7 +166,11 @@ def routes(services: Services, reports: ReportSink) -> list[Route]:
         except BadCallback as exc:
             return PlainTextResponse(str(exc), status_code=400)
         async with services.sessions() as session:
-            await receive_whatsapp(session, inbound, now)
+            received = await receive_whatsapp(session, inbound, now)
+            if received.person is not None and received.programme is not None:
+                await act_on_whatsapp(
+                    session, received.programme, received.person, inbound, now, texts
+                )
             await session.commit()
         return PlainTextResponse("OK")
 

@@ -134,17 +134,25 @@ def parse_inbound(fields: Mapping[str, str], now: datetime) -> WhatsAppInbound:
     )
 
 
-async def receive_whatsapp(session: AsyncSession, inbound: WhatsAppInbound, now: datetime) -> str:
-    """Store one inbound WhatsApp message; returns what happened (for logs and tests).
+@dataclass(frozen=True)
+class Received:
+    """What became of an inbound WhatsApp message, and whose it is when it was stored
+    (then `sms.whatsapp_inbound` acts on it)."""
 
-    The next step (the lead's): act on it as `sms.inbound.receive` acts on an SMS,
-    with channel `whatsapp` (a button's `reply_to` names the reminder, hence the
-    meeting), where this returns "stored".
-    """
+    outcome: str
+    person: Person | None = None
+    programme: Programme | None = None
+
+
+async def receive_whatsapp(
+    session: AsyncSession, inbound: WhatsAppInbound, now: datetime
+) -> Received:
+    """Store one inbound WhatsApp message once, for the person it is from; opens the
+    24-hour window of everyone with that phone in the programmes it may be for."""
     candidates = await _candidates(session, inbound)
     if not candidates:
         log.info("whatsapp.inbound_unknown_sender", phone=mask_phone(inbound.sender))
-        return "unknown sender"
+        return Received("unknown sender")
     await session.execute(
         sa.update(PERSON)
         .where(
@@ -159,12 +167,12 @@ async def receive_whatsapp(session: AsyncSession, inbound: WhatsAppInbound, now:
     owner = await _owner(session, inbound, candidates)
     if owner is None:
         log.info("whatsapp.inbound_ambiguous", phone=mask_phone(inbound.sender))
-        return "ambiguous sender"
+        return Received("ambiguous sender")
     if not await _store(session, owner, inbound, now):
-        return "duplicate"
+        return Received("duplicate")
     log.info("whatsapp.inbound", button=inbound.button is not None)
-    # The next step acts on it here (RSVP by button, STOP, keywords, survey answers).
-    return "stored"
+    programme = next(p for person, p in candidates if person.id == owner.id)
+    return Received("stored", owner, programme)
 
 
 async def _candidates(

@@ -22,6 +22,7 @@ from sms.simulator.app import create_simulator_app
 from sms.simulator.config import SimulatorConfig
 from sms.simulator.server import RunningServer, serve_in_background
 from sms.texts import SmsTexts
+from sms.whatsapp_gateway import AfricasTalkingWhatsApp
 
 TEXTS = SmsTexts.load()
 
@@ -67,6 +68,12 @@ class Stack:
             base_url=via or self.simulator.url,
             timeout_s=1.0,
         )
+        whatsapp = AfricasTalkingWhatsApp(
+            username="sandbox",
+            api_key=SIMULATOR_API_KEY,
+            base_url=via or self.simulator.url,
+            timeout_s=1.0,
+        )
         return Sender(
             self.sessions,
             gateway,
@@ -74,6 +81,7 @@ class Stack:
             policy=SendPolicy(**policy),
             clock=clock,
             rng=random.Random(3),
+            whatsapp=whatsapp,
         )
 
     def worker(self, clock: Clock, **policy: Any) -> Worker:

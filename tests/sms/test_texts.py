@@ -66,7 +66,12 @@ def texts() -> SmsTexts:
 
 def test_the_texts_load_with_every_template(texts: SmsTexts) -> None:
     # the digest is tested in test_digest.py
-    assert texts.keys() == TEMPLATES | CONVERSATION | {"digest", "button_yes", "button_no"}
+    assert texts.keys() == TEMPLATES | CONVERSATION | {
+        "digest",
+        "button_yes",
+        "button_no",
+        "whatsapp_stopped",
+    }
 
 
 # --- what people read ---------------------------------------------------------

@@ -1,0 +1,154 @@
+"""Sending the claimed rows of people who chose WhatsApp: by WhatsApp's rules, else SMS.
+
+The sender claims, checks and renders every due row as it always has (sms/sender.py);
+this takes the rows whose person chose WhatsApp and sends them one by one (WhatsApp
+has no bulk request) as `sms.whatsapp_route` decides: free text inside the 24-hour
+window, an approved template outside it, SMS with the reason when WhatsApp's rules
+allow neither. A refusal at sending (not on WhatsApp, template refused, WhatsApp
+unavailable) puts the row back among the SMS rows of the same pass with its reason,
+so the teacher still hears of the meeting today. The reminder's quick-reply buttons
+answer YES or NO for its meeting (sms/whatsapp_callbacks.py reads them back).
+
+Exactly once, as SMS: each row is marked handed over in a commit of its own before its
+request leaves, and a request that may have reached the gateway without an answer is
+`unknown`, never resent by either channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import structlog
+
+from service.models import Programme
+from service.models.enums import Language, MessageStatus, Reach
+from sms.claims import Claimed
+from sms.texts import SmsTexts
+from sms.whatsapp_gateway import WhatsAppGateway, WhatsAppOutcome, WhatsAppResult
+from sms.whatsapp_route import ANSWERED_BY_BUTTONS, PersonReach, Route, Way, route
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class WhatsAppReport:
+    sent: int = 0
+    fell_back: int = 0
+    unknown: int = 0
+
+
+class WhatsAppDispatch:
+    def __init__(
+        self,
+        gateway: WhatsAppGateway,
+        texts: SmsTexts,
+        *,
+        parallel: int = 8,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.gateway = gateway
+        self.texts = texts
+        self.parallel = parallel
+        self.clock = clock
+
+    async def take(
+        self,
+        rows: Sequence[Claimed],
+        people: dict[int, PersonReach],
+        programmes: dict[int, Programme],
+        sender: ClaimsWriter,
+    ) -> tuple[list[Claimed], WhatsAppReport]:
+        """Send the WhatsApp rows among `rows`; returns the rows to send by SMS (with any
+        fallback reason set on them) and what became of the others."""
+        now = self.clock()
+        report = WhatsAppReport()
+        by_sms: list[Claimed] = []
+        chosen: list[tuple[Claimed, Route]] = []
+        for row in rows:
+            person = people.get(row.person_id) if row.person_id is not None else None
+            programme = programmes[row.programme_id]
+            way = route(row.template, person, programme.whatsapp_number, now)
+            if way.way is Way.sms:
+                if way.fallback is not None:
+                    row.values["fallback_reason"] = way.fallback.value
+                by_sms.append(row)
+            else:
+                chosen.append((row, way))
+        if not chosen:
+            return by_sms, report
+        held = await sender.hand_off([row for row, _ in chosen])
+        gate = asyncio.Semaphore(self.parallel)
+
+        async def one(row: Claimed, way: Route) -> None:
+            async with gate:
+                result = await asyncio.to_thread(self._send, row, way, programmes)
+            self._settle(row, result, report, by_sms)
+
+        await asyncio.gather(*(one(row, way) for row, way in chosen if row.id in held))
+        done = [row for row, _ in chosen if row.id in held and row not in by_sms]
+        if done:
+            await sender.store(done)
+        return by_sms, report
+
+    def _send(self, row: Claimed, way: Route, programmes: dict[int, Programme]) -> WhatsAppResult:
+        programme = programmes[row.programme_id]
+        number = programme.whatsapp_number
+        assert number is not None and row.body is not None
+        language = row.language or programme.default_language
+        buttons = self._buttons(row, language)
+        if way.way is Way.text:
+            return self.gateway.send_text(number, row.phone, row.body, buttons)
+        assert way.template is not None
+        # The approved template carries the message as worded for SMS in this language.
+        return self.gateway.send_template(
+            number, row.phone, way.template, language.value, [row.body], buttons, preview=row.body
+        )
+
+    def _buttons(self, row: Claimed, language: Language) -> list[str] | None:
+        if row.template not in ANSWERED_BY_BUTTONS or not (row.params or {}).get("code"):
+            return None
+        return [
+            self.texts.render("button_yes", language, {}, timezone="UTC"),
+            self.texts.render("button_no", language, {}, timezone="UTC"),
+        ]
+
+    def _settle(
+        self, row: Claimed, result: WhatsAppResult, report: WhatsAppReport, by_sms: list[Claimed]
+    ) -> None:
+        now = self.clock()
+        if result.outcome is WhatsAppOutcome.accepted:
+            row.values.update(
+                status=MessageStatus.sent,
+                provider_id=result.message_id,
+                sent_at=now,
+                reach=Reach.whatsapp,
+                segments=0,
+                cost=None,
+                last_error=None,
+            )
+            report.sent += 1
+        elif result.outcome is WhatsAppOutcome.maybe_taken:
+            row.values.update(
+                status=MessageStatus.unknown,
+                reach=Reach.whatsapp,
+                last_error=f"WhatsApp: {result.reason}: may have been taken, not resent"[:300],
+            )
+            report.unknown += 1
+        else:  # refused, or WhatsApp unavailable: the teacher hears of it by SMS today
+            kind = result.refusal.value if result.refusal is not None else "unavailable"
+            row.values["fallback_reason"] = f"WhatsApp {kind}: {result.reason}"[:80]
+            by_sms.append(row)
+            report.fell_back += 1
+            log.info("whatsapp.fell_back", kind=kind)
+
+
+class ClaimsWriter(Protocol):
+    """What the dispatch needs of the sender: hand rows over and store their fate."""
+
+    async def hand_off(self, rows: Sequence[Claimed]) -> set[int]: ...
+
+    async def store(self, rows: Sequence[Claimed]) -> None: ...

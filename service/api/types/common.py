@@ -27,6 +27,7 @@ from service.models.enums import (
     Modality,
     Presence,
     QuestionKind,
+    Reach,
     ResponseStatus,
     Role,
     Rsvp,
@@ -42,7 +43,7 @@ Info_ = Info[Context, Any]
 for _enum in (
     Channel, CommunityKind, ConsentState, ConsoleRole, Country, Direction, Encoding, Gender,
     Language, MeetingStatus, MembershipRole, MembershipStatus, MessageStatus, Modality, Presence,
-    QuestionKind, ResponseStatus, Role, Rsvp, Scope, SurveyStatus, UssdBilling, Weekday,
+    QuestionKind, Reach, ResponseStatus, Role, Rsvp, Scope, SurveyStatus, UssdBilling, Weekday,
 ):  # fmt: skip
     strawberry.enum(_enum)
 
@@ -60,6 +61,6 @@ def phone_for(info: Info_, phone: str | None) -> str | None:
 __all__ = [
     "Channel", "CommunityKind", "ConsentState", "ConsoleRole", "Country", "Direction", "Encoding",
     "Gender", "Info_", "Language", "MeetingStatus", "MembershipRole", "MembershipStatus",
-    "MessageStatus", "Modality", "Node", "Presence", "QuestionKind", "ResponseStatus", "Role",
-    "Rsvp", "Scope", "SurveyStatus", "UssdBilling", "Weekday", "phone_for",
+    "MessageStatus", "Modality", "Node", "Presence", "QuestionKind", "Reach", "ResponseStatus",
+    "Role", "Rsvp", "Scope", "SurveyStatus", "UssdBilling", "Weekday", "phone_for",
 ]  # fmt: skip

@@ -184,6 +184,11 @@ APPENDED: Mapping[str, Mapping[str, frozenset[str]]] = {
         "to_cannot": frozenset({"name"}),
         "to_usage": frozenset(),
     },
+    # Replies to WHATSAPP (or WA) and SMS, the channel a person chose (sms.reach_replies).
+    "reach": {
+        "reach_whatsapp": frozenset(),
+        "reach_sms": frozenset(),
+    },
 }
 _ALL: Mapping[str, frozenset[str]] = {
     **PLACEHOLDERS,

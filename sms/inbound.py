@@ -60,6 +60,7 @@ from service.models.enums import (
 from sms import commands
 from sms.forwarding import pass_on
 from sms.keywords import Command, Keyword, parse
+from sms.reach_replies import choose_reach, is_reach_choice
 from sms.replies import Reply, meeting_by_code
 from sms.routing import Routing, route
 from sms.surveys import answer_by_sms, open_conversation
@@ -237,6 +238,9 @@ async def act(
     reply = Reply(session, programme, person, sms.provider_id)
     actor = Actor.person(person.id or 0, channel)
     match command.keyword:
+        case Keyword.whatsapp | Keyword.sms if is_reach_choice(command):
+            # Before the opt-out check: the choice is kept, the STOP stands.
+            return await choose_reach(session, programme, person, command, reply, now)
         case _ if person.opted_out_at is not None:
             return "ignored: opted out"  # nothing but the STOP confirmation goes to them
         case Keyword.help:

@@ -34,6 +34,11 @@ kept as typed in `Command.rest` for the commands that carry a text (MSG, TO).
 | who     | qui                    | ndani                |         |
 | to      | rep                    | kwa                  |         |
 
+| keyword  | any                 |
+|----------|---------------------|
+| whatsapp | whatsapp, whats app, wa |
+| sms      | sms                 |
+
 The words follow the USSD menus where they have one (NDIYO/HAPANA, YEGO/OYA,
 INDE/AYI, "Nipo hapa", "Ndi hano", "Ndilipo", "Gusubika inama" and "Letsani
 msonkhano" for cancel). `ahirisha` (postpone) is the word the Kiswahili menu uses
@@ -42,6 +47,10 @@ for cancelling a meeting, so it cancels here too. No word means two keywords:
 `lekani`/`siyani` (leave off) stop SMS and `letsani` (call off) cancels a meeting,
 never `imitsani` (make stop), which could be read as either. "any" words are shared
 by English and French, so they tell no language.
+
+WHATSAPP and SMS choose the channel messages come by (`sms.reach_replies`): names, the
+same in every language. They count only as the whole text ("WA"), never as the first
+word of a sentence ("SMS yako haijafika" is a question for the facilitator).
 
 MSG, WHO and TO are a facilitator's (`sms.commands`): they come from
 `FACILITATOR_WORDS`, one dict per language, so a new language adds one entry; a
@@ -79,6 +88,8 @@ class Keyword(StrEnum):
     msg = "msg"
     who = "who"
     to = "to"
+    whatsapp = "whatsapp"
+    sms = "sms"
     unknown = "unknown"
 
 
@@ -135,6 +146,8 @@ VOCABULARY: tuple[tuple[Keyword, Language | None, tuple[str, ...]], ...] = (
     (Keyword.cancel, Language.rw, ("subika",)),
     (Keyword.cancel, Language.fr, ("annuler",)),
     (Keyword.cancel, Language.ny, ("letsani", "letsa")),
+    (Keyword.whatsapp, None, ("whatsapp", "whats app", "wa")),
+    (Keyword.sms, None, ("sms",)),
 )
 
 # A facilitator's commands, per language (the table's msg, who and to rows).

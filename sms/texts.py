@@ -190,6 +190,11 @@ APPENDED: Mapping[str, Mapping[str, frozenset[str]]] = {
         "button_no": frozenset(),
         "whatsapp_stopped": frozenset({"programme"}),
     },
+    # Replies to WHATSAPP (or WA) and SMS, the channel a person chose (sms.reach_replies).
+    "reach": {
+        "reach_whatsapp": frozenset(),
+        "reach_sms": frozenset(),
+    },
 }
 _ALL: Mapping[str, frozenset[str]] = {
     **PLACEHOLDERS,

@@ -18,10 +18,11 @@ from service.domain.invitations import give_name, named
 from service.domain.meetings import cancel_meeting, reschedule_meeting
 from service.domain.outbox import Queued
 from service.domain.people import PersonInput, create_person, find_by_phone, set_language
+from service.domain.reach import set_reach
 from service.domain.reminders import remind_now
 from service.domain.surveys import open_response, record_answer
 from service.models import Programme
-from service.models.enums import Channel, Language, Presence, Rsvp
+from service.models.enums import Channel, Language, Presence, Reach, Rsvp
 from ussd_menus.context import Caller, TextAnswer
 
 
@@ -135,6 +136,26 @@ class SetLanguage:
         await set_language(
             programme, caller.person_id, self.language, session=session, actor=actor_of(caller)
         )
+
+
+@dataclass(frozen=True)
+class SetReach:
+    """The caller chooses how their messages come: WhatsApp chosen here is their opt-in."""
+
+    reach: Reach
+
+    @property
+    def key(self) -> str:
+        return f"reach:{self.reach.value}"
+
+    async def apply(
+        self, session: AsyncSession, caller: Caller, programme: Programme, now: datetime
+    ) -> None:
+        assert caller.person_id is not None
+        await set_reach(
+            programme, caller.person_id, self.reach, session=session,
+            actor=actor_of(caller), now=now, opt_in=True,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,9 @@ from console.i18n import NAMES, _
 from service.domain.console_access import set_console_role, visible_person
 from service.domain.errors import InvalidPhone, NotAllowed, ValidationError
 from service.domain.phones import normalise_phone
+from service.domain.reach import opted_in, set_reach
 from service.models import Community, Membership, Person, School
-from service.models.enums import ConsentState, ConsoleRole, Gender, MembershipStatus, Scope
+from service.models.enums import ConsentState, ConsoleRole, Gender, MembershipStatus, Reach, Scope
 
 PAGE_SIZE = 50
 MAX_QUERY = 100
@@ -236,7 +237,9 @@ async def person(current: Page) -> Response:
     return await _detail(current, found)
 
 
-async def _detail(current: Page, found: Person, *, error: str | None = None) -> Response:
+async def _detail(
+    current: Page, found: Person, *, error: str | None = None, channel_error: str | None = None
+) -> Response:
     assert found.id is not None
     school = await current.session.get(School, found.school_id) if found.school_id else None
     memberships = (await _communities(current, [found.id], tuple(MembershipStatus))).get(
@@ -254,10 +257,20 @@ async def _detail(current: Page, found: Person, *, error: str | None = None) -> 
             "may_grant": viewer.has(Scope.admin) and found.id != viewer.person.id,
             "console_roles": [r.value for r in ConsoleRole],
             "error": error,
+            "whatsapp_opted_in": opted_in(found),
+            "may_set_channel": _may_edit_people(current),
+            "reaches": [r.value for r in Reach],
+            "channel_error": channel_error,
             **labels(),
         },
-        status_code=422 if error else 200,
+        status_code=422 if error or channel_error else 200,
     )
+
+
+def _may_edit_people(current: Page) -> bool:
+    """Who may change a person's record: whoever may import the programme's roster."""
+    coverage = current.viewer.coverage
+    return coverage.whole_programme and coverage.has(Scope.write)
 
 
 @page(scope=Scope.admin)
@@ -298,9 +311,42 @@ async def set_role(current: Page) -> Response:
     return current.redirect(f"/people/{found.id}", notice=notice)
 
 
+REACH_NAMES = {Reach.sms: "SMS", Reach.whatsapp: "WhatsApp"}  # names in every language
+
+
+@page(scope=Scope.write, whole_programme=True)  # as `_may_edit_people`
+async def set_channel(current: Page) -> Response:
+    """Staff set how messages reach a person. WhatsApp set here is not the person's
+    opt-in: they get SMS until they choose WhatsApp themselves (USSD, or WHATSAPP)."""
+    viewer = current.viewer
+    found = await visible_person(current.session, viewer.coverage, _person_id(current))
+    form = await current.form()
+    raw = form.get("reach")
+    try:
+        reach = Reach(raw if isinstance(raw, str) else "")
+    except ValueError:
+        raise ValidationError(f"unknown channel {raw!r}", field="reach") from None
+    assert found.id is not None
+    if reach is Reach.whatsapp and found.phone is None:
+        message = current._("A person with no phone number cannot be reached on WhatsApp.")
+        return await _detail(current, found, channel_error=message)
+    before = found.reach
+    await set_reach(
+        viewer.programme, found.id, reach, session=current.session,
+        actor=viewer.coverage.actor(), now=current.now, opt_in=False,
+    )  # fmt: skip
+    if before == reach:
+        return current.redirect(f"/people/{found.id}", notice=current._("Nothing changed."))
+    notice = current._(
+        "%(name)s now gets messages by %(channel)s.", name=found.name, channel=REACH_NAMES[reach]
+    )
+    return current.redirect(f"/people/{found.id}", notice=notice)
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/people", people, methods=["GET"]),
         Route("/people/{person_id:int}", person, methods=["GET"]),
         Route("/people/{person_id:int}/console", set_role, methods=["POST"]),
+        Route("/people/{person_id:int}/channel", set_channel, methods=["POST"]),
     ]

@@ -82,6 +82,14 @@ def update(
             "--no-short-code", help="Remove its short code: it then hears replies to any code"
         ),
     ] = False,
+    whatsapp_number: Annotated[
+        str | None,
+        typer.Option(help="WhatsApp Business number members are written from, e.g. +254711082000"),
+    ] = None,
+    no_whatsapp_number: Annotated[
+        bool,
+        typer.Option("--no-whatsapp-number", help="Remove it: WhatsApp members then get SMS"),
+    ] = False,
     digest_day: Annotated[
         Weekday | None, typer.Option(help="Day school leaders get their weekly digest")
     ] = None,
@@ -104,11 +112,15 @@ def update(
     as it is."""
     if short_code is not None and no_short_code:
         raise fail("give --short-code or --no-short-code, not both")
+    if whatsapp_number is not None and no_whatsapp_number:
+        raise fail("give --whatsapp-number or --no-whatsapp-number, not both")
     data: dict[str, object] = {}
     if sender_id is not None:
         data["sender_id"] = sender_id
     if short_code is not None or no_short_code:
         data["short_code"] = short_code
+    if whatsapp_number is not None or no_whatsapp_number:
+        data["whatsapp_number"] = whatsapp_number
     if digest_day is not None:
         data["digest_day"] = digest_day
     if digest_time is not None:
@@ -117,7 +129,8 @@ def update(
     data |= {name: value for name, value in prices.items() if value is not None}
     if not data:
         raise fail(
-            "nothing to change: give --sender-id, --short-code, --no-short-code, --sms-price, "
+            "nothing to change: give --sender-id, --short-code, --no-short-code, "
+            "--whatsapp-number, --no-whatsapp-number, --sms-price, "
             "--ussd-price, --ussd-billing, --digest-day or --digest-time"
         )
 
@@ -134,7 +147,8 @@ def update(
             await session.commit()
             console.print(
                 f"Programme [bold]{changed.slug}[/]: sender id {changed.sender_id or '-'}, "
-                f"short code {changed.short_code or '- (it hears replies to any code)'}; "
+                f"short code {changed.short_code or '- (it hears replies to any code)'}, "
+                f"WhatsApp {changed.whatsapp_number or '- (members get SMS)'}; "
                 f"SMS {changed.sms_price} {changed.currency} a segment, USSD "
                 f"{changed.ussd_price} {changed.currency} {BILLING[changed.ussd_billing]}; "
                 f"digest {changed.digest_day.value} {changed.digest_time:%H:%M}",

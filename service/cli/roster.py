@@ -69,6 +69,12 @@ def _print(report: ImportReport, path: Path, skip_invalid: bool) -> None:
             "(by USSD, or asked for) instead of the file's.",
             highlight=False,
         )
+    if report.kept_own_reach:
+        console.print(
+            f"{report.kept_own_reach} row(s) kept WhatsApp, which the person chose "
+            "themselves, instead of the file's channel.",
+            highlight=False,
+        )
 
 
 @contextmanager

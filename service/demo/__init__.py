@@ -25,7 +25,14 @@ from service.domain.attendance import record_presence, record_rsvp
 from service.domain.communities import active_member_ids
 from service.domain.errors import NotFound
 from service.domain.meetings import MeetingInput, mark_meeting_held, schedule_meeting
-from service.domain.programmes import ProgrammeCreate, create_programme, get_programme
+from service.domain.programmes import (
+    ProgrammeCreate,
+    ProgrammeSettings,
+    create_programme,
+    get_programme,
+    update_programme,
+)
+from service.domain.reach import set_reach
 from service.domain.survey_dispatch import invite_attendees
 from service.domain.terms import TermInput, create_term, find_term
 from service.models import Community, Meeting, Membership, Person, Programme, Term
@@ -35,6 +42,7 @@ from service.models.enums import (
     MembershipRole,
     Modality,
     Presence,
+    Reach,
     Rsvp,
     UssdBilling,
 )
@@ -69,6 +77,7 @@ PROGRAMMES = [
             service_code="*384*2501#",
             sender_id="CoPRwanda",
             short_code=SHARED_SHORT_CODE,
+            whatsapp_number="+250788082000",
             sms_price=Decimal("15"),
             # USSD as Rwandan networks bill a service: a price per session.
             ussd_price=Decimal("10"),
@@ -90,6 +99,7 @@ PROGRAMMES = [
             service_code="*384*2541#",
             sender_id="CoPKenya",
             short_code=SHARED_SHORT_CODE,
+            whatsapp_number="+254711082000",
             sms_price=Decimal("0.8"),
             # USSD as Kenyan networks bill a service: per 20 seconds begun.
             ussd_price=Decimal("1"),
@@ -111,11 +121,20 @@ def _weekday_on_or_after(day: date) -> date:
 
 async def _programme(session: AsyncSession, demo: DemoProgramme) -> Programme:
     try:
-        return await get_programme(session, demo.settings.slug)
+        programme = await get_programme(session, demo.settings.slug)
     except NotFound:
         programme = await create_programme(demo.settings, session=session, actor=SEED_ACTOR)
         await session.commit()
         return programme
+    if programme.whatsapp_number is None:
+        # A demo seeded before WhatsApp came: its number now, as a new one gets.
+        assert programme.id is not None
+        settings = ProgrammeSettings(whatsapp_number=demo.settings.whatsapp_number)
+        programme = await update_programme(
+            programme.id, settings, session=session, actor=SEED_ACTOR
+        )
+        await session.commit()
+    return programme
 
 
 async def _term(session: AsyncSession, programme: Programme, today: date) -> int:
@@ -257,6 +276,30 @@ async def _attendance(
         )
 
 
+async def _whatsapp_opt_ins(
+    session: AsyncSession, programme: Programme, people_csv: Path, now: datetime
+) -> None:
+    """The roster's WhatsApp teachers agreed to it (as a trainee does in a workshop): their
+    opt-in is recorded, so WhatsApp may write to them first. An import alone sets only
+    the channel."""
+    assert programme.id is not None
+    phones = [
+        row["phone"]
+        for _, row in read_csv(people_csv, ImportKind.people)
+        if row.get("channel", "").lower() == Reach.whatsapp
+    ]
+    stmt = select(Person.id).where(
+        Person.programme_id == programme.id, col(Person.phone).in_(phones)
+    )
+    for person_id in (await session.exec(stmt)).all():
+        assert person_id is not None
+        await set_reach(
+            programme, person_id, Reach.whatsapp, session=session,
+            actor=SEED_ACTOR, now=now, opt_in=True,
+        )  # fmt: skip
+    await session.commit()
+
+
 async def seed(session: AsyncSession, *, now: datetime | None = None) -> list[str]:
     now = now or datetime.now(UTC)
     summary: list[str] = []
@@ -271,6 +314,7 @@ async def seed(session: AsyncSession, *, now: datetime | None = None) -> list[st
                 why = report.failure or f"invalid rows {report.errors}"
                 raise RuntimeError(f"demo roster {kind} of {programme.slug}: {why}")
             changed += report.changed
+        await _whatsapp_opt_ins(session, programme, folder / "people.csv", now)
         assert programme.id is not None
         term_id = await _term(
             session, programme, now.astimezone(ZoneInfo(programme.timezone)).date()

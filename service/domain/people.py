@@ -19,8 +19,9 @@ from service.domain.errors import DuplicatePhone, ValidationError
 from service.domain.lookup import check_owned, get_owned, plan_for_batches
 from service.domain.outcome import Outcome
 from service.domain.phones import normalise_phone
+from service.domain.reach import opted_in_between
 from service.models import Person, Programme, School
-from service.models.enums import Channel, ConsentState, Gender, Language, Role
+from service.models.enums import Channel, ConsentState, Gender, Language, Reach, Role
 from service.models.types import utcnow
 
 # A person a facilitator added by number who has not told us their name yet: their
@@ -42,6 +43,9 @@ class PersonInput(BaseModel):
     roles: list[Role] = Field(default_factory=lambda: [Role.teacher])
     subjects: list[str] = Field(default_factory=list, max_length=10)
     gender: Gender | None = None
+    # None: a new person gets SMS, a known one keeps theirs. Set here, WhatsApp is not an
+    # opt-in (see `service.domain.reach.set_reach`).
+    reach: Reach | None = None
 
     @field_validator("phone")
     @classmethod
@@ -78,9 +82,10 @@ class PersonRecord:
     roles: list[str]
     subjects: list[str]
     gender: Gender | None
+    reach: Reach | None = None  # None: as it is (SMS for someone new)
 
     def columns(self) -> dict[str, Any]:
-        return {
+        values: dict[str, Any] = {
             "name": self.name,
             "phone": self.phone,
             "language": self.language,
@@ -89,6 +94,9 @@ class PersonRecord:
             "subjects": self.subjects,
             "gender": self.gender,
         }
+        if self.reach is not None:
+            values["reach"] = self.reach
+        return values
 
     @property
     def key(self) -> tuple[str, int | None] | str:
@@ -104,6 +112,10 @@ def prepare_person(programme: Programme, data: PersonInput) -> PersonRecord:
         raise ValidationError(
             f"language {language} is not offered by this programme ({offered})", field="language"
         )
+    if data.reach == Reach.whatsapp and not data.phone:
+        raise ValidationError(
+            "a person with no phone number cannot be reached on WhatsApp", field="reach"
+        )
     return PersonRecord(
         name=data.name,
         phone=normalise_phone(data.phone, programme.phone_region) if data.phone else None,
@@ -112,6 +124,7 @@ def prepare_person(programme: Programme, data: PersonInput) -> PersonRecord:
         roles=[str(r) for r in data.roles],
         subjects=data.subjects,
         gender=data.gender,
+        reach=data.reach,
     )
 
 
@@ -173,6 +186,7 @@ class Upserted:
     person_id: int
     outcome: Outcome
     kept_language: bool  # the person's own choice was kept over a different language given
+    kept_reach: bool = False  # the same, for the channel they chose themselves
 
 
 _CURRENT = [
@@ -180,6 +194,7 @@ _CURRENT = [
     for c in (
         Person.id, Person.name, Person.phone, Person.language, Person.school_id,
         Person.roles, Person.subjects, Person.gender, Person.language_chosen_at,
+        Person.reach, Person.whatsapp_opt_in_at, Person.whatsapp_opted_out_at,
     )
 ]  # fmt: skip
 
@@ -208,17 +223,27 @@ class _Match:
     values: dict[str, Any]  # what to store
     changes: dict[str, Any]  # {field: [old, new]} against the stored person
     kept: bool  # the person's own choice of language was kept
+    kept_reach: bool = False  # the channel they chose themselves was kept
 
 
 def _match(record: PersonRecord, current: dict[str, Any] | None) -> _Match:
-    """What a roster record changes on the stored person it matched (None: nobody)."""
+    """What a roster record changes on the stored person it matched (None: nobody).
+    Every record gets every column (one statement writes a batch): an empty channel is
+    SMS for someone new and the stored channel for someone known."""
     values = record.columns()
     if current is None:
-        return _Match(values, {}, False)
+        return _Match(values | {"reach": record.reach or Reach.sms}, {}, False)
     kept = current["language_chosen_at"] is not None and values["language"] != current["language"]
     if kept:
         values["language"] = current["language"]
-    return _Match(values, audit.diff(current, values), kept)
+    # WhatsApp the person opted in to themselves is theirs, as a language they chose is.
+    own = current["reach"] == Reach.whatsapp and opted_in_between(
+        current["whatsapp_opt_in_at"], current["whatsapp_opted_out_at"]
+    )
+    kept_reach = own and record.reach is not None and record.reach != current["reach"]
+    if record.reach is None or kept_reach:
+        values["reach"] = current["reach"]
+    return _Match(values, audit.diff(current, values), kept, kept_reach)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +251,7 @@ class Planned:
     person_id: int | None  # None: the person would be created
     outcome: Outcome
     kept_language: bool
+    kept_reach: bool = False
 
 
 async def plan_people(
@@ -242,7 +268,7 @@ async def plan_people(
             planned.append(Planned(None, Outcome.created, False))
             continue
         outcome = Outcome.updated if match.changes else Outcome.unchanged
-        planned.append(Planned(current["id"], outcome, match.kept))
+        planned.append(Planned(current["id"], outcome, match.kept, match.kept_reach))
     return planned
 
 
@@ -256,7 +282,8 @@ async def upsert_people(
 ) -> list[Upserted]:
     """Match each record by phone, or by name and school for people without one (roster
     imports), and create or update: a few statements for the whole batch, one audit entry
-    per changed person. A language the person chose themselves is kept.
+    per changed person. A language the person chose themselves is kept, and so is
+    WhatsApp they opted in to themselves; WhatsApp given here is not an opt-in.
     """
     assert programme.id is not None
     now = now or utcnow()
@@ -290,7 +317,7 @@ async def upsert_people(
             changed.append(match.values | {"person_id": current["id"], "updated_at": now})
             entries.append(entry("person.update", current["id"], match.changes))
         outcome = Outcome.updated if match.changes else Outcome.unchanged
-        results.append(Upserted(current["id"], outcome, match.kept))
+        results.append(Upserted(current["id"], outcome, match.kept, match.kept_reach))
     connection = await session.connection()
     if created:
         # RETURNING gives no order for a multi-row INSERT on every engine: match by key.

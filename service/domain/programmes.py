@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -44,7 +45,7 @@ SENDER_ID = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
 # Two-way short codes are a few digits (20880 is a Kenyan one).
 SHORT_CODE = re.compile(r"^\d{3,8}$")
 # Settings an admin may remove again by setting them to null.
-CLEARABLE = frozenset({"short_code"})
+CLEARABLE = frozenset({"short_code", "whatsapp_number"})
 
 Hours = Annotated[int, Field(ge=0, le=24 * 14)]
 
@@ -61,6 +62,8 @@ class ProgrammeSettings(BaseModel):
     service_code: str | None = None
     sender_id: str | None = None
     short_code: str | None = None
+    # The WhatsApp Business number members are written from, E.164 (+254711082000).
+    whatsapp_number: str | None = None
     reminder_offsets_h: list[Hours] | None = Field(default=None, max_length=5)
     quiet_hours_start: time | None = None
     quiet_hours_end: time | None = None
@@ -106,6 +109,21 @@ class ProgrammeSettings(BaseModel):
         if value is not None and not SHORT_CODE.match(value):
             raise ValueError(f"short code {value!r} must be 3-8 digits, e.g. 20880")
         return value
+
+    @field_validator("whatsapp_number")
+    @classmethod
+    def _whatsapp_number(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        # A business number may be a fixed line: any valid number, written with its `+`.
+        compact = re.sub(r"[\s()-]", "", value)
+        try:
+            number = phonenumbers.parse(compact, None) if compact.startswith("+") else None
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            raise ValueError(f"WhatsApp number {value!r} must be E.164, e.g. +254711082000")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
     @field_validator("sms_price", "ussd_price")
     @classmethod
@@ -193,6 +211,7 @@ async def create_programme(
         service_code=data.service_code,
         sender_id=data.sender_id,
         short_code=data.short_code,
+        whatsapp_number=data.whatsapp_number,
         reminder_offsets_h=data.reminder_offsets_h or [48, 2],
         quiet_hours_start=data.quiet_hours_start or time(19, 0),
         quiet_hours_end=data.quiet_hours_end or time(7, 0),

@@ -6,7 +6,7 @@ case-insensitive. The README documents the same columns for programme staff.
 
 from __future__ import annotations
 
-from service.models.enums import CommunityKind, ConsoleRole, Gender, Language, Role
+from service.models.enums import CommunityKind, ConsoleRole, Gender, Language, Reach, Role
 from service.roster.report import ImportKind
 
 SCHOOL_COLUMNS = {"code": True, "name": True, "district": False, "sector": False}
@@ -29,6 +29,7 @@ PEOPLE_COLUMNS = {
     "communities": False,
     "facilitates": False,
     "console": False,
+    "channel": False,
 }
 COLUMNS = {
     ImportKind.schools: SCHOOL_COLUMNS,
@@ -64,6 +65,22 @@ def parse_language(cell: str) -> Language | None:
     except KeyError:
         codes = ", ".join(language.value for language in Language)
         raise ValueError(f"unknown language {cell.strip()!r} (use {codes})") from None
+
+
+_REACHES = {
+    "sms": Reach.sms, "text": Reach.sms,
+    "whatsapp": Reach.whatsapp, "whats app": Reach.whatsapp, "wa": Reach.whatsapp,
+}  # fmt: skip
+
+
+def parse_reach(cell: str) -> Reach | None:
+    """The channel a person is reached by; empty keeps theirs (SMS for someone new)."""
+    if not cell.strip():
+        return None
+    try:
+        return _REACHES[cell.strip().lower()]
+    except KeyError:
+        raise ValueError(f"unknown channel {cell.strip()!r} (use sms or whatsapp)") from None
 
 
 def parse_gender(cell: str) -> Gender | None:

@@ -40,6 +40,7 @@ async def people_csv(
     columns: tuple[Any, ...] = (
         col(Person.id), col(Person.name), col(Person.phone), col(Person.language),
         col(Person.roles), col(Person.subjects), col(Person.gender), col(Person.console_role),
+        col(Person.reach),
         col(School.code).label("school"),
     )  # fmt: skip
     after = 0
@@ -70,6 +71,7 @@ async def people_csv(
                     cell(";".join(member)),
                     cell(";".join(leads)),
                     r.console_role or "",
+                    r.reach,
                 ]
             )
     return buffer.getvalue()

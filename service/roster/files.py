@@ -46,6 +46,7 @@ T = TypeVar("T")
 class Written:
     outcome: Outcome
     kept_language: bool = False  # the person's own choice of language was kept
+    kept_reach: bool = False  # the channel the person chose themselves was kept
 
 
 class RosterFile(Protocol[T]):
@@ -199,6 +200,7 @@ class PeopleFile:
             roles=c.parse_roles(row.get("roles", "")),
             subjects=c.split_list(row.get("subjects", "")),
             gender=c.parse_gender(row.get("gender", "")),
+            reach=c.parse_reach(row.get("channel", "")),
         )
         record = prepare_person(self.programme, data)
         if record.phone is None:
@@ -243,7 +245,7 @@ class PeopleFile:
                     outcome = Outcome.updated
             if person.person_id in granted and outcome is Outcome.unchanged:
                 outcome = Outcome.updated
-            done.append(Written(outcome, person.kept_language))
+            done.append(Written(outcome, person.kept_language, person.kept_reach))
         return done
 
     async def _grant(
@@ -295,7 +297,7 @@ class PeopleFile:
                 and outcome is Outcome.unchanged
             ):
                 outcome = Outcome.updated
-            done.append(Written(outcome, person.kept_language))
+            done.append(Written(outcome, person.kept_language, person.kept_reach))
         return done
 
     def codes_of(self, items: list[PersonRow]) -> list[str]:

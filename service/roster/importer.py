@@ -202,6 +202,7 @@ async def preview_roster(
             for row in await roster.plan(session, items[start : start + size]):
                 report.outcomes[row.outcome] += 1
                 report.kept_own_language += row.kept_language
+                report.kept_own_reach += row.kept_reach
         # Stand-in ids (negative: never stored) for the codes this file would add.
         known = added.setdefault(kind, {})
         for code in roster.codes_of(items):
@@ -236,6 +237,7 @@ async def _write(
         for row in written:
             report.outcomes[row.outcome] += 1
             report.kept_own_language += row.kept_language
+            report.kept_own_reach += row.kept_reach
         report.written += len(chunk)
         await _tell(tell, Phase.writing, len(chunk), len(checked))
     report.applied = True

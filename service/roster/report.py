@@ -39,6 +39,8 @@ class ImportReport:
     written: int = 0  # rows written (committed), also when writing stopped part-way
     # Rows whose person had chosen their language themselves: the file's language was not used.
     kept_own_language: int = 0
+    # Rows whose person had chosen WhatsApp themselves: the file's channel was not used.
+    kept_own_reach: int = 0
     # Why writing stopped part-way, with the lines of the chunk that was not written.
     failure: str | None = None
 
@@ -66,6 +68,7 @@ def report_to_json(report: ImportReport) -> dict[str, Any]:
         "applied": report.applied,
         "written": report.written,
         "kept_own_language": report.kept_own_language,
+        "kept_own_reach": report.kept_own_reach,
         "failure": report.failure,
     }
 
@@ -81,5 +84,6 @@ def report_from_json(data: dict[str, Any]) -> ImportReport:
         applied=bool(data.get("applied")),
         written=int(data.get("written", 0)),
         kept_own_language=int(data.get("kept_own_language", 0)),
+        kept_own_reach=int(data.get("kept_own_reach", 0)),
         failure=data.get("failure"),
     )

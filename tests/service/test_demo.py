@@ -12,8 +12,17 @@ from service.demo import seed
 from service.domain import digests, reports
 from service.domain.actor import Actor
 from service.domain.people import set_language
+from service.domain.reach import opted_in
 from service.models import Attendance, Meeting, Membership, Person, Programme, metadata
-from service.models.enums import Channel, Language, MeetingStatus, MembershipRole, Presence, Role
+from service.models.enums import (
+    Channel,
+    Language,
+    MeetingStatus,
+    MembershipRole,
+    Presence,
+    Reach,
+    Role,
+)
 from tests.factories import now
 
 
@@ -168,3 +177,26 @@ async def test_seeding_again_keeps_the_language_a_teacher_chose(session: AsyncSe
     await seed(session)
     session.expunge_all()
     assert (await session.get_one(Person, teacher.id)).language is Language.en
+
+
+async def test_each_demo_programme_has_a_whatsapp_number_and_opted_in_whatsapp_teachers(
+    session: AsyncSession,
+) -> None:
+    await seed(session)
+    for programme in (await session.exec(select(Programme))).all():
+        assert programme.whatsapp_number and programme.whatsapp_number.startswith("+"), programme
+        on_whatsapp = (
+            await session.exec(
+                select(Person).where(
+                    Person.programme_id == programme.id, Person.reach == Reach.whatsapp
+                )
+            )
+        ).all()
+        assert 2 <= len(on_whatsapp) <= 5, programme.slug
+        assert all(opted_in(p) and "teacher" in p.roles for p in on_whatsapp)
+        on_sms = (
+            await session.exec(
+                select(Person).where(Person.programme_id == programme.id, Person.reach == Reach.sms)
+            )
+        ).all()
+        assert len(on_sms) > len(on_whatsapp)  # a hybrid CoP: most members still on SMS

@@ -48,6 +48,8 @@ CONVERSATION = {
     "forward_later", "to_message", "to_sent", "to_ambiguous", "to_unknown", "to_cannot",
     "to_usage",
 }  # fmt: skip
+# Replies to WHATSAPP and SMS, the channel a person chose: the [reach] table.
+REACH = {"reach_whatsapp", "reach_sms"}
 
 NOV_24_NOON_UTC = "2026-11-24T12:00:00+00:00"  # a Tuesday
 MEETING = {
@@ -66,7 +68,7 @@ def texts() -> SmsTexts:
 
 def test_the_texts_load_with_every_template(texts: SmsTexts) -> None:
     # the digest is tested in test_digest.py
-    assert texts.keys() == TEMPLATES | CONVERSATION | {
+    assert texts.keys() == TEMPLATES | CONVERSATION | REACH | {
         "digest",
         "button_yes",
         "button_no",

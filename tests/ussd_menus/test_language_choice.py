@@ -83,8 +83,9 @@ async def test_a_malawi_teacher_is_offered_chichewa_and_english_and_keeps_chiche
 
     home = await phone.dial()
     assert home.startswith("Hi ")
-    menu = await phone.press(key_of(home, "Language"))
-    assert offered(menu) == ["Chichewa", "English"]  # the programme's, not all five
+    menu = await phone.press(key_of(home, "Language & channel"))
+    # The programme's languages, not all five; then how messages come.
+    assert offered(menu) == ["Chichewa", "English", "SMS or WhatsApp"]
     assert await phone.press(key_of(menu, "Chichewa")) == "Chiyankhulo chasungidwa: Chichewa."
     assert phone.ended
 
@@ -93,7 +94,7 @@ async def test_a_malawi_teacher_is_offered_chichewa_and_english_and_keeps_chiche
     assert stored.language is Language.ny
     assert stored.language_chosen_channel is Channel.ussd
     again = await phone.dial()
-    assert again.startswith("Moni ") and again.endswith(" Chiyankhulo")
+    assert again.startswith("Moni ") and again.endswith(" Chiyankhulo ndi njira")
 
 
 async def test_a_name_with_w_circumflex_reaches_the_screen_as_w(

@@ -48,6 +48,7 @@ from ussd_menus.screens.leader import (
     SchoolRisk,
     SchoolTeacher,
 )
+from ussd_menus.screens.reach import ReachConfirm, ReachMenu
 from ussd_menus.screens.surveys import (
     SurveyQuestion,
     Surveys,
@@ -81,6 +82,8 @@ SCREENS: dict[str, Screen] = {
         Communities(),
         Community(),
         LanguageMenu(),
+        ReachMenu(),
+        ReachConfirm(),
         Welcome(),
         JoinCode(),
         JoinName(),

@@ -1,4 +1,5 @@
-"""What a teacher sees: meetings, RSVP, check-in, communities, language, joining."""
+"""What a teacher sees: meetings, RSVP, check-in, communities, language and channel,
+joining."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ class Home(Menu):
             ("home.check_in", "checkin"),
             ("home.surveys", "surveys"),
             ("home.communities", "communities"),
-            ("home.language", "language"),
+            ("reach.home", "language"),
             *([("home.facilitate", "fac_home")] if c.facilitates else []),
             *([("leader.menu", "school")] if c.leads_school is not None else []),
         ]
@@ -251,7 +252,10 @@ class Community(Screen):
 
 
 class LanguageMenu(Screen):
+    """The programme's languages, then how messages come (SMS or WhatsApp)."""
+
     name = "language"
+    leads_to = ("reach",)
 
     def render(self, c: Caller, state: State, t: Texts) -> str:
         lines = [Line(t("language.title"))]
@@ -259,12 +263,15 @@ class LanguageMenu(Screen):
             Line(f"{n} {LANGUAGE_NAMES[lang]}")
             for n, lang in enumerate(c.programme.languages, start=1)
         ]
-        return fit([*lines, Line(t("common.back"))])
+        channel = Line(f"{len(c.programme.languages) + 1} {t('reach.option')}")
+        return fit([*lines, channel, Line(t("common.back"))])
 
     def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
-        index = choice(value, len(c.programme.languages))
+        index = choice(value, len(c.programme.languages) + 1)
         if index is None:
             return Invalid()
+        if index == len(c.programme.languages):
+            return Go("reach")
         language = c.programme.languages[index]
         # Confirmed in the language just chosen.
         return Finish(lambda t: Texts(t.catalog, language)("language.saved"), SetLanguage(language))

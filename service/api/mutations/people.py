@@ -10,12 +10,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.api import ids
 from service.api.errors import Conflict, NotAllowed, NotFound, ValidationError
 from service.api.mutations.base import given, mutate
-from service.api.types.common import ConsoleRole, Gender, Info_, Language, Role
+from service.api.types.common import ConsoleRole, Gender, Info_, Language, Reach, Role
 from service.api.types.people import PersonNode
 from service.api.types.places import SchoolNode
 from service.domain import console_access
 from service.domain.lookup import get_owned
 from service.domain.people import PersonInput, create_person, update_person
+from service.domain.reach import set_reach
 from service.domain.schools import SchoolInput, create_school, update_school
 from service.models import Person, Programme, School
 from service.models.enums import Scope
@@ -47,6 +48,11 @@ class CreatePersonInput:
     roles: list[Role] | None = None
     subjects: list[str] | None = None
     gender: Gender | None = None
+    reach: Reach | None = strawberry.field(
+        default=None,
+        description="sms (default) or whatsapp; whatsapp set here is not their opt-in: "
+        "SMS goes until they choose WhatsApp themselves.",
+    )
 
 
 @strawberry.input
@@ -58,6 +64,9 @@ class UpdatePersonInput:
     roles: list[Role] | None = strawberry.UNSET
     subjects: list[str] | None = strawberry.UNSET
     gender: Gender | None = strawberry.UNSET
+    reach: Reach | None = strawberry.field(
+        default=strawberry.UNSET, description="As setPersonReach (null: as it is)."
+    )
 
 
 @strawberry.type
@@ -132,6 +141,7 @@ class PeopleMutations:
                 "language": input.language,
                 "school_id": _school_id(input.school_id),
                 "gender": input.gender,
+                "reach": input.reach,
             }
             if input.roles is not None:
                 values["roles"] = input.roles
@@ -168,7 +178,9 @@ class PeopleMutations:
                 "gender": person.gender,
             }
             values = _patch(
-                current, input, ["name", "phone", "language", "roles", "subjects", "gender"]
+                current,
+                input,
+                ["name", "phone", "language", "roles", "subjects", "gender", "reach"],
             )
             if given(input.school_id):
                 values["school_id"] = _school_id(input.school_id)
@@ -176,6 +188,31 @@ class PeopleMutations:
                 programme, pk, PersonInput(**values), session=session, actor=info.context.actor
             )
             return PersonPayload(person=PersonNode.from_row(updated))
+
+        return await mutate(info, Scope.write, work)
+
+    @strawberry.mutation(
+        description=(
+            "Set how messages reach a person: sms or whatsapp (scope write). Audited. "
+            "WhatsApp set by a partner app is not the person's opt-in: they get SMS (the "
+            "reason recorded) until they choose WhatsApp themselves, by USSD or by "
+            "replying WHATSAPP. Someone with no phone cannot be set to whatsapp."
+        )
+    )
+    async def set_person_reach(
+        self, info: Info_, person_id: strawberry.ID, reach: Reach
+    ) -> PersonResult:
+        async def work(session: AsyncSession, programme: Programme) -> PersonPayload:
+            person = await set_reach(
+                programme,
+                ids.decode(person_id, "Person"),
+                reach,
+                session=session,
+                actor=info.context.actor,
+                now=utcnow(),
+                opt_in=False,
+            )
+            return PersonPayload(person=PersonNode.from_row(person))
 
         return await mutate(info, Scope.write, work)
 

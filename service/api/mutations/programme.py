@@ -31,6 +31,11 @@ class ProgrammeSettingsInput:
         default=strawberry.UNSET,
         description="Two-way SMS short code teachers reply to; null removes it.",
     )
+    whatsapp_number: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The WhatsApp Business number members are written from, E.164 "
+        "(+254711082000); null removes it (WhatsApp members then get SMS).",
+    )
     reminder_offsets_hours: list[int] | None = strawberry.UNSET
     quiet_hours_start: time | None = strawberry.UNSET
     quiet_hours_end: time | None = strawberry.UNSET
@@ -88,6 +93,7 @@ _SETTINGS = (
     "service_code",
     "sender_id",
     "short_code",
+    "whatsapp_number",
     "quiet_hours_start",
     "quiet_hours_end",
     "sms_price",

@@ -15,10 +15,12 @@ from service.api.types.common import (
     Info_,
     Language,
     Node,
+    Reach,
     Role,
     phone_for,
 )
 from service.api.types.places import SchoolNode
+from service.domain.reach import opted_in
 from service.models import Person
 from service.models.enums import MembershipStatus
 
@@ -40,6 +42,17 @@ class PersonNode(Node):
     gender: Gender | None
     consent: ConsentState
     opted_out: bool = strawberry.field(description="True after STOP: no SMS is sent to them.")
+    reach: Reach = strawberry.field(
+        description="How messages reach them: sms, or whatsapp (SMS when WhatsApp cannot "
+        "deliver, e.g. before they opt in)."
+    )
+    whatsapp_opt_in: bool = strawberry.field(
+        description="They opted in to WhatsApp themselves (USSD menu or replying WHATSAPP) "
+        "and have not stopped it since: WhatsApp may write to them first."
+    )
+    whatsapp_opt_in_at: datetime | None = strawberry.field(
+        description="When they last opted in to WhatsApp; null: never."
+    )
     console_role: ConsoleRole | None = strawberry.field(
         description="What they may do in the web console; null: they cannot sign in to it."
     )
@@ -60,6 +73,9 @@ class PersonNode(Node):
             gender=row.gender,
             consent=row.consent,
             opted_out=row.opted_out_at is not None,
+            reach=row.reach,
+            whatsapp_opt_in=opted_in(row),
+            whatsapp_opt_in_at=row.whatsapp_opt_in_at,
             console_role=row.console_role,
             created_at=row.created_at,
             pk=row.id,

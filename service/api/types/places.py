@@ -27,6 +27,10 @@ class ProgrammeNode(Node):
         description="The two-way SMS short code teachers reply to (programmes may share "
         "one); null: it hears replies to any of the account's codes."
     )
+    whatsapp_number: str | None = strawberry.field(
+        description="The WhatsApp Business number members are written from (E.164); "
+        "null: no WhatsApp, every member gets SMS."
+    )
     reminder_offsets_hours: list[int] = strawberry.field(
         description="Hours before a meeting that reminders go out."
     )
@@ -68,6 +72,7 @@ class ProgrammeNode(Node):
             service_code=row.service_code,
             sender_id=row.sender_id,
             short_code=row.short_code,
+            whatsapp_number=row.whatsapp_number,
             reminder_offsets_hours=list(row.reminder_offsets_h),
             quiet_hours_start=row.quiet_hours_start,
             quiet_hours_end=row.quiet_hours_end,

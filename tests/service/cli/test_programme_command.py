@@ -79,6 +79,19 @@ def test_an_operator_sets_changes_and_removes_a_programmes_short_code(cli: CliRu
     assert listed_code() == ""
 
 
+def test_an_operator_sets_and_removes_a_programmes_whatsapp_number(cli: CliRunner) -> None:
+    assert cli.invoke(app, CREATE).exit_code == 0
+    update = ["programme", "update", "--slug", "ke-clusters"]
+    changed = cli.invoke(app, [*update, "--whatsapp-number", "+254 711 082 000"])
+    assert changed.exit_code == 0, changed.output
+    assert "WhatsApp +254711082000" in changed.stdout
+    bad = cli.invoke(app, [*update, "--whatsapp-number", "0711082000"])
+    assert bad.exit_code == 1 and "must be E.164" in bad.stderr
+    removed = cli.invoke(app, [*update, "--no-whatsapp-number"])
+    assert removed.exit_code == 0, removed.output
+    assert "WhatsApp - (members get SMS)" in removed.stdout
+
+
 def test_a_bad_short_code_or_an_empty_update_is_refused_clearly(cli: CliRunner) -> None:
     assert cli.invoke(app, CREATE).exit_code == 0
     bad = cli.invoke(app, ["programme", "update", "--slug", "ke-clusters", "--short-code", "CoP"])

@@ -16,6 +16,7 @@ from service.api.types.common import (
     Language,
     MessageStatus,
     Node,
+    Reach,
     phone_for,
 )
 from service.models import Message
@@ -44,6 +45,10 @@ class MessageNode(Node):
     send_after: datetime | None = strawberry.field(
         description="Not sent before this (quiet hours, retry backoff)."
     )
+    reach: Reach = strawberry.field(description="The channel it went by: SMS or WhatsApp.")
+    fallback_reason: str | None = strawberry.field(
+        description="Why it went by SMS to someone whose channel is WhatsApp."
+    )
     raw_phone: strawberry.Private[str]
     raw_body: strawberry.Private[str | None]  # rendered when sent
 
@@ -56,6 +61,7 @@ class MessageNode(Node):
             attempts=row.attempts, last_error=row.last_error, created_at=row.created_at,
             sent_at=row.sent_at, delivered_at=row.delivered_at, raw_phone=row.phone,
             raw_body=row.body, template=row.template, send_after=row.send_after,
+            reach=row.reach, fallback_reason=row.fallback_reason,
         )  # fmt: skip
 
     @strawberry.field

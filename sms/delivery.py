@@ -37,9 +37,10 @@ from service.domain import outbox
 from service.domain.actor import Actor
 from service.domain.people import opt_out
 from service.models import Message, Person, UnmatchedReport
-from service.models.enums import Channel, Direction, MessageStatus
+from service.models.enums import Channel, Direction, MessageStatus, Reach
 from service.models.types import utcnow
 from sms.grouping import GroupCommit
+from sms.whatsapp_fallback import resend_by_sms
 
 log = structlog.get_logger(__name__)
 
@@ -152,11 +153,14 @@ async def apply_reports(
     ids = list({r.provider_id for r in reports})
     await lock_ids(session, ids)
     rows = await session.execute(
-        sa.select(TABLE.c.id, TABLE.c.provider_id, TABLE.c.status, TABLE.c.person_id).where(
-            TABLE.c.direction == Direction.outbound, TABLE.c.provider_id.in_(ids)
-        )
+        sa.select(
+            TABLE.c.id, TABLE.c.provider_id, TABLE.c.status, TABLE.c.person_id, TABLE.c.reach
+        ).where(TABLE.c.direction == Direction.outbound, TABLE.c.provider_id.in_(ids))
     )
-    current = {pid: (pk, status, person) for pk, pid, status, person in rows.all()}
+    found_rows = rows.all()
+    current = {pid: (pk, status, person) for pk, pid, status, person, _ in found_rows}
+    on_whatsapp = {pk for pk, _, _, _, reach in found_rows if reach == Reach.whatsapp}
+    failed_on_whatsapp: set[int] = set()
     updates: dict[MessageStatus, list[dict[str, object]]] = {}
     moved: list[bool] = []
     unfound: list[int] = []
@@ -176,6 +180,8 @@ async def apply_reports(
         moved.append(True)
         if report.status is MessageStatus.failed and report.blacklisted and person_id:
             blocked.add(person_id)
+        if report.status is MessageStatus.failed and pk in on_whatsapp:
+            failed_on_whatsapp.add(pk)
     for target, params in updates.items():
         await session.execute(
             sa.update(TABLE)
@@ -191,6 +197,7 @@ async def apply_reports(
             params,
         )
     await stop_blacklisted(session, blocked, now)
+    await resend_by_sms(session, failed_on_whatsapp, now)
     return moved, unfound
 
 

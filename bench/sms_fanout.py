@@ -1,6 +1,11 @@
 """100,000 reminders from due to accepted by the simulated gateway, then their
 delivery reports ingested by `copline serve`, all on PostgreSQL.
 
+`--whatsapp-share 0.5` (the default) puts half the teachers on WhatsApp (opted in,
+their window closed: each reminder an approved template with its buttons, one request
+per person as WhatsApp has no bulk send); the rest get SMS in bulk requests. The
+figures are printed per channel; `--whatsapp-share 0` is the SMS-only run.
+
 1. A programme of 5,000 communities x 20 teachers, each community meeting in 48 h.
 2. A worker process (measured: wall time, peak RSS) runs the reminder job, which
    writes 100,000 outbox rows, then sends until the outbox is empty through the
@@ -29,9 +34,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from sqlalchemy import func
 from sqlmodel import col
 
 from service import migrate
@@ -40,7 +47,7 @@ from service.db import build_engine, build_session_factory
 from service.domain.actor import Actor
 from service.domain.programmes import ProgrammeCreate, create_programme
 from service.models import Community, Meeting, Membership, Message, Person
-from service.models.enums import CommunityKind, Country, Language, MeetingStatus
+from service.models.enums import CommunityKind, Country, Language, MeetingStatus, Reach
 
 TOKEN = "bench-token"
 ROOT = str(Path(__file__).resolve().parent.parent)
@@ -66,7 +73,12 @@ end
 """
 
 
-async def build(url: str, teachers: int) -> int:
+def on_whatsapp(n: int, share: float) -> bool:
+    """Teacher `n` is on WhatsApp: spread evenly, `share` of them."""
+    return share > 0 and int((n + 1) * share) > int(n * share)
+
+
+async def build(url: str, teachers: int, share: float) -> int:
     """The programme, its people, communities, memberships and meetings; bulk inserted."""
     engine = build_engine(Settings(database_url=url, _env_file=None))
     await migrate.upgrade(engine)
@@ -81,6 +93,7 @@ async def build(url: str, teachers: int) -> int:
                 default_language=Language.sw,
                 service_code="*384*9#",
                 sender_id="COPLINE",
+                whatsapp_number="+254711082000",
             ),
             session=session,
             actor=Actor.cli("bench"),
@@ -117,6 +130,11 @@ async def build(url: str, teachers: int) -> int:
                         "subjects": [],
                         "created_at": now,
                         "updated_at": now,
+                        **(
+                            {"reach": Reach.whatsapp, "whatsapp_opt_in_at": now}
+                            if on_whatsapp(n, share)
+                            else {}
+                        ),
                     }
                     for n in range(start, min(start + 10_000, teachers))
                 ],
@@ -175,13 +193,17 @@ async def worker(url: str, simulator: str) -> None:
     from sms.gateway import SIMULATOR_API_KEY, AfricasTalkingGateway
     from sms.sender import Sender
     from sms.texts import SmsTexts
+    from sms.whatsapp_gateway import AfricasTalkingWhatsApp
 
     engine = build_engine(Settings(database_url=url, _env_file=None))
     sessions = build_session_factory(engine)
     gateway = AfricasTalkingGateway(
         username="sandbox", api_key=SIMULATOR_API_KEY, base_url=simulator
     )
-    sender = Sender(sessions, gateway, SmsTexts.load(), clock=lambda: DUE_AT)
+    whatsapp = AfricasTalkingWhatsApp(
+        username="sandbox", api_key=SIMULATOR_API_KEY, base_url=simulator
+    )
+    sender = Sender(sessions, gateway, SmsTexts.load(), clock=lambda: DUE_AT, whatsapp=whatsapp)
     started = time.perf_counter()
     async with sessions() as session:
         queued = await queue_due_reminders(session, DUE_AT)
@@ -189,6 +211,13 @@ async def worker(url: str, simulator: str) -> None:
     queued_at = time.perf_counter()
     report = await sender.send_until_idle(budget=timedelta(hours=1))
     done = time.perf_counter()
+    async with sessions() as session:
+        counted = await session.execute(
+            sa.select(col(Message.reach), func.count())
+            .where(col(Message.provider_id).is_not(None))
+            .group_by(col(Message.reach))
+        )
+        per_channel = {str(reach): int(n) for reach, n in counted.all()}
     await engine.dispose()
     print(
         json.dumps(
@@ -200,23 +229,39 @@ async def worker(url: str, simulator: str) -> None:
                 "send_s": done - queued_at,
                 "total_s": done - started,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "per_channel": per_channel,
             }
         )
     )
 
 
-def gateway_alone(simulator: str, teachers: int) -> float:
-    """The baseline: the same requests straight from the gateway, no database."""
+def gateway_alone(simulator: str, teachers: int, share: float) -> float:
+    """The baseline: the same requests straight from the gateways, no database: SMS in
+    bulk per community, a WhatsApp template per WhatsApp teacher."""
     from sms.gateway import SIMULATOR_API_KEY, AfricasTalkingGateway
+    from sms.whatsapp_gateway import AfricasTalkingWhatsApp
 
     gateway = AfricasTalkingGateway(
         username="sandbox", api_key=SIMULATOR_API_KEY, base_url=simulator
     )
-    numbers = [f"+2547{n:08d}" for n in range(teachers)]
-    chunks = [numbers[i : i + PER_COMMUNITY] for i in range(0, teachers, PER_COMMUNITY)]
+    whatsapp = AfricasTalkingWhatsApp(
+        username="sandbox", api_key=SIMULATOR_API_KEY, base_url=simulator
+    )
+    sms = [f"+2547{n:08d}" for n in range(teachers) if not on_whatsapp(n, share)]
+    chunks = [sms[i : i + PER_COMMUNITY] for i in range(0, len(sms), PER_COMMUNITY)]
+    wa = [f"+2547{n:08d}" for n in range(teachers) if on_whatsapp(n, share)]
+    buttons = ["Nitakuja", "Sitaweza kuja"]
+
+    def template(phone: str) -> object:
+        text = f"Reminder {phone}"
+        return whatsapp.send_template(
+            "+254711082000", phone, "copline_reminder", "sw", [text], buttons, preview=text
+        )
+
     started = time.perf_counter()
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda c: gateway.send(f"Reminder {c[0]}", c), chunks))
+        list(pool.map(template, wa))
     return time.perf_counter() - started
 
 
@@ -271,7 +316,9 @@ async def provider_ids(url: str) -> list[str]:
     return ids
 
 
-def send_phase(url: str, env: dict[str, str], teachers: int) -> tuple[dict[str, float], float, int]:
+def send_phase(
+    url: str, env: dict[str, str], teachers: int, share: float
+) -> tuple[dict[str, Any], float, int]:
     simulator_url = f"http://127.0.0.1:{SIM_PORT}"
     # No delivery reports during the send: they are measured on their own below.
     sim = start(
@@ -290,8 +337,9 @@ def send_phase(url: str, env: dict[str, str], teachers: int) -> tuple[dict[str, 
     )
     try:
         wait(f"{simulator_url}/healthz")
-        baseline = gateway_alone(simulator_url, teachers)
+        baseline = gateway_alone(simulator_url, teachers, share)
         httpx.delete(f"{simulator_url}/sim/requests")
+        httpx.delete(f"{simulator_url}/sim/whatsapp")
         run = subprocess.run(
             [sys.executable, "-m", "bench.sms_fanout", "--worker", url, simulator_url],
             cwd=ROOT,
@@ -302,6 +350,7 @@ def send_phase(url: str, env: dict[str, str], teachers: int) -> tuple[dict[str, 
         )
         result = json.loads(run.stdout.strip().splitlines()[-1])
         accepted = int(httpx.get(f"{simulator_url}/sim/requests").json()["accepted"])
+        accepted += int(httpx.get(f"{simulator_url}/sim/whatsapp/requests").json()["accepted"])
     finally:
         sim.terminate()
         sim.wait(timeout=10)
@@ -355,17 +404,18 @@ def report_phase(ids: list[str], env: dict[str, str], seconds: int) -> tuple[flo
     return ours, base
 
 
-def main(teachers: int = 100_000, seconds: int = 10) -> None:
+def main(teachers: int = 100_000, seconds: int = 10, share: float = 0.5) -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     from tests.databases import fresh_postgres_database
 
     url = asyncio.run(fresh_postgres_database("copline_bench_sms"))
     started = time.perf_counter()
-    communities = asyncio.run(build(url, teachers))
+    communities = asyncio.run(build(url, teachers, share))
     print(
-        f"SMS fan-out: {teachers:,} teachers in {communities:,} communities, one meeting each "
-        f"(set up in {time.perf_counter() - started:.0f} s), PostgreSQL"
+        f"Reminder fan-out: {teachers:,} teachers in {communities:,} communities, one meeting "
+        f"each, {share:.0%} on WhatsApp (set up in {time.perf_counter() - started:.0f} s), "
+        "PostgreSQL"
     )
     env = os.environ | {
         "COPLINE_DATABASE_URL": url,
@@ -374,7 +424,7 @@ def main(teachers: int = 100_000, seconds: int = 10) -> None:
         "COPLINE_WORKER_IN_PROCESS": "false",
         "COPLINE_AT_SIMULATOR": "false",
     }
-    result, baseline, accepted = send_phase(url, env, teachers)
+    result, baseline, accepted = send_phase(url, env, teachers, share)
     rate = result["sent"] / result["total_s"]
     print(
         f"due -> accepted: {result['sent']:,.0f} sent ({accepted:,} accepted by the simulator) "
@@ -382,8 +432,14 @@ def main(teachers: int = 100_000, seconds: int = 10) -> None:
         f"(queueing {result['queue_s']:.1f} s, sending {result['send_s']:.1f} s); "
         f"worker peak RSS {result['peak_rss_mb']:.0f} MB"
     )
+    channels = result["per_channel"]
     print(
-        f"baseline, the gateway alone (same {teachers // PER_COMMUNITY:,} requests, no database): "
+        "per channel: "
+        + ", ".join(f"{reach} {channels.get(reach, 0):,}" for reach in ("sms", "whatsapp"))
+        + f" (WhatsApp: one request each, {channels.get('whatsapp', 0):,} requests; SMS in bulk)"
+    )
+    print(
+        "baseline, the gateways alone (the same requests, no database): "
         f"{baseline:.1f} s = {teachers / baseline:,.0f} messages/s; copline takes "
         f"{result['total_s'] / baseline:.1f}x as long"
     )
@@ -402,5 +458,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teachers", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--whatsapp-share", type=float, default=0.5)
     args = parser.parse_args()
-    main(args.teachers, args.seconds)
+    main(args.teachers, args.seconds, args.whatsapp_share)

@@ -22,10 +22,12 @@ Each accepted message then gets status callbacks at `{service}/at/{token}/
 whatsapp/status`, one delivery delay apart: `sent`, then `delivered` (and `read`)
 or `failed`, as forms `{id, phoneNumber, status, date, failureReason?}`.
 
-The smartphones: `POST /sim/phones/{phone}/whatsapp` `{text}` or `{button}` (a
-label or its number, from the latest message with buttons) is posted to the
-service's `/whatsapp/inbound` as `{id, from, to, date, text, button?, replyTo?}`
-and opens the phone's 24-hour window. `GET /sim/whatsapp/{phone}` is the chat.
+The smartphones: `POST /sim/phones/{phone}/whatsapp` `{text}` or `{button, message?}`
+(a label or its number, of the button under the chat message whose id is `message`,
+as WhatsApp tells which message a quick reply answers; without it, the latest
+message with buttons) is posted to the service's `/whatsapp/inbound` as `{id, from,
+to, date, text, button?, replyTo?}` and opens the phone's 24-hour window.
+`GET /sim/whatsapp/{phone}` is the chat.
 """
 
 from __future__ import annotations
@@ -341,7 +343,7 @@ class WhatsAppDesk:
             return JSONResponse({"error": f"{phone} is not on WhatsApp"}, status_code=409)
         reply_to: str | None = None
         if button is not None:
-            found = self._button(phone, button)
+            found = self._button(phone, button, body.get("message"))
             if found is None:
                 return JSONResponse({"error": "no such button"}, status_code=400)
             text, reply_to = found
@@ -365,9 +367,12 @@ class WhatsAppDesk:
             form["replyTo"] = reply_to
         return form
 
-    def _button(self, phone: str, button: Any) -> tuple[str, str] | None:
-        """The label tapped and the message it belongs to: the latest one with buttons."""
+    def _button(self, phone: str, button: Any, under: Any = None) -> tuple[str, str] | None:
+        """The label tapped and the message it belongs to: the message `under` names (a
+        chat holds many reminders, each with its buttons), else the latest with buttons."""
         for message in reversed(self.chats.get(phone, [])):
+            if under is not None and message.id != under:
+                continue
             if message.direction == "out" and message.buttons:
                 labels = message.buttons
                 if isinstance(button, int) and 1 <= button <= len(labels):

@@ -1,6 +1,7 @@
 """A trainer opens the simulator's phones in the browser and does what a teacher does on a
 basic phone: dials the programme's USSD code and says she will come to a meeting, and
-answers YES by SMS. Each answer is read back through GraphQL, as a partner app would.
+answers YES by SMS; and what a teacher does on a smartphone: taps "I'll come" under a
+WhatsApp reminder. Each answer is read back through GraphQL, as a partner app would.
 The page also passes axe-core, and says so plainly when the simulator has no WhatsApp.
 """
 
@@ -10,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -22,6 +24,9 @@ from tests.browser.test_accessibility import AXE, described, violations
 
 OMONDI = "+254712100003"  # Omondi Were, teacher in Kisumu Central Cluster CoP (Kiswahili)
 LILIAN = "+254712100016"  # Lilian Ouma, teacher in Kakamega North Cluster CoP (English)
+# Everlyne Simiyu, teacher in Kisumu Central Cluster CoP (Kiswahili), on WhatsApp by her
+# own choice (the demo records her opt-in).
+EVERLYNE = "+254712100005"
 SERVICE_CODE = "*384*2541#"  # ke-clusters
 
 NEXT_MEETING = """
@@ -35,26 +40,36 @@ query ($search: String!) {
 
 
 @cache
-def api_key(database_url: str) -> str:
+def api_key(database_url: str, scopes: str = "read,read:pii") -> str:
     created = subprocess.run(
         [sys.executable, "-m", "service.cli.main", "apikey", "create",
-         "--programme", "ke-clusters", "--scopes", "read,read:pii", "--name", "phones test"],
+         "--programme", "ke-clusters", "--scopes", scopes, "--name", "phones test"],
         env={**os.environ, "COPLINE_DATABASE_URL": database_url},
         check=True, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     return created.stdout.strip()
 
 
-def next_meeting(console: Console, name: str, phone: str) -> tuple[str, dict[str, Any]]:
-    """The code of the person's next meeting and their attendance row in it, by GraphQL."""
+def graphql(
+    console: Console, query: str, scopes: str = "read,read:pii", **variables: Any
+) -> dict[str, Any]:
     answer = httpx.post(
         f"{console.base}/graphql",
-        json={"query": NEXT_MEETING, "variables": {"search": name}},
-        headers={"Authorization": f"Bearer {api_key(console.database_url)}"},
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {api_key(console.database_url, scopes)}"},
         timeout=10,
     )
     answer.raise_for_status()
-    [person] = [p for p in answer.json()["data"]["people"]["nodes"] if p["phone"] == phone]
+    body: dict[str, Any] = answer.json()
+    assert "errors" not in body, body["errors"]
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+def next_meeting(console: Console, name: str, phone: str) -> tuple[str, dict[str, Any]]:
+    """The code of the person's next meeting and their attendance row in it, by GraphQL."""
+    data = graphql(console, NEXT_MEETING, search=name)
+    [person] = [p for p in data["people"]["nodes"] if p["phone"] == phone]
     [meeting] = person["upcomingMeetings"]
     [row] = [a for a in meeting["attendance"] if a["person"]["phone"] == phone]
     return meeting["code"], row
@@ -107,6 +122,86 @@ def test_a_teacher_answers_yes_by_sms_from_the_phone_page(page: Page, console: C
 
     _, after = next_meeting(console, "Lilian Ouma", LILIAN)
     assert (after["rsvp"], after["rsvpChannel"]) == ("yes", "sms")
+
+
+FACILITATE = "read,read:pii,write,sms:send,admin"
+COMMUNITY_OF = """
+query ($search: String!) {
+  people(filter: {search: $search}) { nodes { phone reach communities { id code } } }
+}
+"""
+NO_QUIET_HOURS = """
+mutation { updateProgramme(input: {quietHoursStart: "00:00:00", quietHoursEnd: "00:00:00"}) {
+  __typename } }
+"""
+SCHEDULE = """
+mutation ($input: ScheduleMeetingInput!) {
+  scheduleMeeting(input: $input) {
+    __typename ... on MeetingPayload { meeting { id code } } ... on Error { message } }
+}
+"""
+REMIND = """
+mutation ($id: ID!) { sendReminder(meetingId: $id) { __typename ... on Error { message } } }
+"""
+ATTENDANCE = """
+query ($id: ID!) { meeting(id: $id) { attendance { rsvp rsvpChannel person { phone } } } }
+"""
+
+
+def schedule_and_remind(console: Console, community_id: str, starts: datetime) -> dict[str, str]:
+    """A meeting scheduled through GraphQL and its members reminded now, as a facilitator
+    does: the meeting's id and code."""
+    scheduled = graphql(
+        console, SCHEDULE, FACILITATE,
+        input={"communityId": community_id, "startsAt": starts.isoformat(),
+               "modality": "hybrid", "venue": "Cluster resource centre"},
+    )["scheduleMeeting"]  # fmt: skip
+    assert scheduled["__typename"] == "MeetingPayload", scheduled
+    meeting: dict[str, str] = scheduled["meeting"]
+    reminded = graphql(console, REMIND, FACILITATE, id=meeting["id"])["sendReminder"]
+    assert reminded["__typename"] == "QueuedPayload", reminded
+    return meeting
+
+
+def rsvp_of(console: Console, meeting_id: str, phone: str) -> tuple[str, str | None]:
+    attendance = graphql(console, ATTENDANCE, id=meeting_id)["meeting"]["attendance"]
+    rows = [a for a in attendance if a["person"]["phone"] == phone]
+    return (rows[0]["rsvp"], rows[0]["rsvpChannel"]) if rows else ("none", None)
+
+
+def test_a_teacher_taps_ill_come_under_a_whatsapp_reminder(page: Page, console: Console) -> None:
+    # A trainer's workshop may run into the evening: the programme lifts its quiet hours,
+    # which would otherwise hold every reminder until the morning.
+    lifted = graphql(console, NO_QUIET_HOURS, FACILITATE)["updateProgramme"]
+    assert lifted["__typename"] == "ProgrammePayload"
+    [everlyne] = graphql(console, COMMUNITY_OF, search="Everlyne Simiyu")["people"]["nodes"]
+    assert (everlyne["phone"], everlyne["reach"]) == (EVERLYNE, "whatsapp")
+    [community] = everlyne["communities"]
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0)
+
+    tapped = schedule_and_remind(console, community["id"], tomorrow)
+    open_phones(page, console, EVERLYNE)
+    chat = page.get_by_role("log", name="WhatsApp chat")
+    # Her reminder, as the service sent it by WhatsApp: in Kiswahili, with its buttons.
+    reminder = chat.locator(".bubble").filter(has_text=f"NDIYO {tapped['code']}")
+    expect(reminder).to_contain_text("template copline_reminder", timeout=30_000)
+    # A reminder of another meeting arrives after it, so hers is no longer the latest.
+    later = schedule_and_remind(console, community["id"], tomorrow + timedelta(hours=3))
+    expect(chat.locator(".bubble").filter(has_text=f"NDIYO {later['code']}")).to_have_count(
+        1, timeout=30_000
+    )
+
+    replies = reminder.get_by_role("group", name="Quick replies")
+    expect(replies.get_by_role("button")).to_have_text(["Nitakuja", "Sitaweza kuja"])
+    replies.get_by_role("button", name="Nitakuja").click()
+    expect(page.locator("#wa-status")).to_have_text("Sent “Nitakuja”.")
+    # The service's answer comes back in the chat, free text now that she wrote.
+    expect(chat.locator(".bubble").last).to_contain_text(
+        f"jibu NIPO {tapped['code']}", timeout=20_000
+    )
+
+    assert rsvp_of(console, tapped["id"], EVERLYNE) == ("yes", "whatsapp")
+    assert rsvp_of(console, later["id"], EVERLYNE)[0] != "yes"  # the button is the bubble's
 
 
 def test_the_smartphone_shows_the_chat_or_says_the_simulator_has_no_whatsapp(
@@ -210,6 +305,6 @@ def test_the_smartphone_shows_the_chat_and_a_tapped_button_is_sent(
     page.get_by_label("WhatsApp message", exact=True).fill("NDIYO")
     page.get_by_role("button", name="Send WhatsApp message").click()
     expect(page.locator("#wa-status")).to_have_text("Sent “NDIYO”.")
-    assert posted == [{"button": "I'll come"}, {"text": "NDIYO"}]
+    assert posted == [{"button": "I'll come", "message": "wa-1"}, {"text": "NDIYO"}]
     expect(page.get_by_text("This number is not on WhatsApp")).to_be_hidden()
     expect(page.get_by_text("WhatsApp not available in this simulator.")).to_be_hidden()

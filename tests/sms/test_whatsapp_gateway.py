@@ -247,9 +247,35 @@ async def test_a_phone_taps_a_button_and_the_service_hears_it(
     assert (await chat(at_sim, WANJIRU))["window_open"] is True
 
 
+async def test_a_button_tapped_under_an_older_reminder_answers_that_reminder(
+    at_sim: RunningSimulator, receiver: StandInService
+) -> None:
+    send = whatsapp(at_sim).send_template
+    older = await call(send, BUSINESS, WANJIRU, "cop_reminder", "en", ["Maths"], RSVP)
+    newer = await call(send, BUSINESS, WANJIRU, "cop_reminder", "en", ["English"], RSVP)
+
+    await phone_writes(at_sim, WANJIRU, button="I'll come", message=older.message_id)
+    await phone_writes(at_sim, WANJIRU, button=2, message=newer.message_id)
+    await phone_writes(at_sim, WANJIRU, button="I'll come")  # no message: the latest
+
+    forms = receiver.received("whatsapp/inbound")
+    assert [(f["button"], f["replyTo"]) for f in forms] == [
+        ("I'll come", older.message_id),
+        ("I can't come", newer.message_id),
+        ("I'll come", newer.message_id),
+    ]
+
+
 @pytest.mark.parametrize(
     "body",
-    [{}, {"text": "a", "button": "b"}, {"button": "Maybe"}, {"button": 3}, {"text": " "}],
+    [
+        {},
+        {"text": "a", "button": "b"},
+        {"button": "Maybe"},
+        {"button": 3},
+        {"text": " "},
+        {"button": 1, "message": "ATWAid_unknown"},
+    ],
 )
 async def test_a_phone_cannot_send_what_whatsapp_would_not(
     at_sim: RunningSimulator, receiver: StandInService, body: dict[str, Any]

@@ -229,7 +229,10 @@
       for (const btn of buttons) {
         const b = el("button", { type: "button" }, label(btn));
         const id = typeof btn === "object" && (btn.id || btn.payload);
-        b.addEventListener("click", () => reply({ button: String(id || label(btn)) }, `“${label(btn)}”`));
+        // The message the button is under goes with it: that is the one it answers.
+        const body = { button: String(id || label(btn)) };
+        if (m.id) body.message = String(m.id);
+        b.addEventListener("click", () => reply(body, `“${label(btn)}”`));
         group.append(b);
       }
       div.append(group);

@@ -145,14 +145,17 @@ async def test_the_page_loads_its_script_and_styles_from_the_simulator_only(
 
 
 def test_the_demo_phones_and_codes_are_the_demos() -> None:
-    """demo.json names people of the demo rosters and the demo programmes' codes."""
+    """demo.json names people of the demo rosters, says who of them is on WhatsApp (the
+    roster's channel), and lists the demo programmes' codes."""
     people = {
-        row["phone"]: row["name"]
+        row["phone"]: (row["name"], row["channel"] == "whatsapp")
         for roster in DEMO_ROSTERS.glob("*/people.csv")
         for row in csv.DictReader(roster.open(encoding="utf-8"))
     }
     for listed in demo()["phones"]:
-        assert people.get(listed["phone"]) == listed["name"], listed
+        on_whatsapp = "on WhatsApp" in listed["who"]
+        assert people.get(listed["phone"]) == (listed["name"], on_whatsapp), listed
+    assert any("on WhatsApp" in listed["who"] for listed in demo()["phones"])
     assert {c["code"] for c in demo()["service_codes"]} == {
         p.settings.service_code for p in PROGRAMMES
     }

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -55,6 +56,7 @@ from service.models.enums import (
     MessageStatus,
     Modality,
     Presence,
+    Reach,
     Rsvp,
 )
 from sms import commands
@@ -197,6 +199,31 @@ async def _stop_or_start(
 
 
 async def _store(session: AsyncSession, person: Person, sms: InboundSms, now: datetime) -> bool:
+    return await store_inbound(
+        session,
+        person,
+        phone=sms.sender,
+        text=sms.text,
+        provider_id=sms.provider_id,
+        received_at=sms.received_at,
+        now=now,
+    )
+
+
+async def store_inbound(
+    session: AsyncSession,
+    person: Person,
+    *,
+    phone: str,
+    text: str,
+    provider_id: str,
+    received_at: datetime,
+    now: datetime,
+    reach: Reach = Reach.sms,
+    params: dict[str, Any] | None = None,
+) -> bool:
+    """Store a person's incoming message once per provider id, by SMS or WhatsApp;
+    False when it was stored already (the provider repeated its callback)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql.insert(TABLE) if dialect == "postgresql" else sqlite.insert(TABLE)
     result = await session.execute(
@@ -205,12 +232,14 @@ async def _store(session: AsyncSession, person: Person, sms: InboundSms, now: da
             person_id=person.id,
             direction=Direction.inbound,
             kind="inbound",
-            phone=sms.sender,
-            body=sms.text,
+            phone=phone,
+            reach=reach,
+            body=text,
+            params=params,
             language=person.language,
             status=MessageStatus.received,
-            provider_id=sms.provider_id,
-            created_at=sms.received_at,
+            provider_id=provider_id,
+            created_at=received_at,
             updated_at=now,
         )
         .on_conflict_do_nothing(index_elements=["direction", "provider_id"])

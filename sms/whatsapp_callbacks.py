@@ -29,7 +29,6 @@ from datetime import datetime
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,7 +36,7 @@ from service.domain.phones import mask_phone
 from service.models import Message, Person, Programme
 from service.models.enums import Direction, MessageStatus, Reach
 from sms.delivery import BLACKLISTED, DeliveryReport
-from sms.inbound import BadInbound, parse_date
+from sms.inbound import BadInbound, parse_date, store_inbound
 
 log = structlog.get_logger(__name__)
 
@@ -241,26 +240,15 @@ async def _owner(
 async def _store(
     session: AsyncSession, person: Person, inbound: WhatsAppInbound, now: datetime
 ) -> bool:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert(TABLE) if dialect == "postgresql" else sqlite.insert(TABLE)
     params = {"button": inbound.button, "reply_to": inbound.reply_to}
-    result = await session.execute(
-        insert.values(
-            programme_id=person.programme_id,
-            person_id=person.id,
-            direction=Direction.inbound,
-            kind="inbound",
-            phone=inbound.sender,
-            reach=Reach.whatsapp,
-            body=inbound.text,
-            params={k: v for k, v in params.items() if v is not None} or None,
-            language=person.language,
-            status=MessageStatus.received,
-            provider_id=inbound.provider_id,
-            created_at=inbound.received_at,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["direction", "provider_id"])
-        .returning(TABLE.c.id)
+    return await store_inbound(
+        session,
+        person,
+        phone=inbound.sender,
+        text=inbound.text,
+        provider_id=inbound.provider_id,
+        received_at=inbound.received_at,
+        now=now,
+        reach=Reach.whatsapp,
+        params={k: v for k, v in params.items() if v is not None} or None,
     )
-    return result.first() is not None

@@ -221,36 +221,48 @@ class FacRemind(_FacConfirm):
         return Remind(meeting_id)
 
 
-class FacMoveDate(Screen):
-    name = "fac_move_date"
-    leads_to = ("fac_move_time",)
+class DatePrompt(Screen):
+    """A date ahead typed as DDMM, then on to `following` with it in the state."""
+
+    prompt: str
+    following: str
 
     def render(self, c: Caller, state: State, t: Texts) -> str:
-        return fit([Line(t("facilitator.move_date")), Line(t("common.back"))])
+        return fit([Line(t(self.prompt)), Line(t("common.back"))])
 
     def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
         day = next_date(value, c.now.date())
-        return (
-            Invalid("facilitator.bad_date")
-            if day is None
-            else Go("fac_move_time", {**state, "day": day.isoformat()})
-        )
+        if day is None:
+            return Invalid("facilitator.bad_date")
+        return Go(self.following, {**state, "day": day.isoformat()})
 
 
-class FacMoveTime(Screen):
-    name = "fac_move_time"
-    leads_to = ("fac_move_confirm",)
+class TimePrompt(Screen):
+    """A time ahead on the state's day typed as HHMM, then on to `following`."""
+
+    prompt: str
+    following: str
 
     def render(self, c: Caller, state: State, t: Texts) -> str:
-        return fit([Line(t("facilitator.move_time")), Line(t("common.back"))])
+        return fit([Line(t(self.prompt)), Line(t("common.back"))])
 
     def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
         moment = at_time(value, date.fromisoformat(state["day"]), c.now)
-        return (
-            Invalid("facilitator.bad_time")
-            if moment is None
-            else Go("fac_move_confirm", {**state, "at": moment.isoformat()})
-        )
+        if moment is None:
+            return Invalid("facilitator.bad_time")
+        return Go(self.following, {**state, "at": moment.isoformat()})
+
+
+class FacMoveDate(DatePrompt):
+    name = "fac_move_date"
+    prompt, following = "facilitator.move_date", "fac_move_time"
+    leads_to = (following,)
+
+
+class FacMoveTime(TimePrompt):
+    name = "fac_move_time"
+    prompt, following = "facilitator.move_time", "fac_move_confirm"
+    leads_to = (following,)
 
 
 class FacMoveConfirm(Screen):

@@ -5,7 +5,7 @@ adding a member and messaging the members (facilitator_members.py)."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import datetime
 
 from service.domain.meetings import ACTIVITY_MAX
 from service.gsm7 import septets, to_gsm7
@@ -25,7 +25,7 @@ from ussd_menus.screens.base import (
     choice,
     digits,
 )
-from ussd_menus.screens.facilitator import at_time, next_date
+from ussd_menus.screens.facilitator import DatePrompt, TimePrompt
 
 # What a facilitator's community pick leads to ("next" in the state), and its name.
 TASKS = {"plan_date": "plan.schedule", "add_phone": "plan.add", "msg_text": "plan.message"}
@@ -70,32 +70,16 @@ class FacCommunity(ListScreen):
         return Go(state["next"], {"community": c.led[index][0]})
 
 
-class PlanDate(Screen):
+class PlanDate(DatePrompt):
     name = "plan_date"
-    leads_to = ("plan_time",)
-
-    def render(self, c: Caller, state: State, t: Texts) -> str:
-        return fit([Line(t("plan.date")), Line(t("common.back"))])
-
-    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
-        day = next_date(value, c.now.date())
-        if day is None:
-            return Invalid("facilitator.bad_date")
-        return Go("plan_time", {**state, "day": day.isoformat()})
+    prompt, following = "plan.date", "plan_time"
+    leads_to = (following,)
 
 
-class PlanTime(Screen):
+class PlanTime(TimePrompt):
     name = "plan_time"
-    leads_to = ("plan_how",)
-
-    def render(self, c: Caller, state: State, t: Texts) -> str:
-        return fit([Line(t("plan.time")), Line(t("common.back"))])
-
-    def handle(self, c: Caller, state: State, value: str, t: Texts) -> Outcome:
-        moment = at_time(value, date.fromisoformat(state["day"]), c.now)
-        if moment is None:
-            return Invalid("facilitator.bad_time")
-        return Go("plan_how", {**state, "at": moment.isoformat()})
+    prompt, following = "plan.time", "plan_how"
+    leads_to = (following,)
 
 
 class PlanHow(Screen):

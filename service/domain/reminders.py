@@ -140,7 +140,12 @@ async def remind_now(
     actor: Actor,
     now: datetime | None = None,
 ) -> outbox.Queued:
-    """A facilitator's reminder to every member, at most one an hour per meeting."""
+    """A facilitator's reminder to every member, at most one an hour per meeting.
+
+    The hour counts the policy's rounds too, and a reminder sent now stands for the
+    round due now: a teacher never gets the same reminder twice in a few minutes
+    because a facilitator pressed "remind" just as the 48-hour round fell due.
+    """
     assert programme.id is not None
     now = now or utcnow()
     meeting = await open_for_change(session, programme.id, meeting_id, actor)
@@ -150,7 +155,7 @@ async def remind_now(
         await session.exec(
             select(sa.func.max(col(Message.created_at))).where(
                 col(Message.meeting_id) == meeting_id,
-                col(Message.kind) == outbox.REMIND_NOW,
+                col(Message.kind).in_([outbox.REMIND_NOW, outbox.REMINDER]),
             )
         )
     ).one()
@@ -178,5 +183,8 @@ async def remind_now(
         community_id=meeting.community_id,
         not_after=meeting.starts_at,
     )
+    offset = due_round(offsets_for(programme, community), meeting.starts_at, now)
+    if offset is not None:
+        meeting.reminded = round_key(offset, meeting.starts_at)
     await session.flush()
     return queued

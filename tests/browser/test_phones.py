@@ -177,16 +177,18 @@ def test_a_teacher_taps_ill_come_under_a_whatsapp_reminder(page: Page, console: 
     [everlyne] = graphql(console, COMMUNITY_OF, search="Everlyne Simiyu")["people"]["nodes"]
     assert (everlyne["phone"], everlyne["reach"]) == (EVERLYNE, "whatsapp")
     [community] = everlyne["communities"]
-    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0)
+    # Three days out, beyond the policy's 48-hour round: the only reminders are the
+    # facilitator's, so each meeting has exactly one reminder bubble.
+    soon = (datetime.now(UTC) + timedelta(days=3)).replace(second=0, microsecond=0)
 
-    tapped = schedule_and_remind(console, community["id"], tomorrow)
+    tapped = schedule_and_remind(console, community["id"], soon)
     open_phones(page, console, EVERLYNE)
     chat = page.get_by_role("log", name="WhatsApp chat")
     # Her reminder, as the service sent it by WhatsApp: in Kiswahili, with its buttons.
     reminder = chat.locator(".bubble").filter(has_text=f"NDIYO {tapped['code']}")
     expect(reminder).to_contain_text("template copline_reminder", timeout=30_000)
     # A reminder of another meeting arrives after it, so hers is no longer the latest.
-    later = schedule_and_remind(console, community["id"], tomorrow + timedelta(hours=3))
+    later = schedule_and_remind(console, community["id"], soon + timedelta(hours=3))
     expect(chat.locator(".bubble").filter(has_text=f"NDIYO {later['code']}")).to_have_count(
         1, timeout=30_000
     )

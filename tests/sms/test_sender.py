@@ -344,10 +344,14 @@ async def test_a_phones_messages_go_out_in_the_order_they_were_written(
 ) -> None:
     w, clock = await queued_world(session)
     assert w.meeting.id is not None
-    from service.domain.reminders import remind_now
+    from service.domain.broadcasts import BroadcastInput, broadcast
 
-    # remind-now after the policy round: two rows per phone, the round's first.
-    await remind_now(w.programme, w.meeting.id, session=session, actor=f.OPERATOR, now=clock.now)
+    # A notice after the policy round: two rows per phone, the round's first.
+    assert w.community.id is not None
+    notice = BroadcastInput(text="Bring your lesson plans")
+    await broadcast(
+        w.programme, w.community.id, notice, session=session, actor=f.OPERATOR, now=clock.now
+    )
     await session.commit()
     gateway = Script()
     first = await sender(sessions, gateway, clock).send_due()

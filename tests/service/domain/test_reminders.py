@@ -320,3 +320,32 @@ async def test_only_a_facilitator_reminds_and_only_before_the_meeting(
         await reminders.remind_now(
             w.programme, meeting.id, session=session, actor=OP, now=local(10, 14, 5)
         )
+
+
+async def test_a_reminder_sent_now_stands_for_the_round_due_now(session: AsyncSession) -> None:
+    w = await f.world(session)
+    meeting = await meeting_at(session, w, local(10, 14))
+    assert meeting.id is not None
+    await reminders.remind_now(w.programme, meeting.id, session=session, actor=OP, now=local(9, 10))
+    await session.commit()
+
+    # The 48-hour round is due, but the members were just reminded: nothing more goes.
+    assert await reminders.queue_due_reminders(session, local(9, 10, 5)) == 0
+    # The 2-hour round still does.
+    assert await reminders.queue_due_reminders(session, local(10, 12, 30)) == 3
+
+
+async def test_remind_now_waits_an_hour_after_the_policys_round(session: AsyncSession) -> None:
+    w = await f.world(session)
+    meeting = await meeting_at(session, w, local(10, 14))
+    assert meeting.id is not None
+    assert await reminders.queue_due_reminders(session, local(9, 10)) == 3
+    await session.commit()
+    with pytest.raises(RemindedRecently):
+        await reminders.remind_now(
+            w.programme, meeting.id, session=session, actor=OP, now=local(9, 10, 30)
+        )
+    later = await reminders.remind_now(
+        w.programme, meeting.id, session=session, actor=OP, now=local(9, 11, 1)
+    )
+    assert later.queued == 3

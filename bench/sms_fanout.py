@@ -7,16 +7,18 @@ per person as WhatsApp has no bulk send); the rest get SMS in bulk requests. The
 figures are printed per channel; `--whatsapp-share 0` is the SMS-only run.
 
 1. A programme of 5,000 communities x 20 teachers, each community meeting in 48 h.
-2. A worker process (measured: wall time, peak RSS) runs the reminder job, which
-   writes 100,000 outbox rows, then sends until the outbox is empty through the
-   real `africastalking` SDK to `copline at-sim`. Baseline in the same run: the
-   same 5,000 requests of 20 numbers sent by the gateway alone, no database.
+2. Worker processes (measured: wall time, CPU, peak RSS): the first runs the reminder
+   job, which writes 100,000 outbox rows; then all send until the outbox is empty,
+   sharing it as `copline worker`s do, through the real `africastalking` SDK to
+   `copline at-sim`. `--workers 1,2` (the default) runs one worker, then two, each
+   on a fresh database. Baseline in the same run: the same requests sent by the
+   gateways alone from one process, no database.
 3. `wrk` posts one delivery report per message to `copline serve` (2 workers);
    baseline: a bare Starlette endpoint parsing the same form.
 
 Goal: <= 60 s for the 100,000 and >= 2,000 reports/s.
 
-    python -m bench.sms_fanout [--teachers 100000] [--seconds 10]
+    python -m bench.sms_fanout [--teachers 100000] [--seconds 10] [--workers 1,2]
 """
 
 from __future__ import annotations
@@ -187,8 +189,10 @@ async def build(url: str, teachers: int, share: float) -> int:
     return communities
 
 
-async def worker(url: str, simulator: str) -> None:
-    """The measured part, in a process of its own: queue the due round, send it all."""
+async def worker(url: str, simulator: str, queues: bool) -> None:
+    """The measured part, in a process of its own: the first worker queues the due round,
+    the others wait for it; then each sends until the outbox is empty, sharing it
+    (`FOR UPDATE SKIP LOCKED`) as `copline worker`s do."""
     from service.domain.reminders import queue_due_reminders
     from sms.gateway import SIMULATOR_API_KEY, AfricasTalkingGateway
     from sms.sender import Sender
@@ -204,20 +208,18 @@ async def worker(url: str, simulator: str) -> None:
         username="sandbox", api_key=SIMULATOR_API_KEY, base_url=simulator
     )
     sender = Sender(sessions, gateway, SmsTexts.load(), clock=lambda: DUE_AT, whatsapp=whatsapp)
-    started = time.perf_counter()
-    async with sessions() as session:
-        queued = await queue_due_reminders(session, DUE_AT)
-        await session.commit()
-    queued_at = time.perf_counter()
+    print("ready", flush=True)
+    sys.stdin.readline()  # the go: the first worker's when all are ready, the others'
+    started = time.time()  # when the first has queued the round
+    queued = 0
+    if queues:
+        async with sessions() as session:
+            queued = await queue_due_reminders(session, DUE_AT)
+            await session.commit()
+        print("queued", flush=True)
+    queued_at = time.time()
     report = await sender.send_until_idle(budget=timedelta(hours=1))
-    done = time.perf_counter()
-    async with sessions() as session:
-        counted = await session.execute(
-            sa.select(col(Message.reach), func.count())
-            .where(col(Message.provider_id).is_not(None))
-            .group_by(col(Message.reach))
-        )
-        per_channel = {str(reach): int(n) for reach, n in counted.all()}
+    done = time.time()
     await engine.dispose()
     print(
         json.dumps(
@@ -225,14 +227,77 @@ async def worker(url: str, simulator: str) -> None:
                 "queued": queued,
                 "sent": report.sent,
                 "failed": report.failed,
-                "queue_s": queued_at - started,
-                "send_s": done - queued_at,
-                "total_s": done - started,
+                "started": started,
+                "queued_at": queued_at,
+                "done": done,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                "per_channel": per_channel,
+                "cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
             }
         )
     )
+
+
+def run_workers(url: str, simulator: str, env: dict[str, str], workers: int) -> dict[str, Any]:
+    """`workers` processes from one go; their figures together."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.sms_fanout", "--worker", url, simulator, str(n == 0)],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(workers)
+    ]
+    for process in processes:
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != "ready":
+            raise RuntimeError("a worker did not start")
+    first, *others = processes
+    go(first)
+    assert first.stdout is not None
+    if first.stdout.readline().strip() != "queued":
+        raise RuntimeError("the first worker did not queue the round")
+    for process in others:
+        go(process)
+    results = []
+    for process in processes:
+        out, _ = process.communicate(timeout=3600)
+        if process.returncode != 0:
+            raise RuntimeError(f"a worker failed ({process.returncode})")
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    started = results[0]["started"]
+    return {
+        "queued": sum(r["queued"] for r in results),
+        "sent": sum(r["sent"] for r in results),
+        "sent_each": [r["sent"] for r in results],
+        "failed": sum(r["failed"] for r in results),
+        "queue_s": results[0]["queued_at"] - started,
+        "send_s": max(r["done"] for r in results) - results[0]["queued_at"],
+        "total_s": max(r["done"] for r in results) - started,
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        "cpu_s": sum(r["cpu_s"] for r in results),
+    }
+
+
+def go(process: subprocess.Popen[str]) -> None:
+    assert process.stdin is not None
+    process.stdin.write("go\n")
+    process.stdin.flush()
+
+
+async def per_channel(url: str) -> dict[str, int]:
+    engine = build_engine(Settings(database_url=url, _env_file=None))
+    async with engine.connect() as conn:
+        counted = await conn.execute(
+            sa.select(col(Message.reach), func.count())
+            .where(col(Message.provider_id).is_not(None))
+            .group_by(col(Message.reach))
+        )
+        channels = {str(reach): int(n) for reach, n in counted.all()}
+    await engine.dispose()
+    return channels
 
 
 def gateway_alone(simulator: str, teachers: int, share: float) -> float:
@@ -317,7 +382,7 @@ async def provider_ids(url: str) -> list[str]:
 
 
 def send_phase(
-    url: str, env: dict[str, str], teachers: int, share: float
+    url: str, env: dict[str, str], teachers: int, share: float, workers: int
 ) -> tuple[dict[str, Any], float, int]:
     simulator_url = f"http://127.0.0.1:{SIM_PORT}"
     # No delivery reports during the send: they are measured on their own below.
@@ -340,15 +405,7 @@ def send_phase(
         baseline = gateway_alone(simulator_url, teachers, share)
         httpx.delete(f"{simulator_url}/sim/requests")
         httpx.delete(f"{simulator_url}/sim/whatsapp")
-        run = subprocess.run(
-            [sys.executable, "-m", "bench.sms_fanout", "--worker", url, simulator_url],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        result = json.loads(run.stdout.strip().splitlines()[-1])
+        result = run_workers(url, simulator_url, env, workers)
         accepted = int(httpx.get(f"{simulator_url}/sim/requests").json()["accepted"])
         accepted += int(httpx.get(f"{simulator_url}/sim/whatsapp/requests").json()["accepted"])
     finally:
@@ -404,45 +461,55 @@ def report_phase(ids: list[str], env: dict[str, str], seconds: int) -> tuple[flo
     return ours, base
 
 
-def main(teachers: int = 100_000, seconds: int = 10, share: float = 0.5) -> None:
+def main(
+    teachers: int = 100_000,
+    seconds: int = 10,
+    share: float = 0.5,
+    workers: tuple[int, ...] = (1, 2),
+) -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     from tests.databases import fresh_postgres_database
 
-    url = asyncio.run(fresh_postgres_database("copline_bench_sms"))
-    started = time.perf_counter()
-    communities = asyncio.run(build(url, teachers, share))
-    print(
-        f"Reminder fan-out: {teachers:,} teachers in {communities:,} communities, one meeting "
-        f"each, {share:.0%} on WhatsApp (set up in {time.perf_counter() - started:.0f} s), "
-        "PostgreSQL"
-    )
     env = os.environ | {
-        "COPLINE_DATABASE_URL": url,
         "COPLINE_CALLBACK_TOKEN": TOKEN,
         "COPLINE_LOG_LEVEL": "WARNING",
         "COPLINE_WORKER_IN_PROCESS": "false",
         "COPLINE_AT_SIMULATOR": "false",
     }
-    result, baseline, accepted = send_phase(url, env, teachers, share)
-    rate = result["sent"] / result["total_s"]
-    print(
-        f"due -> accepted: {result['sent']:,.0f} sent ({accepted:,} accepted by the simulator) "
-        f"in {result['total_s']:.1f} s = {rate:,.0f} messages/s "
-        f"(queueing {result['queue_s']:.1f} s, sending {result['send_s']:.1f} s); "
-        f"worker peak RSS {result['peak_rss_mb']:.0f} MB"
-    )
-    channels = result["per_channel"]
-    print(
-        "per channel: "
-        + ", ".join(f"{reach} {channels.get(reach, 0):,}" for reach in ("sms", "whatsapp"))
-        + f" (WhatsApp: one request each, {channels.get('whatsapp', 0):,} requests; SMS in bulk)"
-    )
-    print(
-        "baseline, the gateways alone (the same requests, no database): "
-        f"{baseline:.1f} s = {teachers / baseline:,.0f} messages/s; copline takes "
-        f"{result['total_s'] / baseline:.1f}x as long"
-    )
+    url = ""
+    for count in workers:
+        url = asyncio.run(fresh_postgres_database("copline_bench_sms"))
+        env["COPLINE_DATABASE_URL"] = url
+        started = time.perf_counter()
+        communities = asyncio.run(build(url, teachers, share))
+        print(
+            f"Reminder fan-out: {teachers:,} teachers in {communities:,} communities, one "
+            f"meeting each, {share:.0%} on WhatsApp (set up in "
+            f"{time.perf_counter() - started:.0f} s), PostgreSQL, {count} worker process"
+            + ("es" if count > 1 else "")
+        )
+        result, baseline, accepted = send_phase(url, env, teachers, share, count)
+        rate = result["sent"] / result["total_s"]
+        print(
+            f"  due -> accepted: {result['sent']:,.0f} sent ({accepted:,} accepted by the "
+            f"simulator) in {result['total_s']:.1f} s = {rate:,.0f} messages/s (queueing "
+            f"{result['queue_s']:.1f} s, sending {result['send_s']:.1f} s); worker CPU "
+            f"{result['cpu_s']:.1f} s, peak RSS {result['peak_rss_mb']:.0f} MB per worker"
+            + (f"; sent per worker {result['sent_each']}" if count > 1 else "")
+        )
+        channels = asyncio.run(per_channel(url))
+        print(
+            "  per channel: "
+            + ", ".join(f"{reach} {channels.get(reach, 0):,}" for reach in ("sms", "whatsapp"))
+            + f" (WhatsApp: one request each, {channels.get('whatsapp', 0):,} requests; "
+            "SMS in bulk)"
+        )
+        print(
+            "  baseline, the gateways alone in one process (the same requests, no database): "
+            f"{baseline:.1f} s = {teachers / baseline:,.0f} messages/s; copline takes "
+            f"{result['total_s'] / baseline:.1f}x as long"
+        )
     ours, base = report_phase(asyncio.run(provider_ids(url)), env, seconds)
     print(
         f"delivery reports: {ours:,.0f} reports/s ingested by copline serve (2 workers, 50 "
@@ -452,12 +519,18 @@ def main(teachers: int = 100_000, seconds: int = 10, share: float = 0.5) -> None
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
-        asyncio.run(worker(sys.argv[2], sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--worker":
+        asyncio.run(worker(sys.argv[2], sys.argv[3], sys.argv[4] == "True"))
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teachers", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--whatsapp-share", type=float, default=0.5)
+    parser.add_argument(
+        "--workers",
+        default="1,2",
+        help="worker processes sharing the outbox, one run each: e.g. 1,2 (the default)",
+    )
     args = parser.parse_args()
-    main(args.teachers, args.seconds, args.whatsapp_share)
+    counts = tuple(int(n) for n in args.workers.split(","))
+    main(args.teachers, args.seconds, args.whatsapp_share, counts)

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -99,6 +100,7 @@ class RawRequests:
             session.close()  # drops its idle connections; the session stays usable
         if session is None:
             session = requests.Session()
+            session.trust_env = False  # read once per host instead: see _environment
             adapter = _NotingAdapter()
             session.mount("http://", adapter)
             session.mount("https://", adapter)
@@ -121,12 +123,35 @@ class RawRequests:
         # The SDK's own timeout argument is ignored on purpose: ours is per instance.
         session = self._session()
         _SENT.wrote = False
+        # Straight to the session's transport adapter: the session's own layer (cookies,
+        # hooks, redirects, auth) serves none of AT's requests, and cost a quarter of
+        # each WhatsApp send's CPU. The adapter still turns urllib3's failures into
+        # requests' exceptions, which the gateways read.
+        prepared = requests.PreparedRequest()
+        prepared.prepare(method=method, url=url, headers=dict(headers), data=data, params=params)
         try:
-            return session.request(
-                method, url, headers=dict(headers), data=data, params=params, timeout=self._timeout
+            response: requests.Response = session.get_adapter(url).send(
+                prepared, timeout=self._timeout, **self._environment(url)
             )
+            return response
         finally:
             self._local.last_used = time.monotonic()
+
+    def _environment(self, url: str) -> dict[str, Any]:
+        """What the environment says for this host (proxies, CA bundle), read once.
+
+        requests reads it, and ~/.netrc, on every request: that cost more CPU than
+        the rest of a WhatsApp send. A session's requests all go to one gateway host.
+        """
+        host = urlsplit(url)[:2]
+        known: dict[tuple[str, str], dict[str, Any]] = self._local.__dict__.setdefault(
+            "environment", {}
+        )
+        if host not in known:
+            reader = requests.Session()  # trusts the environment, as requests does by default
+            settings = reader.merge_environment_settings(url, {}, None, None, None)
+            known[host] = {"proxies": settings["proxies"], "verify": settings["verify"]}
+        return known[host]
 
     def close(self) -> None:
         with self._sessions_lock:

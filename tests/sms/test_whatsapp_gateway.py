@@ -363,3 +363,26 @@ def test_the_base_url_comes_from_configuration_as_for_sms(
     gateway = AfricasTalkingWhatsApp.from_settings(settings)
     assert gateway.base_url == expected
     gateway.close()
+
+
+async def test_an_outbound_proxy_set_in_the_environment_carries_the_requests(
+    at_sim: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A programme's server may reach AT only through its network's proxy. The gateway
+    # host here does not resolve: only the proxy (the simulator, answering as the
+    # host it was asked for) can carry the request.
+    monkeypatch.setenv("HTTP_PROXY", at_sim.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    await phone_writes(at_sim, WANJIRU, text="Hello")
+    gateway = AfricasTalkingWhatsApp(
+        username="sandbox",
+        api_key=at_sim.state.config.api_key,
+        base_url="http://gateway.copline.invalid",
+        timeout_s=2.0,
+    )
+
+    result = await call(gateway.send_text, BUSINESS, WANJIRU, "Through the proxy")
+
+    assert result.outcome is WhatsAppOutcome.accepted, result
+    assert (await chat(at_sim, WANJIRU))["messages"][-1]["text"] == "Through the proxy"

@@ -290,6 +290,7 @@ async def act(
                 sms.text,
                 reply_id=sms.provider_id,
                 now=now,
+                channel=channel,
             )
             return f"survey {answered}"
         case Keyword.yes | Keyword.no | Keyword.here | Keyword.remind | Keyword.cancel:

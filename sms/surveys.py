@@ -40,16 +40,21 @@ HINTS = {
 }
 
 
+# The channels a survey is answered on one message at a time.
+TEXT_CHANNELS = (Channel.sms, Channel.whatsapp)
+
+
 async def open_conversation(
     session: AsyncSession, person: Person, now: datetime
 ) -> SurveyResponse | None:
-    """The person's survey by SMS still open: invited or started, answered recently."""
+    """The person's survey by SMS or WhatsApp still open: invited or started, answered
+    recently. Either may carry on what the other began."""
     found = await session.exec(
         select(SurveyResponse)
         .where(
             SurveyResponse.person_id == person.id,
             SurveyResponse.status == ResponseStatus.in_progress,
-            SurveyResponse.channel == Channel.sms,
+            col(SurveyResponse.channel).in_(TEXT_CHANNELS),
             col(SurveyResponse.updated_at) > now - ANSWER_WINDOW,
         )
         .order_by(col(SurveyResponse.updated_at).desc())
@@ -71,6 +76,48 @@ def question_text(
         parts += [f"{i} {label}" for i, label in enumerate(question.choices(language, fallback), 1)]
     parts.append(texts.render(HINTS[question.kind], language, {}, timezone="UTC"))
     return to_gsm7(" ".join(parts))
+
+
+# WhatsApp's limits: a list holds at most 10 options; a label shows 20 characters.
+MAX_OPTIONS = 10
+MAX_LABEL = 20
+
+
+def whatsapp_question(
+    texts: SmsTexts,
+    question: QuestionView,
+    number: int,
+    total: int,
+    language: Language,
+    fallback: Language,
+) -> dict[str, object] | None:
+    """The question as a WhatsApp message: its text and hint, and its options as quick
+    replies, each with the answer a tap gives (what the person would type by SMS).
+    None for a question answered in the person's own words or digits."""
+    if question.kind is QuestionKind.single_choice:
+        labels = question.choices(language, fallback)
+        answers = [str(i) for i in range(1, len(labels) + 1)]
+    elif question.kind is QuestionKind.yes_no:
+        labels = [texts.render(f"option_{w}", language, {}, timezone="UTC") for w in ("yes", "no")]
+        answers = ["yes", "no"]
+    elif question.kind is QuestionKind.rating:
+        low, high = question.min_value or 1, question.max_value or 5
+        labels = answers = [str(v) for v in range(low, high + 1)]
+    else:
+        return None
+    if not labels or len(labels) > MAX_OPTIONS:
+        return None
+    hint = texts.render(HINTS[question.kind], language, {}, timezone="UTC")
+    lines = [f"{number}/{total} {question.question(language, fallback)}"]
+    options = [_short(label) for label in labels]
+    if options != labels:  # a shortened label: the options in full above them
+        lines += [f"{i} {label}" for i, label in enumerate(labels, start=1)]
+    return {"text": "\n".join([*lines, hint]), "options": options, "answers": answers}
+
+
+def _short(label: str) -> str:
+    label = " ".join(label.split())
+    return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1].rstrip() + "…"
 
 
 def _value(question: QuestionView, reply: str, language: Language, fallback: Language) -> str:
@@ -98,8 +145,10 @@ async def answer_by_sms(
     *,
     reply_id: str,
     now: datetime,
+    channel: Channel = Channel.sms,
 ) -> str:
-    """Take the reply as the answer to the question asked, and send what comes next."""
+    """Take the reply as the answer to the question asked, and send what comes next.
+    `channel` is the one the reply came by (SMS or WhatsApp): the answer records it."""
     assert response.id is not None and person.id is not None and person.phone is not None
     questions = (await questions_of(session, [response.survey_id]))[response.survey_id]
     fallback = programme.default_language
@@ -116,23 +165,32 @@ async def answer_by_sms(
                 response,
                 asked.position,
                 _value(asked, reply, language, fallback),
-                channel=Channel.sms,
+                channel=channel,
                 now=now,
-                session_ref=f"sms:{reply_id}",
+                session_ref=f"{channel.value}:{reply_id}",
             )
             outcome = "answered"
         except InvalidAnswer:
             following = asked
             prefix = texts.render("survey_reask", language, {}, timezone="UTC") + " "
             outcome = "re-asked"
+    params: dict[str, object] | None = None
     if following is None:
         body = texts.render("survey_done", language, {}, timezone="UTC")
         response.asked_position = None
         outcome = "completed"
     else:
         number = sorted(q.position for q in questions).index(following.position) + 1
-        body = prefix + question_text(texts, following, number, len(questions), language, fallback)
+        total = len(questions)
+        body = prefix + question_text(texts, following, number, total, language, fallback)
         response.asked_position = following.position
+        # Sent by WhatsApp (the person's window is open: they just wrote), the options
+        # are quick replies; by SMS, `body` as always.
+        whatsapp = whatsapp_question(texts, following, number, total, language, fallback)
+        if whatsapp is not None:
+            whatsapp["text"] = prefix + str(whatsapp["text"])
+            params = {"whatsapp": whatsapp}
+    response.channel = channel
     response.updated_at = now
     await outbox.queue(
         session,
@@ -140,7 +198,7 @@ async def answer_by_sms(
         [outbox.Recipient(person.id, person.phone, language)],
         kind=outbox.SURVEY,
         template=None,
-        params=None,
+        params=params,
         body=body,
         due=now,
         now=now,

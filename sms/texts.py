@@ -184,10 +184,13 @@ APPENDED: Mapping[str, Mapping[str, frozenset[str]]] = {
         "to_cannot": frozenset({"name"}),
         "to_usage": frozenset(),
     },
-    # The quick-reply buttons of a WhatsApp reminder (sms.whatsapp_sender).
+    # The quick-reply buttons of a WhatsApp reminder (sms.whatsapp_sender) and of a
+    # yes-or-no survey question (sms.surveys).
     "whatsapp": {
         "button_yes": frozenset(),
         "button_no": frozenset(),
+        "option_yes": frozenset(),
+        "option_no": frozenset(),
         "whatsapp_stopped": frozenset({"programme"}),
     },
     # Replies to WHATSAPP (or WA) and SMS, the channel a person chose (sms.reach_replies).
@@ -411,7 +414,11 @@ class SmsTexts:
         *,
         timezone: str,
         footer: bool = False,
+        room: int = SEGMENT,
     ) -> str:
+        """The template in `language`; a flexible value (the activity) takes what `room`
+        (septets) the rest leaves: one SMS segment, or more where a message may be
+        longer (WhatsApp)."""
         if template == digest.TEMPLATE:
             return self._digest(language, params, timezone=timezone, footer=footer)
         if template not in TEMPLATES:
@@ -437,13 +444,13 @@ class SmsTexts:
         tail = f" {texts.texts['footer']}" if footer else ""
         if FLEXIBLE in TEMPLATES[template]:
             rest = septets(_fill(texts.texts[key], values | {FLEXIBLE: ""}) + tail)
-            activity = _activity(params, texts, SEGMENT - rest)
+            activity = _activity(params, texts, room - rest)
             if activity is None and template in FALLBACKS:
                 return self.render(
                     FALLBACKS[template], language, params, timezone=timezone, footer=footer
                 )
             if activity is None:  # cannot happen with the texts' maxima (tests/sms check it)
-                activity = _activity(params, texts, SEGMENT - rest, squeeze=False) or ""
+                activity = _activity(params, texts, room - rest, squeeze=False) or ""
             values[FLEXIBLE] = activity
         return _fill(texts.texts[key], values) + tail
 

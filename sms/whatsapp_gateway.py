@@ -75,6 +75,7 @@ TEMPLATE_MESSAGE_PATH = "/whatsapp/template/message/send"  # copline's own: see 
 MAX_BUTTONS = 10
 MAX_BUTTON_TEXT = 20
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
 ACCEPTED = frozenset({"sent", "success", "queued", "accepted", "submitted"})
 
 
@@ -149,15 +150,23 @@ class WhatsAppGateway(Protocol):
         buttons: Sequence[str] | None = None,
         *,
         preview: str | None = None,
+        document: str | None = None,
     ) -> WhatsAppResult:
         """An approved template with its values, allowed at any time to an opted-in phone.
-        `preview` is the text as copline renders it (the simulator shows it)."""
+        `preview` is the text as copline renders it (the simulator shows it); `document`
+        the link of a document in the template's header (a toolkit page)."""
         ...
 
     def send_document(
-        self, programme_wa_number: str, phone: str, url: str, caption: str | None = None
+        self,
+        programme_wa_number: str,
+        phone: str,
+        url: str,
+        caption: str | None = None,
+        buttons: Sequence[str] | None = None,
     ) -> WhatsAppResult:
-        """A document by its link (a toolkit page), within the 24-hour window."""
+        """A document by its link (a toolkit page), within the 24-hour window, its
+        caption with quick-reply buttons."""
         ...
 
 
@@ -211,6 +220,7 @@ class _SdkWhatsapp(RawRequests, WhatsappService):  # type: ignore[misc]  # the S
         params: Sequence[str],
         buttons: Sequence[str] | None,
         preview: str | None,
+        document: str | None = None,
     ) -> requests.Response:
         """copline's own request: AT's SDK has no call that sends a template to a phone."""
         template: dict[str, Any] = {"name": name, "language": language, "params": list(params)}
@@ -218,6 +228,8 @@ class _SdkWhatsapp(RawRequests, WhatsappService):  # type: ignore[misc]  # the S
             template["buttons"] = list(buttons)
         if preview is not None:
             template["preview"] = preview
+        if document is not None:
+            template["document"] = document
         data = {
             "username": self._username,
             "waNumber": wa_number,
@@ -282,6 +294,7 @@ class AfricasTalkingWhatsApp:
         buttons: Sequence[str] | None = None,
         *,
         preview: str | None = None,
+        document: str | None = None,
     ) -> WhatsAppResult:
         problem = _check_buttons(buttons)
         if problem is not None:
@@ -290,16 +303,34 @@ class AfricasTalkingWhatsApp:
             return _refused_here("not an international number")
         return self._call(
             lambda: self._service._template_request(
-                programme_wa_number, phone, template_name, language, params, buttons, preview
+                programme_wa_number,
+                phone,
+                template_name,
+                language,
+                params,
+                buttons,
+                preview,
+                document,
             )
         )
 
     def send_document(
-        self, programme_wa_number: str, phone: str, url: str, caption: str | None = None
+        self,
+        programme_wa_number: str,
+        phone: str,
+        url: str,
+        caption: str | None = None,
+        buttons: Sequence[str] | None = None,
     ) -> WhatsAppResult:
+        problem = _check_buttons(buttons)
+        if problem is not None:
+            return _refused_here(problem)
         body = {"mediaType": "Documents", "url": url}
-        if caption:
-            body["caption"] = caption
+        text = with_buttons(caption or "", buttons).strip()
+        if len(text) > MAX_CAPTION:
+            return _refused_here(f"a caption must be at most {MAX_CAPTION} characters")
+        if text:
+            body["caption"] = text
         return self._call(lambda: self._service.send(body, programme_wa_number, phone))
 
     def close(self) -> None:

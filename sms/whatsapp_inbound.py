@@ -13,6 +13,7 @@ tell them comes by SMS until they stop that too, and the confirmation says so.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -40,7 +41,10 @@ async def act_on_whatsapp(
     now: datetime,
     texts: SmsTexts,
 ) -> str:
-    command = await _tapped(session, person, inbound, texts) or parse(inbound.text)
+    tapped = await _tapped(session, person, inbound, texts)
+    if isinstance(tapped, str):  # an option of a survey question: what its tap answers
+        inbound = replace(inbound, text=tapped)
+    command = tapped if isinstance(tapped, Command) else parse(inbound.text)
     if command.keyword is Keyword.stop:
         return await _stop_whatsapp(session, programme, person, inbound, now)
     if command.keyword is Keyword.start:
@@ -60,8 +64,9 @@ async def act_on_whatsapp(
 
 async def _tapped(
     session: AsyncSession, person: Person, inbound: WhatsAppInbound, texts: SmsTexts
-) -> Command | None:
-    """The command a tapped button stands for: YES or NO with its reminder's code."""
+) -> Command | str | None:
+    """What a tapped button stands for: YES or NO with its reminder's code, or the
+    answer a survey question's option gives (as it would be typed by SMS)."""
     if inbound.button is None or inbound.reply_to is None:
         return None
     answered = (
@@ -76,10 +81,18 @@ async def _tapped(
     if answered is None:
         return None
     params, language = answered
+    label = inbound.button.strip().casefold()
+    whatsapp = (params or {}).get("whatsapp")
+    if isinstance(whatsapp, dict) and whatsapp.get("answers"):
+        options = [str(o).casefold() for o in whatsapp.get("options") or []]
+        answers = [str(a) for a in whatsapp["answers"]]
+        for index, answer in enumerate(answers, start=1):
+            if label == str(index) or (index <= len(options) and label == options[index - 1]):
+                return answer
+        return None
     code = (params or {}).get("code")
     if not code:
         return None
-    label = inbound.button.strip().casefold()
     for index, keyword in enumerate(ANSWERS, start=1):
         words = {
             texts.render(f"button_{keyword.value}", lang, {}, timezone="UTC").casefold()

@@ -20,7 +20,9 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -90,8 +92,9 @@ class WhatsAppDispatch:
             *(asyncio.to_thread(self._send_lane, lane, programmes) for lane in lanes)
         )
         for lane, answers in zip(lanes, results, strict=True):
-            for (row, _), result in zip(lane, answers, strict=True):
-                self._settle(row, result, report, by_sms)
+            for (row, way), (result, words) in zip(lane, answers, strict=True):
+                price = _price(way, programmes[row.programme_id])
+                self._settle(row, result, words, price, report, by_sms)
         falling_back = {row.id for row in by_sms}
         done = [row for row, _ in going if row.id not in falling_back]
         if done:
@@ -100,22 +103,73 @@ class WhatsAppDispatch:
 
     def _send_lane(
         self, lane: Sequence[tuple[Claimed, Route]], programmes: dict[int, Programme]
-    ) -> list[WhatsAppResult]:
+    ) -> list[tuple[WhatsAppResult, str]]:
         return [self._send(row, way, programmes) for row, way in lane]
 
-    def _send(self, row: Claimed, way: Route, programmes: dict[int, Programme]) -> WhatsAppResult:
+    def _send(
+        self, row: Claimed, way: Route, programmes: dict[int, Programme]
+    ) -> tuple[WhatsAppResult, str]:
+        """The request for one row, and the words it carried."""
         programme = programmes[row.programme_id]
         number = programme.whatsapp_number
         assert number is not None and row.body is not None
         language = row.language or programme.default_language
         buttons = self._buttons(row, language)
+        link = _activity_link(row)
+        document = link if link is not None and is_document(link) else None
+        words = self._words(row, programme, language)
         if way.way is Way.text:
-            return self.gateway.send_text(number, row.phone, row.body, buttons)
+            text, options = self._richer(row, words)
+            if document is not None:  # the toolkit's page itself, the text its caption
+                caption = self.gateway.send_document(
+                    number, row.phone, document, text, options or buttons
+                )
+                return caption, text
+            if link is not None and link not in text:
+                # SMS may have had no room for it; WhatsApp shows the page's preview.
+                text = f"{text}\n{link}"
+            return self.gateway.send_text(number, row.phone, text, options or buttons), text
         assert way.template is not None
-        # The approved template carries the message as worded for SMS in this language.
-        return self.gateway.send_template(
-            number, row.phone, way.template, language.value, [row.body], buttons, preview=row.body
+        # The approved template carries the message as worded for this language, the
+        # activity's document in its header, or its link after the words.
+        if link is not None and document is None and link not in words:
+            words = f"{words} {link}"
+        sent = self.gateway.send_template(
+            number,
+            row.phone,
+            way.template,
+            language.value,
+            [words],
+            buttons,
+            preview=words,
+            document=document,
         )
+        return sent, words
+
+    def _words(self, row: Claimed, programme: Programme, language: Language) -> str:
+        """The message as worded for WhatsApp: as for SMS, but a toolkit activity keeps
+        its whole title, which one SMS segment had no room for."""
+        assert row.body is not None
+        if row.template not in ACTIVITY_TEMPLATES or row.params is None:
+            return row.body
+        return self.texts.render(
+            row.template,
+            language,
+            row.params,
+            timezone=programme.timezone,
+            footer=row.footer,
+            room=WHATSAPP_ROOM,
+        )
+
+    @staticmethod
+    def _richer(row: Claimed, words: str) -> tuple[str, list[str] | None]:
+        """The WhatsApp form of a message that has one (a survey question with its
+        options as quick replies), else its words."""
+        whatsapp = (row.params or {}).get("whatsapp")
+        if not isinstance(whatsapp, dict) or not whatsapp.get("text"):
+            return words, None
+        options = whatsapp.get("options")
+        return str(whatsapp["text"]), [str(o) for o in options] if options else None
 
     def _buttons(self, row: Claimed, language: Language) -> list[str] | None:
         if row.template not in ANSWERED_BY_BUTTONS or not (row.params or {}).get("code"):
@@ -126,17 +180,25 @@ class WhatsAppDispatch:
         ]
 
     def _settle(
-        self, row: Claimed, result: WhatsAppResult, report: WhatsAppReport, by_sms: list[Claimed]
+        self,
+        row: Claimed,
+        result: WhatsAppResult,
+        words: str,
+        price: tuple[Decimal, str],
+        report: WhatsAppReport,
+        by_sms: list[Claimed],
     ) -> None:
         now = self.clock()
         if result.outcome is WhatsAppOutcome.accepted:
             row.values.update(
+                body=words,  # what the person reads, which SMS would have worded shorter
                 status=MessageStatus.sent,
                 provider_id=result.message_id,
                 sent_at=now,
                 reach=Reach.whatsapp,
                 segments=0,
-                cost=None,
+                cost=price[0],
+                currency=price[1],
                 last_error=None,
             )
             report.sent += 1
@@ -153,6 +215,32 @@ class WhatsAppDispatch:
             by_sms.append(row)
             report.fell_back += 1
             log.info("whatsapp.fell_back", kind=kind)
+
+
+# Templates with the meeting's toolkit activity, whose title SMS cuts to one segment.
+ACTIVITY_TEMPLATES = frozenset({"reminder_activity", "prepare"})
+# Room for a WhatsApp message's words (septets): the whole activity title fits.
+WHATSAPP_ROOM = 1000
+# What WhatsApp sends as a document rather than a link to preview.
+DOCUMENT_SUFFIXES = (".pdf", ".doc", ".docx", ".odt", ".ppt", ".pptx", ".xls", ".xlsx")
+
+
+def is_document(link: str) -> bool:
+    return urlsplit(link).path.lower().endswith(DOCUMENT_SUFFIXES)
+
+
+def _price(way: Route, programme: Programme) -> tuple[Decimal, str]:
+    """What WhatsApp charges for the message: a template its price, free text nothing
+    (it answers the person within the window they opened)."""
+    amount = programme.whatsapp_price if way.way is Way.template else Decimal("0")
+    return Decimal(amount), programme.currency
+
+
+def _activity_link(row: Claimed) -> str | None:
+    """The meeting's toolkit link a message carries (a reminder with the activity, a
+    facilitator's prepare message), which WhatsApp can always show whole."""
+    link = (row.params or {}).get("activity_link")
+    return str(link) if link else None
 
 
 class ClaimsWriter(Protocol):

@@ -39,7 +39,7 @@ from service.domain.errors import NotFound
 from service.domain.reports import Band, ReportFilter
 from service.domain.terms import term_on
 from service.models import Community, CommunitySchool, Person, School, Term
-from service.models.enums import Gender
+from service.models.enums import Gender, Reach
 
 T = TypeVar("T")
 RECENT_DAYS = 90  # the window when no term is on
@@ -54,6 +54,7 @@ GENDERS = {
     Gender.other: _("Other"),
     Gender.undisclosed: _("Undisclosed"),
 }
+CHANNELS = {Reach.sms: _("SMS"), Reach.whatsapp: _("WhatsApp")}
 BANDS = {
     Band.HIGH: _("High"),
     Band.MEDIUM: _("Medium"),
@@ -372,6 +373,14 @@ async def overview(current: Page) -> Response:
         "cost": _money(messaging.sms.cost, language),
         "cost_per_teacher": _money(messaging.sms.cost_per_teacher, language),
         "ussd_cost": _money(messaging.ussd.billed.cost, language),
+        # Each channel's own figures; WhatsApp's row only once a programme uses it.
+        "channels": [
+            (current._(label), split, _money(split.cost, language))
+            for reach, label in CHANNELS.items()
+            if (split := messaging.channels.get(reach)) is not None
+            and (reach is Reach.sms or split.messages)
+        ],
+        "fell_back": messaging.fell_back,
         "reach": messaging.cost,
         "each": {
             "total": _money(messaging.cost.per_teacher, language),

@@ -107,6 +107,10 @@ def update(
         UssdBilling | None,
         typer.Option(help="session: the USSD price once a session; per_20s: per 20 s begun"),
     ] = None,
+    whatsapp_price: Annotated[
+        Decimal | None,
+        typer.Option(help="Price of a WhatsApp template message; free text in the window is free"),
+    ] = None,
 ) -> None:
     """Change a programme's SMS addresses, prices and digest time; what is not given stays
     as it is."""
@@ -125,13 +129,18 @@ def update(
         data["digest_day"] = digest_day
     if digest_time is not None:
         data["digest_time"] = digest_time
-    prices = {"sms_price": sms_price, "ussd_price": ussd_price, "ussd_billing": ussd_billing}
+    prices = {
+        "sms_price": sms_price,
+        "ussd_price": ussd_price,
+        "ussd_billing": ussd_billing,
+        "whatsapp_price": whatsapp_price,
+    }
     data |= {name: value for name, value in prices.items() if value is not None}
     if not data:
         raise fail(
             "nothing to change: give --sender-id, --short-code, --no-short-code, "
             "--whatsapp-number, --no-whatsapp-number, --sms-price, "
-            "--ussd-price, --ussd-billing, --digest-day or --digest-time"
+            "--ussd-price, --ussd-billing, --whatsapp-price, --digest-day or --digest-time"
         )
 
     async def work() -> None:
@@ -150,7 +159,8 @@ def update(
                 f"short code {changed.short_code or '- (it hears replies to any code)'}, "
                 f"WhatsApp {changed.whatsapp_number or '- (members get SMS)'}; "
                 f"SMS {changed.sms_price} {changed.currency} a segment, USSD "
-                f"{changed.ussd_price} {changed.currency} {BILLING[changed.ussd_billing]}; "
+                f"{changed.ussd_price} {changed.currency} {BILLING[changed.ussd_billing]}, "
+                f"WhatsApp {changed.whatsapp_price} {changed.currency} a template; "
                 f"digest {changed.digest_day.value} {changed.digest_time:%H:%M}",
                 highlight=False,
             )

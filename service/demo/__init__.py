@@ -82,6 +82,9 @@ PROGRAMMES = [
             # USSD as Rwandan networks bill a service: a price per session.
             ussd_price=Decimal("10"),
             ussd_billing=UssdBilling.session,
+            # A utility template, at about Meta's rate for Africa (US$0.004): free text
+            # within the 24-hour window costs nothing.
+            whatsapp_price=Decimal("6"),
         ),
         meeting_time=time(14, 30),
         modality=Modality.in_person,
@@ -104,6 +107,7 @@ PROGRAMMES = [
             # USSD as Kenyan networks bill a service: per 20 seconds begun.
             ussd_price=Decimal("1"),
             ussd_billing=UssdBilling.per_20s,
+            whatsapp_price=Decimal("0.5"),
         ),
         meeting_time=time(14, 0),
         modality=Modality.hybrid,

@@ -72,6 +72,8 @@ class ProgrammeSettings(BaseModel):
     # 20 seconds begun, as `ussd_billing` says.
     ussd_price: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=4)
     ussd_billing: UssdBilling | None = None
+    # What WhatsApp charges for a template message; free text in the window is free.
+    whatsapp_price: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=4)
     survey_delay_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
     survey_reminder_hours: int | None = Field(default=None, ge=1, le=71)
     # When school leaders get their weekly digest, programme time.
@@ -125,7 +127,7 @@ class ProgrammeSettings(BaseModel):
             raise ValueError(f"WhatsApp number {value!r} must be E.164, e.g. +254711082000")
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
-    @field_validator("sms_price", "ussd_price")
+    @field_validator("sms_price", "ussd_price", "whatsapp_price")
     @classmethod
     def _four_places(cls, value: Decimal | None) -> Decimal | None:
         # Stored as NUMERIC(10, 4): quantize now so what is returned equals what is read back.
@@ -221,6 +223,9 @@ async def create_programme(
         digest_time=data.digest_time or time(7, 0),
         ussd_price=data.ussd_price if data.ussd_price is not None else Decimal("0.0000"),
         ussd_billing=data.ussd_billing or UssdBilling.session,
+        whatsapp_price=(
+            data.whatsapp_price if data.whatsapp_price is not None else Decimal("0.0000")
+        ),
     )
     _check_languages(programme)
     session.add(programme)

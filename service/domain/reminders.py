@@ -169,13 +169,16 @@ async def remind_now(
         session, meeting.community_id, exclude=[actor.person_id] if actor.person_id else []
     )
     stamp = f"{now:%Y%m%dT%H%M}"
+    # A day or more ahead it carries the activity, as the policy's rounds do.
+    hours_left = int((meeting.starts_at - now).total_seconds() // 3600)
+    template, extra = reminder_template(meeting, hours_left)
     queued = await outbox.queue(
         session,
         programme,
         recipients,
         kind=outbox.REMIND_NOW,
-        template="reminder",
-        params=outbox.meeting_params(meeting, community),
+        template=template,
+        params=outbox.meeting_params(meeting, community) | extra,
         due=now,
         now=now,
         dedupe=lambda r: f"remind_now:{meeting_id}:{r.person_id}:{stamp}",

@@ -41,6 +41,14 @@ class Programme(SQLModel, table=True):
         nullable=False,
         sa_column_kwargs={"server_default": "0"},
     )
+    # What WhatsApp charges for a template message (business-initiated, outside the
+    # 24-hour window); free text inside the window costs nothing.
+    whatsapp_price: Decimal = Field(
+        default=Decimal("0"),
+        sa_type=sa.Numeric(10, 4),
+        nullable=False,
+        sa_column_kwargs={"server_default": "0"},
+    )
     ussd_billing: UssdBilling = Field(
         default=UssdBilling.session,
         sa_type=EnumText(UssdBilling, length=8),

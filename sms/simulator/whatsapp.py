@@ -4,10 +4,12 @@ AT's side (JSON, `apiKey` header, as the SDK's `WhatsappService` sends it):
 
 - `POST /whatsapp/message/send` `{username, waNumber, phoneNumber, body}`: free
   text (`body.message`; a closing block of `1. label` lines is shown as quick-reply
-  buttons), or a document (`body.mediaType`, `url`, `caption`).
+  buttons, more than three as a list), or a document (`body.mediaType`, `url`,
+  `caption`, whose closing block is buttons too).
 - `POST /whatsapp/template/message/send` `{username, waNumber, phoneNumber,
-  template: {name, language, params, buttons?, preview?}}`: copline's own request
-  for an approved template (AT's SDK has none: see `sms.whatsapp_gateway`).
+  template: {name, language, params, buttons?, preview?, document?}}`: copline's own
+  request for an approved template (AT's SDK has none: see `sms.whatsapp_gateway`),
+  `document` the link of a document in its header.
 
 Accepted: 200 `{"messageId", "phoneNumber", "status": "SENT"}` (the shape AT's SDK
 tests show). Refused: 400 `{"status": "Failed", "errorCode", "errorMessage"}` with
@@ -62,6 +64,7 @@ OPTION = re.compile(r"^(\d{1,2})\. (.+)$")
 MEDIA_TYPES = frozenset({"Image", "Audio", "Video", "Sticker", "Voice", "Documents"})
 MAX_TEXT = 4096
 CHAT_PER_PHONE = 200
+MAX_QUICK_REPLIES = 3
 
 Forward = Callable[[str, dict[str, str]], Awaitable["httpx.Response | Response"]]
 
@@ -136,7 +139,9 @@ class ChatMessage:
             "business_number": self.business_number,
             "kind": self.kind,
             "text": self.text,
-            "buttons": list(self.buttons),
+            # WhatsApp shows at most 3 quick-reply buttons; more options are a list.
+            "buttons": list(self.buttons) if len(self.buttons) <= MAX_QUICK_REPLIES else [],
+            "list": list(self.buttons) if len(self.buttons) > MAX_QUICK_REPLIES else [],
             "template": self.template,
             "url": self.url,
             "reply_to": self.reply_to,
@@ -253,8 +258,8 @@ class WhatsAppDesk:
             if media not in MEDIA_TYPES or not isinstance(url, str) or not url:
                 return self._refuse("InvalidRequest", "mediaType and url are required together")
             caption = content.get("caption")
-            text = caption if isinstance(caption, str) else ""
-            message = self._new(business, "document", text, url=url)
+            text, buttons = split_buttons(caption if isinstance(caption, str) else "")
+            message = self._new(business, "document", text, url=url, buttons=buttons)
         else:
             raw = content.get("message")
             if raw is None and isinstance(content.get("body"), dict):
@@ -291,9 +296,14 @@ class WhatsAppDesk:
             )
         if not isinstance(buttons, list) or not all(isinstance(b, str) for b in buttons):
             return self._refuse("InvalidRequest", "buttons must be a list of strings")
+        document = template.get("document")
+        if document is not None and not (isinstance(document, str) and document.strip()):
+            return self._refuse("InvalidRequest", "document must be the link of a document")
         preview = template.get("preview")
         text = preview if isinstance(preview, str) and preview else " · ".join([name, *params])
-        message = self._new(business, "template", text, buttons=buttons, template=name)
+        message = self._new(
+            business, "template", text, buttons=buttons, template=name, url=document
+        )
         return self._accept(phone, message)
 
     def _new(self, business: str, kind: str, text: str, **extra: Any) -> ChatMessage:

@@ -148,13 +148,15 @@ query ($id: ID!) { meeting(id: $id) { attendance { rsvp rsvpChannel person { pho
 """
 
 
-def schedule_and_remind(console: Console, community_id: str, starts: datetime) -> dict[str, str]:
+def schedule_and_remind(
+    console: Console, community_id: str, starts: datetime, **details: str
+) -> dict[str, str]:
     """A meeting scheduled through GraphQL and its members reminded now, as a facilitator
     does: the meeting's id and code."""
     scheduled = graphql(
         console, SCHEDULE, FACILITATE,
         input={"communityId": community_id, "startsAt": starts.isoformat(),
-               "modality": "hybrid", "venue": "Cluster resource centre"},
+               "modality": "hybrid", "venue": "Cluster resource centre", **details},
     )["scheduleMeeting"]  # fmt: skip
     assert scheduled["__typename"] == "MeetingPayload", scheduled
     meeting: dict[str, str] = scheduled["meeting"]
@@ -204,6 +206,25 @@ def test_a_teacher_taps_ill_come_under_a_whatsapp_reminder(page: Page, console: 
 
     assert rsvp_of(console, tapped["id"], EVERLYNE) == ("yes", "whatsapp")
     assert rsvp_of(console, later["id"], EVERLYNE)[0] != "yes"  # the button is the bubble's
+
+
+def test_the_toolkit_page_of_a_reminder_is_a_document_on_the_smartphone(
+    page: Page, console: Console
+) -> None:
+    graphql(console, NO_QUIET_HOURS, FACILITATE)
+    [everlyne] = graphql(console, COMMUNITY_OF, search="Everlyne Simiyu")["people"]["nodes"]
+    [community] = everlyne["communities"]
+    starts = (datetime.now(UTC) + timedelta(days=4)).replace(second=0, microsecond=0)
+    pdf = "https://toolkit.example.org/maths/p12.pdf"
+    meeting = schedule_and_remind(
+        console, community["id"], starts, activity="Fractions with bottle tops", activityLink=pdf
+    )
+
+    open_phones(page, console, EVERLYNE)
+    chat = page.get_by_role("log", name="WhatsApp chat")
+    reminder = chat.locator(".bubble").filter(has_text=f"NDIYO {meeting['code']}")
+    expect(reminder).to_contain_text("Fractions with bottle tops", timeout=30_000)
+    expect(reminder.get_by_role("link", name=pdf)).to_have_attribute("href", pdf)
 
 
 def test_the_smartphone_shows_the_chat_or_says_the_simulator_has_no_whatsapp(

@@ -9,11 +9,13 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from sqlmodel import select
 
 from console.pages import overview
 from service.db import SessionFactory
 from service.domain.programmes import ProgrammeSettings, update_programme
-from service.models.enums import UssdBilling
+from service.models import Message
+from service.models.enums import Direction, MessageStatus, Reach, UssdBilling
 from tests import factories as f
 from tests.console.report_world import Setting, make_setting, table
 from tests.console.support import sign_in
@@ -163,3 +165,33 @@ async def test_ussd_cost_shows_beside_sms_in_cost_per_teacher(
     assert [re.sub(r"[^\d.]", "", part) for part in line.groups()] == ["1.00", "3.00"]
     total = re.search(r'<span class="value">([^<]+)</span> per teacher reached by SMS', ussd)
     assert total is not None and re.sub(r"[^\d.]", "", total.group(1)) == "4.00"
+
+
+async def test_a_programme_on_whatsapp_sees_each_channels_figures_and_fallbacks(
+    client: httpx.AsyncClient, sessions: SessionFactory, setting: Setting
+) -> None:
+    await sign_in(client, sessions, setting.admin)
+    sms_only = (await client.get(setting.term)).text
+    assert "By channel" not in sms_only  # no WhatsApp yet: nothing to split
+
+    b = setting.built
+    async with sessions() as session:
+        sent = (
+            await session.exec(
+                select(Message).where(
+                    Message.programme_id == b.programme.id,
+                    Message.direction == Direction.outbound,
+                    Message.status == MessageStatus.delivered,
+                )
+            )
+        ).all()
+        sent[0].reach, sent[0].cost = Reach.whatsapp, Decimal("0.5")
+        sent[1].fallback_reason = "WhatsApp not_on_whatsapp: NotOnWhatsApp"
+        await session.commit()
+    overview._recent.clear()  # the figures the page keeps for 30 s
+    page = html.unescape((await client.get(setting.term)).text)
+    channels = table(page, "By channel")
+    assert channels["WhatsApp"][:2] == ["1", "0"]  # delivered, failed
+    assert re.sub(r"[^\d.]", "", channels["WhatsApp"][2]) == "0.50"
+    assert channels["SMS"][:2] == ["1", "1"]
+    assert "1 messages to members on WhatsApp went by SMS instead." in page

@@ -6,6 +6,7 @@ by SMS, with the reason; STOP on WhatsApp stops WhatsApp."""
 from __future__ import annotations
 
 from datetime import time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlmodel import col, select
@@ -49,6 +50,7 @@ async def drain(stack: Stack, clock: Clock) -> None:
 async def test_a_hybrid_cop_from_reminder_to_stop(stack: Stack, session: AsyncSession) -> None:
     prog = await f.programme(session)
     prog.whatsapp_number = WA_NUMBER
+    prog.whatsapp_price = Decimal("0.5")  # a template; free text in the window is free
     # No quiet hours: the window is WhatsApp's (real time), so the test runs at any hour.
     prog.quiet_hours_start = prog.quiet_hours_end = time(0, 0)
     comm = await f.community(session, prog)
@@ -83,6 +85,7 @@ async def test_a_hybrid_cop_from_reminder_to_stop(stack: Stack, session: AsyncSe
         assert await stack.texts(person.phone) == []  # no SMS as well
         [row] = await rows_to(stack, person)
         assert row.reach is Reach.whatsapp and row.fallback_reason is None
+        assert (row.cost, row.currency) == (Decimal("0.5"), prog.currency)
     [fallen] = await rows_to(stack, absent)
     assert fallen.reach is Reach.sms and "not_on_whatsapp" in (fallen.fallback_reason or "")
     assert len(await stack.texts(absent.phone)) == 1 and await chat(stack, absent.phone) == []
@@ -114,6 +117,8 @@ async def test_a_hybrid_cop_from_reminder_to_stop(stack: Stack, session: AsyncSe
         await s.commit()
     await drain(stack, clock)
     assert any("exercise books" in m["text"] for m in await chat(stack, tapper.phone))
+    free = (await rows_to(stack, tapper))[-1]
+    assert (free.reach, free.body, free.cost) == (Reach.whatsapp, text.text, Decimal("0"))
     assert not any("exercise books" in m["text"] for m in await chat(stack, quiet.phone))
     assert any("exercise books" in t for t in await stack.texts(quiet.phone))
     last = (await rows_to(stack, quiet))[-1]

@@ -72,6 +72,8 @@ def test_the_texts_load_with_every_template(texts: SmsTexts) -> None:
         "digest",
         "button_yes",
         "button_no",
+        "option_yes",
+        "option_no",
         "whatsapp_stopped",
     }
 

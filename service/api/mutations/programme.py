@@ -48,6 +48,11 @@ class ProgrammeSettingsInput:
         default=strawberry.UNSET,
         description="session: ussdPrice once per session; per_20s: per 20 seconds begun.",
     )
+    whatsapp_price: Decimal | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="What WhatsApp charges for a template message (a reminder or notice "
+        "outside the 24-hour window); free text within the window costs nothing.",
+    )
     survey_delay_minutes: int | None = strawberry.UNSET
     survey_reminder_hours: int | None = strawberry.UNSET
     digest_day: Weekday | None = strawberry.field(
@@ -99,6 +104,7 @@ _SETTINGS = (
     "sms_price",
     "ussd_price",
     "ussd_billing",
+    "whatsapp_price",
     "survey_delay_minutes",
     "survey_reminder_hours",
     "digest_day",

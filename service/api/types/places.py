@@ -44,6 +44,10 @@ class ProgrammeNode(Node):
     ussd_billing: UssdBilling = strawberry.field(
         description="session: ussdPrice once per session; per_20s: per 20 seconds begun."
     )
+    whatsapp_price: Decimal = strawberry.field(
+        description="What WhatsApp charges for a template message; free text within the "
+        "24-hour window costs nothing."
+    )
     survey_delay_minutes: int = strawberry.field(
         description="How long after a held meeting its attendees get its survey."
     )
@@ -80,6 +84,7 @@ class ProgrammeNode(Node):
             sms_price=row.sms_price,
             ussd_price=row.ussd_price,
             ussd_billing=row.ussd_billing,
+            whatsapp_price=row.whatsapp_price,
             survey_delay_minutes=row.survey_delay_minutes,
             survey_reminder_hours=row.survey_reminder_hours,
             digest_day=row.digest_day,

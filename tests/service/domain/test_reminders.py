@@ -349,3 +349,20 @@ async def test_remind_now_waits_an_hour_after_the_policys_round(session: AsyncSe
         w.programme, meeting.id, session=session, actor=OP, now=local(9, 11, 1)
     )
     assert later.queued == 3
+
+
+async def test_remind_now_a_day_ahead_carries_the_activity_and_hours_ahead_does_not(
+    session: AsyncSession,
+) -> None:
+    w = await f.world(session)
+    meeting = await meeting_at(session, w, local(10, 14))
+    assert meeting.id is not None
+    meeting.activity, meeting.activity_page = "Fractions with bottle tops", 12
+    await session.commit()
+    await reminders.remind_now(w.programme, meeting.id, session=session, actor=OP, now=local(9, 10))
+    await reminders.remind_now(w.programme, meeting.id, session=session, actor=OP, now=local(10, 9))
+    await session.commit()
+    sent = await messages(session, meeting, kind=outbox.REMIND_NOW)
+    assert [m.template for m in sent[:3]] == ["reminder_activity"] * 3
+    assert sent[0].params is not None and sent[0].params["activity_page"] == 12
+    assert {m.template for m in sent[3:]} == {"reminder"}

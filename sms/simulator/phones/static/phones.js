@@ -204,6 +204,13 @@
     const text = m.text ?? m.body ?? m.message ?? m.caption ?? "";
     if (text) div.append(el("p", { class: "text" }, String(text)));
     const link = m.media_url || m.url || m.document || m.link;
+    const web = !link && !mine && String(text).match(/https?:\/\/[^\s]+[^\s.,;:!?)]/);
+    if (web) {
+      // WhatsApp previews a link in a message: its host, to tap.
+      const card = el("p", { class: "doc preview" }, "🔗 ");
+      card.append(el("a", { href: web[0], rel: "noopener" }, new URL(web[0]).host));
+      div.append(card);
+    }
     if (link) {
       const a = el("a", { href: String(link), rel: "noopener" }, m.filename || m.title || String(link));
       const doc = el("p", { class: "doc" }, "📄 ");
@@ -216,7 +223,10 @@
       items.forEach((item, i) => {
         const b = el("button", { type: "button" }, label(item));
         const id = typeof item === "object" && item.id;
-        b.addEventListener("click", () => reply(id ? { button: String(id) } : { text: String(i + 1) }, `“${label(item)}”`));
+        // Like a quick reply: the option, and the message it is under.
+        const body = { button: String(id || label(item)) };
+        if (m.id) body.message = String(m.id);
+        b.addEventListener("click", () => reply(body, `“${label(item)}”`));
         const li = el("li");
         li.append(b);
         ol.append(li);

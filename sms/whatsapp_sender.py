@@ -57,17 +57,15 @@ class WhatsAppDispatch:
         self.parallel = parallel
         self.clock = clock
 
-    async def take(
+    def split(
         self,
         rows: Sequence[Claimed],
         people: dict[int, PersonReach],
         programmes: dict[int, Programme],
-        sender: ClaimsWriter,
-    ) -> tuple[list[Claimed], WhatsAppReport]:
-        """Send the WhatsApp rows among `rows`; returns the rows to send by SMS (with any
-        fallback reason set on them) and what became of the others."""
+    ) -> tuple[list[Claimed], list[tuple[Claimed, Route]]]:
+        """The rows WhatsApp's rules send by SMS (with any fallback reason set on them),
+        and the rows to send by WhatsApp, each with its way."""
         now = self.clock()
-        report = WhatsAppReport()
         by_sms: list[Claimed] = []
         chosen: list[tuple[Claimed, Route]] = []
         for row in rows:
@@ -80,6 +78,18 @@ class WhatsAppDispatch:
                 by_sms.append(row)
             else:
                 chosen.append((row, way))
+        return by_sms, chosen
+
+    async def send(
+        self,
+        chosen: Sequence[tuple[Claimed, Route]],
+        programmes: dict[int, Programme],
+        sender: ClaimsWriter,
+    ) -> tuple[list[Claimed], WhatsAppReport]:
+        """Send `split`'s WhatsApp rows; returns those WhatsApp refused, to send by SMS
+        now (each with its reason), and what became of the others."""
+        report = WhatsAppReport()
+        by_sms: list[Claimed] = []
         if not chosen:
             return by_sms, report
         held = await sender.hand_off([row for row, _ in chosen])

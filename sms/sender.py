@@ -46,7 +46,7 @@ from service.domain.segments import estimate_cost, measure
 from service.models import Meeting, Membership, Person, Programme
 from service.models.enums import Language, MeetingStatus, MembershipStatus, MessageStatus, Reach
 from service.models.types import utcnow
-from sms import claims
+from sms import claims, threads
 from sms.claims import Claimed
 from sms.delivery import lock_ids, settle_unmatched, stop_blacklisted
 from sms.gateway import MAX_RECIPIENTS, Gateway, GatewayError, RecipientOutcome, RecipientResult
@@ -145,6 +145,7 @@ class Sender:
         self.policy = policy or SendPolicy()
         self.clock = clock
         self.rng = rng or random.Random()
+        self._threads = threads.pool("sms", self.policy.parallel_requests)
         # Without a WhatsApp gateway everyone is sent SMS, as before there was WhatsApp.
         self.whatsapp = (
             None
@@ -339,8 +340,8 @@ class Sender:
         self, body: str, sender_id: str | None, rows: list[Claimed], report: PassReport
     ) -> None:
         try:
-            results = await asyncio.to_thread(
-                self.gateway.send, body, [r.phone for r in rows], sender_id
+            results = await threads.in_thread(
+                self._threads, self.gateway.send, body, [r.phone for r in rows], sender_id
             )
         except GatewayError as exc:
             log.warning("sms.request_failed", recipients=len(rows), reason=exc.reason[:200])

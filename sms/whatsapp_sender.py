@@ -28,6 +28,7 @@ import structlog
 
 from service.models import Programme
 from service.models.enums import Language, MessageStatus, Reach
+from sms import threads
 from sms.claims import Claimed
 from sms.texts import SmsTexts
 from sms.whatsapp_gateway import WhatsAppGateway, WhatsAppOutcome, WhatsAppResult
@@ -56,6 +57,7 @@ class WhatsAppDispatch:
         self.texts = texts
         self.parallel = parallel
         self.clock = clock
+        self._threads = threads.pool("whatsapp", parallel)
 
     def split(
         self,
@@ -99,7 +101,7 @@ class WhatsAppDispatch:
         # CPU as the request itself.
         lanes = [going[i :: self.parallel] for i in range(min(self.parallel, len(going)))]
         results = await asyncio.gather(
-            *(asyncio.to_thread(self._send_lane, lane, programmes) for lane in lanes)
+            *(threads.in_thread(self._threads, self._send_lane, lane, programmes) for lane in lanes)
         )
         for lane, answers in zip(lanes, results, strict=True):
             for (row, way), (result, words) in zip(lane, answers, strict=True):

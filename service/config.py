@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     at_timeout_s: float = Field(default=10.0, gt=0, le=120)
     # Outbox rows a worker claims at a time: what a worker killed mid-batch strands.
     sms_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # WhatsApp requests a worker has in flight (one per message; WhatsApp has no bulk
+    # send): at a gateway's ~0.3 s a request, 8 send about 25 a second per worker.
+    whatsapp_parallel: int = Field(default=8, ge=1, le=128)
     # First wait before a failed send is tried again; it doubles per attempt (up to an hour).
     sms_retry_base_s: float = Field(default=30.0, gt=0, le=3600)
 

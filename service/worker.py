@@ -91,6 +91,7 @@ def all_jobs(settings: Settings, sessions: SessionFactory) -> list[Job]:
     policy = SendPolicy.for_timeout(
         settings.at_timeout_s,
         batch=settings.sms_batch_size,
+        whatsapp_parallel=settings.whatsapp_parallel,
         backoff_base=timedelta(seconds=settings.sms_retry_base_s),
     )
     # WhatsApp through the same Africa's Talking account (or the simulator), by the

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.db import SessionFactory
 from service.models import Person
 from service.models.enums import Reach
-from sms.sender import SendPolicy, Sender
+from sms.sender import Sender, SendPolicy
 from sms.whatsapp_gateway import WhatsAppOutcome, WhatsAppResult
 from tests.sms.outbox import TEXTS, Script, queued_world
 

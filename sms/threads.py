@@ -3,8 +3,9 @@
 `asyncio.to_thread` lends asyncio's default executor, which has min(32, CPUs + 4)
 threads (6 on a two-core machine) shared by every blocking call of the process: a
 policy of 8 SMS requests and 32 WhatsApp requests at a time would get 6 between them.
-Each kind of request gets a pool of its own, sized by its policy, one per size in the
-process (a worker builds its sender once; tests build many).
+A sender's gateway calls (SMS and WhatsApp) get a pool of their own, sized by its
+policy, one per name and size in the process (a worker builds its sender once; tests
+build many).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -52,12 +53,15 @@ class WhatsAppDispatch:
         *,
         parallel: int = 8,
         clock: Callable[[], datetime],
+        pool: ThreadPoolExecutor | None = None,
     ) -> None:
+        """`pool`: the threads requests run in (the sender's, shared with SMS); by
+        default a pool of `parallel` of its own."""
         self.gateway = gateway
         self.texts = texts
         self.parallel = parallel
         self.clock = clock
-        self._threads = threads.pool("whatsapp", parallel)
+        self._threads = pool or threads.pool("whatsapp", parallel)
 
     def split(
         self,

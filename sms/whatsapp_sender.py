@@ -51,17 +51,16 @@ class WhatsAppDispatch:
         gateway: WhatsAppGateway,
         texts: SmsTexts,
         *,
-        parallel: int = 8,
+        parallel: int,
         clock: Callable[[], datetime],
-        pool: ThreadPoolExecutor | None = None,
+        pool: ThreadPoolExecutor,
     ) -> None:
-        """`pool`: the threads requests run in (the sender's, shared with SMS); by
-        default a pool of `parallel` of its own."""
+        """`parallel` lanes of requests, run in `pool` (the sender's, shared with SMS)."""
         self.gateway = gateway
         self.texts = texts
         self.parallel = parallel
         self.clock = clock
-        self._threads = pool or threads.pool("whatsapp", parallel)
+        self._threads = pool
 
     def split(
         self,

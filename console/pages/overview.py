@@ -345,9 +345,11 @@ async def overview(current: Page) -> Response:
         )
         for m in at_risk.members
     ]
-    bands = {b: sum(1 for h in health if h.band is b) for b in Band}
+    # A community's band is worked out from its figures on each reading: once here.
+    banded = [(h, h.band) for h in health]
+    bands = {b: sum(1 for _, its in banded if its is b) for b in Band}
     low = sorted(
-        (h for h in health if h.band is Band.LOW),
+        (h for h, its in banded if its is Band.LOW),
         key=lambda h: (h.attendance_rate if h.attendance_rate is not None else 2, h.name),
     )[:10]
     language = viewer.language.value

@@ -311,8 +311,17 @@ class AttendanceFigures:
     rsvp_no_attended: int = 0
 
     def add(self, other: AttendanceFigures) -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        # Field by field, not by looping over the fields: the overview adds a few
+        # thousand seat rows per request and the generic loop was a fifth of its time.
+        self.members += other.members
+        self.expected += other.expected
+        self.attended += other.attended
+        self.present += other.present
+        self.remote += other.remote
+        self.rsvp_yes += other.rsvp_yes
+        self.rsvp_no += other.rsvp_no
+        self.rsvp_yes_attended += other.rsvp_yes_attended
+        self.rsvp_no_attended += other.rsvp_no_attended
 
     @property
     def rate(self) -> float | None:
@@ -462,14 +471,17 @@ async def _figures(
         figures[key].members = row[-1]
     zone = ZoneInfo(scope.timezone)
     held: dict[date, set[int]] = defaultdict(set)
+    mondays: dict[int, date] = {}  # per meeting: its rows come once per role and group
     for row in (await session.execute(seats)).all():
         key = (row[0], row[1], row[2] if grouped else "all")
-        seat = AttendanceFigures(*(0, *row[-8:]))
+        seat = AttendanceFigures(0, *row[-8:])
         figures[key].add(seat)
         if weeks is not None and row[1] is MembershipRole.member:
             meeting_id, starts_at = row[-10:-8]
-            day = _aware(starts_at).astimezone(zone).date()
-            monday = day - timedelta(days=day.weekday())
+            monday = mondays.get(meeting_id)
+            if monday is None:
+                day = _aware(starts_at).astimezone(zone).date()
+                monday = mondays[meeting_id] = day - timedelta(days=day.weekday())
             week = weeks.setdefault(monday, WeekAttendance(monday, 0, AttendanceFigures()))
             week.figures.add(seat)
             held[monday].add(meeting_id)

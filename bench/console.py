@@ -158,7 +158,7 @@ async def recent_meeting(url: str) -> None:
         s.add(
             Meeting(
                 programme_id=community.programme_id,
-                community_id=community.id,
+                community_id=membership.community_id,
                 starts_at=now - timedelta(days=1),
                 ends_at=now - timedelta(days=1) + timedelta(minutes=90),
                 status=MeetingStatus.held,

@@ -25,7 +25,8 @@ from service.api.exports import routes as export_routes
 from service.api.schema import build_schema
 from service.api.view import CoplineGraphQL
 from service.config import Settings
-from service.events import AttendanceHub
+from service.events import AttendanceHub, instance_name
+from service.listening import listen
 from service.services import Services
 from service.worker import Worker, all_jobs
 from sms.delivery import ReportSink
@@ -80,10 +81,11 @@ class ConsoleMount(Mount):
 def create_app(settings: Settings) -> Starlette:
     engine = db.build_engine(settings)
     hub = AttendanceHub()
+    instance = instance_name()
     services = Services(
         settings=settings,
         engine=engine,
-        sessions=db.build_session_factory(engine, attendance_hub=hub),
+        sessions=db.build_session_factory(engine, attendance_hub=hub, instance=instance),
         attendance_hub=hub,
     )
     ussd = UssdEngine(services.sessions)
@@ -113,6 +115,10 @@ def create_app(settings: Settings) -> Starlette:
         simulator = await _start_simulator(settings) if settings.runs_simulator_in_process else None
         stop = asyncio.Event()
         tracking = asyncio.create_task(ussd.tracker.run(stop))
+        # Other instances' and workers' attendance changes, for this one's subscribers.
+        hearing = None
+        if not settings.is_sqlite:
+            hearing = asyncio.create_task(listen(settings.database_url, hub, instance, stop))
         worker_task = None
         if settings.runs_worker_in_process:
             jobs = all_jobs(settings, services.sessions)
@@ -124,6 +130,8 @@ def create_app(settings: Settings) -> Starlette:
             if worker_task is not None:
                 await worker_task
             await tracking
+            if hearing is not None:
+                await hearing
             await ussd.tracker.flush()
             if simulator is not None:
                 await simulator.stop()

@@ -73,12 +73,20 @@ def build_engine(settings: Settings, *, sqlite_begin: str = "IMMEDIATE") -> Asyn
 
 
 def build_session_factory(
-    engine: AsyncEngine, *, attendance_hub: AttendanceHub | None = None
+    engine: AsyncEngine,
+    *,
+    attendance_hub: AttendanceHub | None = None,
+    instance: str | None = None,
 ) -> SessionFactory:
+    """`instance`: this process's name in the attendance notifications it sends on
+    PostgreSQL (one is made up if not given); see `service.events`."""
     # A session class of its own per factory, so event hooks stay with this app.
     sync_class = type("CoplineSession", (Session,), {})
-    if attendance_hub is not None:
-        events.install(sync_class, attendance_hub)
+    notify_as = None
+    if engine.dialect.name == "postgresql":
+        notify_as = instance or events.instance_name()
+    if attendance_hub is not None or notify_as is not None:
+        events.install(sync_class, attendance_hub, notify_as=notify_as)
     return async_sessionmaker(
         engine, class_=AsyncSession, sync_session_class=sync_class, expire_on_commit=False
     )

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import func
+from sqlalchemy.dialects import postgresql
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -554,6 +555,15 @@ class AtRiskPage:
     members: list[MemberAtRisk]
 
 
+def _one_of(session: AsyncSession, column: Any, ids: list[int]) -> Any:
+    """`column IN ids`. On PostgreSQL as one array parameter: a term has a few hundred
+    recent meetings, and an IN list of that many parameters made each statement a new
+    text to compile and to prepare on every request."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, ids, type_=postgresql.ARRAY(sa.Integer)))
+    return column.in_(ids)
+
+
 async def members_at_risk(
     session: AsyncSession, scope: ReportScope, *, missed: int, offset: int, limit: int
 ) -> AtRiskPage:
@@ -592,14 +602,17 @@ async def members_at_risk(
         return AtRiskPage(0, [])
     oldest = (
         sa.select(col(Meeting.community_id), func.min(col(Meeting.starts_at)).label("starts_at"))
-        .where(col(Meeting.id).in_(recent))
+        .where(_one_of(session, col(Meeting.id), recent))
         .group_by(col(Meeting.community_id))
         .subquery("oldest")
     )
     came = (
         sa.select(col(Meeting.community_id), col(Attendance.person_id))
         .join(Meeting, col(Meeting.id) == col(Attendance.meeting_id))
-        .where(col(Attendance.meeting_id).in_(recent), col(Attendance.presence).in_(ATTENDED))
+        .where(
+            _one_of(session, col(Attendance.meeting_id), recent),
+            col(Attendance.presence).in_(ATTENDED),
+        )
     )
     pair = sa.tuple_(col(Membership.community_id), col(Membership.person_id))
     at_risk = [

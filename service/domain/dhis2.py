@@ -88,7 +88,11 @@ def term_period(term: Term, kind: PeriodType | None) -> str:
         first, last = period_of(candidate, term.starts_on), period_of(candidate, term.ends_on)
         if first == last:
             return first
-    assert kind is not None  # Yearly holds any term of one calendar year
+    if kind is None:  # not even a year holds it
+        raise PeriodMismatch(
+            f"term {term.name!r} ({term.starts_on} to {term.ends_on}) crosses the end of "
+            "a year: no DHIS2 period of these types holds it; give --period"
+        )
     fitting = [
         k.value for k in PeriodType if period_of(k, term.starts_on) == period_of(k, term.ends_on)
     ]

@@ -60,6 +60,8 @@ def test_the_period_is_the_shortest_that_holds_the_term_or_the_one_the_mapping_s
     assert dhis2.term_period(term(date(2026, 7, 6), date(2026, 9, 25)), None) == "2026Q3"
     assert dhis2.term_period(term(date(2026, 1, 5), date(2026, 4, 3)), None) == "2026S1"
     assert dhis2.term_period(term(date(2026, 5, 4), date(2026, 8, 7)), None) == "2026"
+    with pytest.raises(PeriodMismatch, match="crosses the end of a year"):
+        dhis2.term_period(term(date(2026, 10, 19), date(2027, 3, 12)), None)
     fits = term(date(2026, 9, 1), date(2026, 9, 30))
     assert dhis2.term_period(fits, PeriodType.Yearly) == "2026"
     with pytest.raises(

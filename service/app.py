@@ -22,6 +22,7 @@ from service import db
 from service.access_log import AccessLog
 from service.api import cors, ide
 from service.api.exports import routes as export_routes
+from service.api.flow_results import routes as flow_results_routes
 from service.api.schema import build_schema
 from service.api.view import CoplineGraphQL
 from service.config import Settings
@@ -148,6 +149,7 @@ def create_app(settings: Settings) -> Starlette:
         *ussd_routes(services, ussd),
         *sms_routes(services, reports),
         *export_routes(services),
+        *flow_results_routes(services),
     ]
     app = Starlette(
         # Last: the console answers every path the API and the channels do not have.

@@ -104,6 +104,15 @@ class Settings(BaseSettings):
     # First wait before a failed send is tried again; it doubles per attempt (up to an hour).
     sms_retry_base_s: float = Field(default=30.0, gt=0, le=3600)
 
+    # DHIS2, where `copline dhis2 push` posts a term's figures: the instance's base URL
+    # (https://dhis2.example.org, or the stand-in `copline dhis2-sim`), and either a
+    # personal access token or a username and password. Never logged.
+    dhis2_url: str | None = None
+    dhis2_username: str | None = None
+    dhis2_password: SecretStr | None = None
+    dhis2_token: SecretStr | None = None
+    dhis2_timeout_s: float = Field(default=30.0, gt=0, le=600)
+
     # GraphQL conveniences for developers. None: on in development, off in production
     # (partners code against schema/schema.graphql). Suggestions are graphql-core's
     # "Did you mean …?", which spell out the schema even with introspection off.

@@ -1,20 +1,28 @@
-"""`copline export attendance|responses|messages --programme SLUG --out FILE.csv`."""
+"""`copline export attendance|responses|messages --programme SLUG --out FILE.csv`, and
+`copline export flow-results --programme SLUG --survey KEY --out FOLDER|FILE.zip`."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import tempfile
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 
-from service.cli.common import console, fail, run, unit_of_work
+from service.cli.common import console, fail, run, settings, unit_of_work
+from service.domain import flow_results
 from service.domain.exports import EXPORTS, ExportKind, csv_chunks, prepare
 from service.domain.programmes import get_programme
 
-app = typer.Typer(help="Export a programme's records as CSV.", no_args_is_help=True)
+app = typer.Typer(
+    help="Export a programme's records as CSV, or a survey as a Flow Results package.",
+    no_args_is_help=True,
+)
 
 ABOUT = {
     ExportKind.attendance: "one row per meeting and member of its community",
@@ -74,3 +82,77 @@ def _command(kind: ExportKind) -> None:
 
 for _kind in ExportKind:
     _command(_kind)
+
+
+async def _package(
+    programme: str, survey: str, version: int | None, pii: bool, folder: Path
+) -> tuple[flow_results.PackageSpec, int]:
+    """Write `datapackage.json` and `responses.json` into `folder`; the rows written."""
+    written = 0
+    async with unit_of_work() as session:
+        found = await get_programme(session, programme)
+        secret = settings().secret_key.get_secret_value()
+        spec = await flow_results.find(session, found, survey, version, pii=pii, secret=secret)
+        descriptor = flow_results.descriptor(spec, flow_results.RESPONSES_FILE)
+        (folder / "datapackage.json").write_text(
+            json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+
+        async def counted() -> AsyncIterator[list[Any]]:
+            nonlocal written
+            async for row in flow_results.rows(session, spec):
+                written += 1
+                yield row
+
+        with (folder / flow_results.RESPONSES_FILE).open("w", encoding="utf-8") as handle:
+            async for chunk in flow_results.json_chunks(counted()):
+                handle.write(chunk)
+    return spec, written
+
+
+@app.command("flow-results")
+def flow_results_package(
+    programme: Annotated[str, typer.Option(help="Programme slug")],
+    survey: Annotated[str, typer.Option(help="The survey's key, e.g. reflection")],
+    out: Annotated[Path, typer.Option(help="A folder to write the package into, or a FILE.zip")],
+    version: Annotated[
+        int | None, typer.Option(min=1, help="The survey version (default: the latest)")
+    ] = None,
+    pii: Annotated[
+        bool, typer.Option(help="Phones as contact ids, and the answers to short-text questions")
+    ] = False,
+) -> None:
+    """Export a survey version as a FLOIP Flow Results package (datapackage.json and
+    responses.json), as a folder or a zip."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part"))
+    except OSError as exc:
+        raise fail(f"cannot write {out}: {exc.strerror or exc}") from None
+    try:
+        spec, written = run(lambda: _package(programme, survey, version, pii, staging))
+        names = ["datapackage.json", flow_results.RESPONSES_FILE]
+        if out.suffix.lower() == ".zip":
+            zipped = staging / "package.zip"
+            with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as archive:
+                for name in names:
+                    archive.write(staging / name, arcname=name)
+            os.replace(zipped, out)
+        else:
+            # Both files land only once both were written: never half a package.
+            out.mkdir(exist_ok=True)
+            for name in names:
+                os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    masked = (
+        ""
+        if pii
+        else " (contacts pseudonymous, short-text answers left out; --pii to include them)"
+    )
+    console.print(
+        f"Wrote {spec.key} v{spec.version} as a Flow Results package with {written} "
+        f"response row(s) to {out}{masked}.",
+        highlight=False,
+        markup=False,
+    )

@@ -536,6 +536,29 @@ async def attendance(
     return AttendanceReport(total_meetings, totals, rows, groups, facilitators, in_order)
 
 
+async def attendees(session: AsyncSession, scope: ReportScope) -> int:
+    """Distinct members (facilitators apart) marked present or remote at a held meeting
+    in scope: the people behind `attended`, each counted once however often they came.
+    A mark there is always a seat (see `has_seat`), so they are the report's own marks.
+    One statement."""
+    stmt = (
+        sa.select(func.count(sa.distinct(col(Membership.person_id))))
+        .select_from(Membership)
+        .join(Meeting, col(Meeting.community_id) == col(Membership.community_id))
+        .join(Attendance, mark_of_member())
+        .where(
+            col(Meeting.programme_id) == scope.programme_id,
+            col(Meeting.status) == MeetingStatus.held,
+            col(Meeting.community_id).in_(scope.communities()),
+            *scope.within(col(Meeting.starts_at)),
+            col(Membership.role) == MembershipRole.member,
+            col(Attendance.presence).in_(ATTENDED),
+            *scope.counts(col(Membership.person_id)),
+        )
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
 @dataclass
 class MemberAtRisk:
     person_id: int

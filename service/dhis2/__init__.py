@@ -1,0 +1,1 @@
+"""DHIS2: the client that posts a term's figures, and a local stand-in for an instance."""

@@ -2,8 +2,10 @@
 
 `copline worker` runs it on its own (many may run on many machines against
 PostgreSQL); in the embedded SQLite set-up `copline serve` runs it in-process.
+A job runs once per period across all the workers (`service.domain.job_runs`),
+except sending, which every worker runs: they share the outbox row by row.
 A failing job is logged and tried again at its next turn: a database outage
-must not stop the loop.
+must not stop the loop. Each job's last run is in `job_run` (`copline jobs`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.config import Settings
 from service.db import SessionFactory
+from service.events import instance_name
+from service.domain import job_runs
 from service.domain.digests import queue_digests
 from service.domain.meetings import close_finished_meetings
 from service.domain.prepare import queue_prepare_messages
@@ -43,6 +47,9 @@ class Job:
     name: str
     every: timedelta
     run: JobRun  # returns how many things it did
+    # Every worker runs it each period (sending: the workers share the outbox by
+    # SKIP LOCKED); otherwise one worker of all runs it once per period.
+    everywhere: bool = False
 
 
 async def _close_finished_meetings(session: AsyncSession, now: datetime) -> int:
@@ -82,7 +89,7 @@ def sms_job(sender: Sender, *, every: timedelta = timedelta(seconds=2)) -> Job:
         report = await sender.send_until_idle()
         return report.sent
 
-    return Job("send_sms", every, send)
+    return Job("send_sms", every, send, everywhere=True)
 
 
 def all_jobs(settings: Settings, sessions: SessionFactory) -> list[Job]:
@@ -107,11 +114,14 @@ class Worker:
         sessions: SessionFactory,
         jobs: Sequence[Job] = DEFAULT_JOBS,
         clock: Callable[[], datetime] = utcnow,
+        name: str | None = None,
     ) -> None:
         self.sessions = sessions
         self.jobs = list(jobs)
         self.clock = clock
+        self.name = name or instance_name()
         self.failures: dict[str, int] = {}
+        self._registered = False
 
     async def run_job(self, job: Job) -> int:
         async with self.sessions() as session:
@@ -119,21 +129,58 @@ class Worker:
             await session.commit()
         return done
 
+    async def _claim(self, job: Job, now: datetime) -> bool:
+        async with self.sessions() as session:
+            if not self._registered:
+                await job_runs.register(session, [j.name for j in self.jobs])
+                self._registered = True
+            if job.everywhere:
+                await session.commit()
+                return True
+            claimed = await job_runs.claim(session, job.name, job.every, now=now, worker=self.name)
+            await session.commit()
+        return claimed
+
+    async def _record(
+        self, job: Job, started: datetime, done: int | None, error: str | None
+    ) -> None:
+        # Bookkeeping: its failure must not count as the job's.
+        try:
+            async with self.sessions() as session:
+                await job_runs.finish(
+                    session,
+                    job.name,
+                    started=started,
+                    finished=self.clock(),
+                    count=done,
+                    error=error,
+                    worker=self.name,
+                )
+                await session.commit()
+        except Exception as exc:
+            log.warning("worker.job_record_failed", job=job.name, error=repr(exc)[:200])
+
     async def tick(self, due: dict[str, datetime]) -> None:
-        """Run every job that is due and set when each runs next."""
+        """Run every job that is due (and not run by another worker this period) and
+        set when each is looked at next."""
         for job in self.jobs:
             now = self.clock()
             if due.get(job.name, now) > now:
                 continue
+            due[job.name] = now + job.every
             try:
+                if not await self._claim(job, now):
+                    continue  # another worker has this period
                 done = await self.run_job(job)
             except Exception as exc:  # the loop must outlive any one failure
                 self.failures[job.name] = self.failures.get(job.name, 0) + 1
                 log.error("worker.job_failed", job=job.name, error=repr(exc)[:300])
+                await self._record(job, now, None, repr(exc))
             else:
                 self.failures.pop(job.name, None)
                 if done:
                     log.info("worker.job_done", job=job.name, count=done)
+                await self._record(job, now, done, None)
             due[job.name] = self.clock() + job.every
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -16,7 +16,7 @@ from service.api import ids
 from service.api.loaders import delivery_query
 from service.api.pagination import Connection, paginate
 from service.api.permissions import CanRead, IsAdmin
-from service.api.types.access import ApiKeyNode, AuditEntryNode
+from service.api.types.access import ApiKeyNode, AuditEntryNode, JobRunNode
 from service.api.types.common import (
     CommunityKind,
     Direction,
@@ -34,6 +34,7 @@ from service.api.types.places import ProgrammeNode, SchoolNode, TermNode
 from service.api.types.surveys import SurveyNode
 from service.api.types.ussd import FunnelStep, UssdSessionNode
 from service.domain.errors import NotFound
+from service.domain.job_runs import job_states
 from service.domain.lookup import get_owned
 from service.domain.reports import ussd_funnel
 from service.models import (
@@ -440,6 +441,16 @@ class Query:
                 ApiKeyNode.from_row(k)
                 for k in (await session.exec(stmt.order_by(col(ApiKey.id)))).all()
             ]
+
+        return await info.context.run(work)
+
+    @strawberry.field(
+        permission_classes=ADMIN,
+        description="Each worker job's last run, one row per job across all workers.",
+    )
+    async def job_runs(self, info: Info_) -> list[JobRunNode]:
+        async def work(session: AsyncSession) -> list[JobRunNode]:
+            return [JobRunNode.from_state(s) for s in await job_states(session)]
 
         return await info.context.run(work)
 

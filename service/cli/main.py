@@ -22,6 +22,7 @@ from service.cli.common import (
     settings,
 )
 from service.cli.export import app as export_app
+from service.cli.jobs import jobs
 from service.cli.ussd import ussd
 from service.config import Settings
 from service.db import build_engine
@@ -42,6 +43,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(dhis2.app, name="dhis2")
 app.command(name="dhis2-sim")(dhis2.dhis2_sim)
 app.command()(ussd)
+app.command()(jobs)
 app.command(name="at-sim")(at_sim)
 
 

@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from service.models.access import ApiKey, AuditEntry
 from service.models.community import Community, CommunitySchool, Membership
+from service.models.jobs import JobRun
 from service.models.console import ConsoleSession, SignInCode
 from service.models.meeting import Attendance, Meeting
 from service.models.messaging import Message, UnmatchedReport
@@ -23,6 +24,7 @@ __all__ = [
     "Community",
     "CommunitySchool",
     "ConsoleSession",
+    "JobRun",
     "Meeting",
     "Membership",
     "Message",

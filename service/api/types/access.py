@@ -9,6 +9,7 @@ from strawberry.scalars import JSON
 
 from service.api import ids
 from service.api.types.common import Channel, Node, Scope
+from service.domain.job_runs import JobState
 from service.models import ApiKey, AuditEntry
 
 # Audit rows name tables; clients know the GraphQL type names.
@@ -58,3 +59,22 @@ class AuditEntryNode(Node):
             object_id=ids.encode(type_name, row.object_id) if row.object_id is not None else None,
             changes=JSON(row.changes),
         )  # fmt: skip
+
+
+@strawberry.type(name="JobRun", description="A worker job's last run (the whole deployment's).")
+class JobRunNode:
+    name: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    outcome: str | None = strawberry.field(description="running, ok or failed.")
+    count: int | None = strawberry.field(description="How many things the last run did.")
+    error: str | None
+    runs: int
+    failures: int
+
+    @classmethod
+    def from_state(cls, s: JobState) -> JobRunNode:
+        return cls(name=s.name, started_at=s.started_at, finished_at=s.finished_at,
+                   duration_ms=s.duration_ms, outcome=s.outcome, count=s.count,
+                   error=s.error, runs=s.runs, failures=s.failures)  # fmt: skip

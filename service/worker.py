@@ -27,6 +27,7 @@ from service.domain.survey_dispatch import dispatch_surveys, remind_unfinished
 from service.domain.survey_schedule import send_scheduled_surveys
 from service.domain.surveys import expire_responses
 from service.models.types import utcnow
+from service.webhook_sender import WebhookSender
 from sms.delivery import settle_unmatched
 from sms.gateway import AfricasTalkingGateway
 from sms.sender import Sender, SendPolicy
@@ -85,6 +86,16 @@ def sms_job(sender: Sender, *, every: timedelta = timedelta(seconds=2)) -> Job:
     return Job("send_sms", every, send)
 
 
+def webhook_job(sender: WebhookSender, *, every: timedelta = timedelta(seconds=2)) -> Job:
+    """Post the webhook deliveries that are due; like sending SMS, in sessions of its own
+    around the posts."""
+
+    async def send(_session: AsyncSession, _now: datetime) -> int:
+        return await sender.send_until_idle()
+
+    return Job("send_webhooks", every, send)
+
+
 def all_jobs(settings: Settings, sessions: SessionFactory) -> list[Job]:
     """Every job a worker runs: the database jobs and sending through Africa's Talking."""
     gateway = AfricasTalkingGateway.from_settings(settings)
@@ -98,7 +109,8 @@ def all_jobs(settings: Settings, sessions: SessionFactory) -> list[Job]:
     # same rule for its address: members who chose it get it, the rest SMS.
     whatsapp = AfricasTalkingWhatsApp.from_settings(settings)
     sender = Sender(sessions, gateway, SmsTexts.load(), policy=policy, whatsapp=whatsapp)
-    return [*DEFAULT_JOBS, sms_job(sender)]
+    webhooks = WebhookSender(sessions)
+    return [*DEFAULT_JOBS, sms_job(sender), webhook_job(webhooks)]
 
 
 class Worker:

@@ -12,6 +12,7 @@ from service.models.programme import Programme, School, Term
 from service.models.roster_upload import RosterUpload, UploadState
 from service.models.survey import Answer, Question, Survey, SurveyResponse
 from service.models.ussd import UssdAction, UssdSession
+from service.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 metadata = SQLModel.metadata
 
@@ -39,5 +40,8 @@ __all__ = [
     "UploadState",
     "UssdAction",
     "UssdSession",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]

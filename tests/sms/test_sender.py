@@ -196,7 +196,7 @@ async def test_nobody_who_said_stop_or_left_is_sent_what_was_queued_before(
     w, clock = await queued_world(session)
     stopped, leaving = w.members
     assert leaving.id is not None and w.community.id is not None
-    opt_out(stopped, channel=Channel.sms, session=session, actor=f.OPERATOR)
+    await opt_out(stopped, channel=Channel.sms, session=session, actor=f.OPERATOR)
     await session.commit()
     # leaving after queueing: the domain drops the row; STOP is caught by the sender
     await remove_member(w.pid, w.community.id, leaving.id, session=session, actor=f.OPERATOR)

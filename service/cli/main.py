@@ -10,7 +10,7 @@ import uvicorn
 
 from service import migrate as migrations
 from service.api.limits import MAX_BODY_BYTES
-from service.cli import apikeys, programmes, roster, schema
+from service.cli import apikeys, programmes, roster, schema, webhooks
 from service.cli import console as console_access
 from service.cli.common import (
     DatabaseUnusable,
@@ -39,6 +39,7 @@ app.add_typer(apikeys.app, name="apikey")
 app.add_typer(console_access.app, name="console")
 app.add_typer(schema.app, name="schema")
 app.add_typer(export_app, name="export")
+app.add_typer(webhooks.app, name="webhook")
 app.command()(ussd)
 app.command(name="at-sim")(at_sim)
 

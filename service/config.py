@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     whatsapp_parallel: int = Field(default=8, ge=1, le=128)
     # First wait before a failed send is tried again; it doubles per attempt (up to an hour).
     sms_retry_base_s: float = Field(default=30.0, gt=0, le=3600)
+    # Webhooks: seconds to connect to an endpoint, and again to wait for its answer; and
+    # posts a worker has in flight (each endpoint's subjects go in order whatever this is).
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    webhook_parallel: int = Field(default=8, ge=1, le=64)
 
     # GraphQL conveniences for developers. None: on in development, off in production
     # (partners code against schema/schema.graphql). Suggestions are graphql-core's

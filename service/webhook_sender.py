@@ -56,13 +56,17 @@ def sign(secret: str, message_id: str, timestamp: int, body: str) -> str:
     return "v1," + base64.b64encode(mac).decode()
 
 
-def headers(secret: str, message_id: str, timestamp: int, body: str) -> dict[str, str]:
+def headers(
+    secret: str, message_id: str, timestamp: int, body: str, *, also: Sequence[str] = ()
+) -> dict[str, str]:
+    """The request's headers; `also`: secrets that sign too (one being rotated out)."""
+    signatures = [sign(s, message_id, timestamp, body) for s in (secret, *also)]
     return {
         "content-type": "application/json",
         "user-agent": USER_AGENT,
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, message_id, timestamp, body),
+        "webhook-signature": " ".join(signatures),
     }
 
 
@@ -71,9 +75,17 @@ class WebhookPolicy:
     batch: int = 50  # deliveries claimed per pass
     parallel: int = 8  # posts in flight per worker
     timeout_s: float = 10.0  # to connect, and again to wait for the answer
-    lease: timedelta = timedelta(seconds=60)  # longer than a post can take
+    # How long a claim keeps its rows from other workers: by default longer than a whole
+    # pass can take (its posts in rounds of `parallel`, each connecting and waiting).
+    lease: timedelta | None = None
     backoff: tuple[timedelta, ...] = BACKOFF
     give_up_after: timedelta = GIVE_UP_AFTER
+
+    def lease_time(self) -> timedelta:
+        if self.lease is not None:
+            return self.lease
+        rounds = -(-self.batch // self.parallel)
+        return timedelta(seconds=rounds * 2 * self.timeout_s + 30)
 
     def wait_after(self, attempts: int) -> timedelta:
         """The wait after the `attempts`-th failed attempt (1-based)."""
@@ -89,6 +101,7 @@ class Claimed:
     secret: str
     attempts: int
     first_attempt_at: datetime | None
+    previous_secret: str | None  # still signing: rotated out less than a day ago
 
 
 @dataclass(frozen=True)
@@ -154,19 +167,23 @@ class WebhookSender:
             await session.execute(
                 sa.update(DELIVERY)
                 .where(DELIVERY.c.id.in_(ids))
-                .values(lease_until=now + self.policy.lease, claim_token=token)
+                .values(lease_until=now + self.policy.lease_time(), claim_token=token)
             )
             rows = await session.execute(
                 sa.select(
                     DELIVERY.c.id, DELIVERY.c.message_id, DELIVERY.c.body, ENDPOINT.c.url,
                     ENDPOINT.c.secret, DELIVERY.c.attempts, DELIVERY.c.first_attempt_at,
+                    sa.case(
+                        (ENDPOINT.c.previous_secret_until > now, ENDPOINT.c.previous_secret),
+                        else_=sa.null(),
+                    ),
                     DELIVERY.c.claim_token,
                 )
                 .join(ENDPOINT, ENDPOINT.c.id == DELIVERY.c.endpoint_id)
                 .where(DELIVERY.c.id.in_(ids))
                 .order_by(DELIVERY.c.id)
             )  # fmt: skip
-            claimed = [Claimed(*row[:7]) for row in rows.all() if row[7] == token]
+            claimed = [Claimed(*row[:8]) for row in rows.all() if row[8] == token]
             await session.commit()
         return token, claimed
 
@@ -180,7 +197,13 @@ class WebhookSender:
             answer = await client.post(
                 row.url,
                 content=row.body.encode(),
-                headers=headers(row.secret, row.message_id, timestamp, row.body),
+                headers=headers(
+                    row.secret,
+                    row.message_id,
+                    timestamp,
+                    row.body,
+                    also=[row.previous_secret] if row.previous_secret else [],
+                ),
             )
             code = answer.status_code
             if not 200 <= code < 300:

@@ -27,7 +27,7 @@ from service.domain.survey_dispatch import dispatch_surveys, remind_unfinished
 from service.domain.survey_schedule import send_scheduled_surveys
 from service.domain.surveys import expire_responses
 from service.models.types import utcnow
-from service.webhook_sender import WebhookSender
+from service.webhook_sender import WebhookPolicy, WebhookSender
 from sms.delivery import settle_unmatched
 from sms.gateway import AfricasTalkingGateway
 from sms.sender import Sender, SendPolicy
@@ -109,7 +109,13 @@ def all_jobs(settings: Settings, sessions: SessionFactory) -> list[Job]:
     # same rule for its address: members who chose it get it, the rest SMS.
     whatsapp = AfricasTalkingWhatsApp.from_settings(settings)
     sender = Sender(sessions, gateway, SmsTexts.load(), policy=policy, whatsapp=whatsapp)
-    webhooks = WebhookSender(sessions)
+    webhooks = WebhookSender(
+        sessions,
+        policy=WebhookPolicy(
+            parallel=settings.webhook_parallel,
+            timeout_s=settings.webhook_timeout_s,
+        ),
+    )
     return [*DEFAULT_JOBS, sms_job(sender), webhook_job(webhooks)]
 
 

@@ -25,6 +25,8 @@ def upgrade() -> None:
     sa.Column('events', sa.JSON(), nullable=False),
     sa.Column('pii', sa.Boolean(), nullable=False),
     sa.Column('secret', sa.String(length=80), nullable=False),
+    sa.Column('previous_secret', sa.String(length=80), nullable=True),
+    sa.Column('previous_secret_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('created_by', sa.String(length=60), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),

@@ -29,6 +29,9 @@ class WebhookEndpoint(SQLModel, table=True):
     # "whsec_" + base64 of 32 random bytes: the key of every signature. Kept whole (it
     # signs), never shown again after creation or rotation.
     secret: str = text_col(80)
+    # After a rotation the old secret signs too, for a day, so a receiver can switch over.
+    previous_secret: str | None = text_col(80, nullable=True)
+    previous_secret_until: datetime | None = when()
     enabled: bool = True
     created_by: str = text_col(60)
     created_at: datetime = stamp()

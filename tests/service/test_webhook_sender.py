@@ -310,3 +310,34 @@ async def test_a_disabled_endpoint_is_sent_nothing_until_enabled_again(
     async with sessions() as s:
         count = (await s.execute(sa.select(sa.func.count()).select_from(WebhookDelivery))).scalar()
     assert count == 1
+
+
+async def test_after_a_rotation_the_old_secret_still_verifies_for_a_day(
+    session: AsyncSession, sessions: SessionFactory
+) -> None:
+    w = await f.world(session)
+    endpoint = await _endpoint(session, w, "https://partner.example.org/hooks")
+    assert endpoint.id is not None
+    old = endpoint.secret
+    rotated = await webhooks.rotate_secret(w.pid, endpoint.id, session=session, actor=f.OPERATOR)
+    new = rotated.secret
+    await opt_out(w.members[0], channel=Channel.sms, session=session, actor=f.OPERATOR)
+    await session.commit()
+    taken: list[httpx.Request] = []
+
+    def partner(request: httpx.Request) -> httpx.Response:
+        taken.append(request)
+        return httpx.Response(200)
+
+    sender = WebhookSender(sessions, transport=httpx.MockTransport(partner))
+    assert await sender.send_until_idle() == 1
+    for secret in (new, old):
+        Webhook(secret).verify(taken[0].content, dict(taken[0].headers))
+    # A day later only the new secret signs.
+    rotated.previous_secret_until = f.now() - timedelta(seconds=1)
+    await opt_out(w.members[1], channel=Channel.sms, session=session, actor=f.OPERATOR)
+    await session.commit()
+    assert await sender.send_until_idle() == 1
+    Webhook(new).verify(taken[1].content, dict(taken[1].headers))
+    with pytest.raises(WebhookVerificationError):
+        Webhook(old).verify(taken[1].content, dict(taken[1].headers))

@@ -9,6 +9,8 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -341,3 +343,21 @@ async def test_after_a_rotation_the_old_secret_still_verifies_for_a_day(
     Webhook(new).verify(taken[1].content, dict(taken[1].headers))
     with pytest.raises(WebhookVerificationError):
         Webhook(old).verify(taken[1].content, dict(taken[1].headers))
+
+
+def test_the_readmes_standard_library_snippet_verifies_ours_and_refuses_a_replay() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Webhooks") :]
+    snippet = section[section.index("```python") + len("```python") :]
+    snippet = snippet[: snippet.index("```")]
+    scope: dict[str, Any] = {}
+    exec(snippet, scope)  # the reader's code, as written
+    verify = scope["verify"]
+    secret, body = webhooks.new_secret(), '{"type":"person.opted_out","data":{}}'
+    now = int(datetime.now().timestamp())
+    signed = headers(secret, "msg_2", now, body, also=[webhooks.new_secret()])
+    assert verify(secret, signed, body.encode()) == {"type": "person.opted_out", "data": {}}
+    with pytest.raises(ValueError, match="replay"):
+        verify(secret, headers(secret, "msg_2", now - 600, body), body.encode())
+    with pytest.raises(ValueError, match="bad signature"):
+        verify(webhooks.new_secret(), signed, body.encode())

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # posts a worker has in flight (each endpoint's subjects go in order whatever this is).
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
     webhook_parallel: int = Field(default=8, ge=1, le=64)
+    # Post to endpoints on loopback, private or link-local addresses (the service's own
+    # network). None: yes in development (a receiver on this machine), no in production.
+    webhook_private_hosts: bool | None = None
 
     # GraphQL conveniences for developers. None: on in development, off in production
     # (partners code against schema/schema.graphql). Suggestions are graphql-core's
@@ -187,6 +190,10 @@ class Settings(BaseSettings):
     @property
     def suggests_fields(self) -> bool:
         return self._in_development(self.graphql_suggestions)
+
+    @property
+    def allows_private_webhooks(self) -> bool:
+        return self._in_development(self.webhook_private_hosts)
 
     def production_refusal(self) -> str | None:
         """Why a production process must not start with these settings, or None."""

@@ -19,11 +19,13 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy as sa
@@ -80,6 +82,9 @@ class WebhookPolicy:
     lease: timedelta | None = None
     backoff: tuple[timedelta, ...] = BACKOFF
     give_up_after: timedelta = GIVE_UP_AFTER
+    # Whether endpoints may be on loopback, private or link-local addresses. Off in
+    # production: an admin's URL must not reach the service's own network.
+    private_hosts: bool = True
 
     def lease_time(self) -> timedelta:
         if self.lease is not None:
@@ -115,6 +120,21 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+async def _internal(url: str) -> bool:
+    """Whether the URL's host is (or resolves to) a loopback, private, link-local or
+    otherwise non-public address. Unresolvable hosts are left to the post to fail."""
+    host = urlsplit(url).hostname or ""
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError:
+        return False
+    for *_, sockaddr in found:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
+        if not address.is_global:
+            return True
+    return False
 
 
 class WebhookSender:
@@ -194,6 +214,8 @@ class WebhookSender:
         code: int | None = None
         error: str | None = None
         try:
+            if not self.policy.private_hosts and await _internal(row.url):
+                return Outcome(row, at, None, "private_address", 0)
             answer = await client.post(
                 row.url,
                 content=row.body.encode(),

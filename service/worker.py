@@ -26,6 +26,7 @@ from service.domain.reminders import queue_due_reminders
 from service.domain.survey_dispatch import dispatch_surveys, remind_unfinished
 from service.domain.survey_schedule import send_scheduled_surveys
 from service.domain.surveys import expire_responses
+from service.domain.webhooks import prune as prune_webhook_deliveries
 from service.models.types import utcnow
 from service.webhook_sender import WebhookPolicy, WebhookSender
 from sms.delivery import settle_unmatched
@@ -69,6 +70,8 @@ DEFAULT_JOBS: tuple[Job, ...] = (
     Job("expire_survey_responses", timedelta(minutes=10), expire_responses),
     # School leaders' weekly digest: a few minutes late at most, once a week each.
     Job("queue_digests", timedelta(minutes=5), queue_digests),
+    # Webhook deliveries settled a month ago: dropped with their attempts.
+    Job("prune_webhook_deliveries", timedelta(hours=1), prune_webhook_deliveries),
     # Delivery reports whose id never came: forgotten after a while (the sender applies
     # the others as it stores their ids; this also catches any it could not).
     Job("settle_unmatched_reports", timedelta(minutes=1), _settle_unmatched_reports),
@@ -114,6 +117,7 @@ def all_jobs(settings: Settings, sessions: SessionFactory) -> list[Job]:
         policy=WebhookPolicy(
             parallel=settings.webhook_parallel,
             timeout_s=settings.webhook_timeout_s,
+            private_hosts=settings.allows_private_webhooks,
         ),
     )
     return [*DEFAULT_JOBS, sms_job(sender), webhook_job(webhooks)]

@@ -503,3 +503,27 @@ async def emit_message_reports(
         )
         events.append(Event(programme_id, type, f"message:{pk}", data, private, at))
     return await emit(session, events, endpoints)
+
+
+# Delivered and failed deliveries are kept this long to be seen and resent, then dropped.
+KEEP_SENT = timedelta(days=30)
+
+
+async def prune(session: AsyncSession, now: datetime, *, batch: int = 5000) -> int:
+    """Drop deliveries settled more than KEEP_SENT ago (a batch per run), with their
+    attempts. Pending ones stay whatever their age."""
+    old = (
+        sa.select(DELIVERY.c.id)
+        .where(
+            DELIVERY.c.status.in_([DeliveryStatus.delivered.value, DeliveryStatus.failed.value]),
+            DELIVERY.c.created_at < now - KEEP_SENT,
+        )
+        .order_by(DELIVERY.c.id)
+        .limit(batch)
+    )
+    ids = list((await session.execute(old)).scalars())
+    if not ids:
+        return 0
+    await session.execute(sa.delete(ATTEMPT).where(ATTEMPT.c.delivery_id.in_(ids)))
+    await session.execute(sa.delete(DELIVERY).where(DELIVERY.c.id.in_(ids)))
+    return len(ids)

@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from service.config import Settings
 from service.db import SessionFactory
 from service.domain import webhooks
 from service.domain.attendance import record_rsvp
@@ -361,3 +362,30 @@ def test_the_readmes_standard_library_snippet_verifies_ours_and_refuses_a_replay
         verify(secret, headers(secret, "msg_2", now - 600, body), body.encode())
     with pytest.raises(ValueError, match="bad signature"):
         verify(webhooks.new_secret(), signed, body.encode())
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8000/graphql", "http://10.0.0.5/x", "http://169.254.169.254/meta"]
+)
+async def test_in_production_an_endpoint_on_the_services_own_network_is_not_posted_to(
+    session: AsyncSession, sessions: SessionFactory, url: str
+) -> None:
+    w = await f.world(session)
+    await _endpoint(session, w, url)
+    await opt_out(w.members[0], channel=Channel.sms, session=session, actor=f.OPERATOR)
+    await session.commit()
+    calls: list[httpx.Request] = []
+
+    def take(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200)
+
+    production = WebhookPolicy(private_hosts=False)
+    sender = WebhookSender(sessions, policy=production, transport=httpx.MockTransport(take))
+    assert await sender.send_until_idle() == 0
+    assert calls == []
+    async with sessions() as s:
+        delivery = (await s.exec(select(WebhookDelivery))).one()
+    assert delivery.status is DeliveryStatus.pending and delivery.last_error == "private_address"
+    assert Settings(environment="production", _env_file=None).allows_private_webhooks is False
+    assert Settings(_env_file=None).allows_private_webhooks is True

@@ -262,3 +262,22 @@ async def test_resend_sends_the_same_delivery_again(session: AsyncSession) -> No
         await session.exec(select(AuditEntry).where(AuditEntry.action == "webhook.resend"))
     ).one()
     assert entry.actor == f.OPERATOR.label
+
+
+async def test_settled_deliveries_are_dropped_after_a_month_pending_ones_never(
+    session: AsyncSession,
+) -> None:
+    w = await f.world(session)
+    await _endpoint(session, w, ("person.opted_out",))
+    for member in w.members:
+        await opt_out(member, channel=Channel.sms, session=session, actor=f.OPERATOR)
+    await session.commit()
+    settled, waiting = (await session.exec(select(WebhookDelivery))).all()
+    settled.status = DeliveryStatus.delivered
+    await session.commit()
+    assert await webhooks.prune(session, f.now() + timedelta(days=29)) == 0
+    assert await webhooks.prune(session, f.now() + timedelta(days=31)) == 1
+    await session.commit()
+    session.expunge_all()
+    [kept] = (await session.exec(select(WebhookDelivery))).all()
+    assert kept.id == waiting.id

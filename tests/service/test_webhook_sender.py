@@ -28,6 +28,7 @@ from service.domain.meetings import cancel_meeting, reschedule_meeting
 from service.domain.people import opt_out
 from service.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from service.models.enums import Channel, DeliveryStatus, Rsvp
+from service.models.types import utcnow
 from service.webhook_sender import WebhookPolicy, WebhookSender, headers, sign
 from service.worker import Worker, webhook_job
 from tests import factories as f
@@ -191,17 +192,18 @@ async def test_a_worker_that_dies_mid_post_loses_nothing_and_the_id_lets_the_rec
     endpoint = await _endpoint(session, w, receiver.url)
     receiver.secret = endpoint.secret
     await _happenings(session, w)
-    short = WebhookPolicy(backoff=(timedelta(0),), lease=timedelta(milliseconds=300))
-    dying = WebhookSender(sessions, policy=short)
+    policy = WebhookPolicy(backoff=(timedelta(0),), lease=timedelta(seconds=60))
+    dying = WebhookSender(sessions, policy=policy)
+    later = timedelta(0)
+    successor = WebhookSender(sessions, policy=policy, clock=lambda: utcnow() + later)
     try:
         _, claimed = await dying.claim(dying.clock())
         async with httpx.AsyncClient() as client:
             await dying.post(client, claimed[0])  # posted, then the worker dies: nothing stored
         assert len(receiver.processed) == 1
-        # Its rows are leased: no one else takes them until the lease ends.
-        successor = WebhookSender(sessions, policy=short)
+        # Its rows are leased: no one else takes them until the lease ends…
         assert await successor.send_once() == 0
-        await asyncio.sleep(0.4)
+        later = timedelta(seconds=61)  # …a minute later (well within the receiver's tolerance)
         assert await successor.send_until_idle() == 7
     finally:
         await receiver.stop()

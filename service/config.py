@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     whatsapp_parallel: int = Field(default=8, ge=1, le=128)
     # First wait before a failed send is tried again; it doubles per attempt (up to an hour).
     sms_retry_base_s: float = Field(default=30.0, gt=0, le=3600)
+    # Webhooks: seconds to connect to an endpoint, and again to wait for its answer; and
+    # posts a worker has in flight (each endpoint's subjects go in order whatever this is).
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    webhook_parallel: int = Field(default=8, ge=1, le=64)
+    # Post to endpoints on loopback, private or link-local addresses (the service's own
+    # network). None: yes in development (a receiver on this machine), no in production.
+    webhook_private_hosts: bool | None = None
 
     # DHIS2, where `copline dhis2 push` posts a term's figures: the instance's base URL
     # (https://dhis2.example.org, or the stand-in `copline dhis2-sim`), and either a
@@ -192,6 +199,10 @@ class Settings(BaseSettings):
     @property
     def suggests_fields(self) -> bool:
         return self._in_development(self.graphql_suggestions)
+
+    @property
+    def allows_private_webhooks(self) -> bool:
+        return self._in_development(self.webhook_private_hosts)
 
     def production_refusal(self) -> str | None:
         """Why a production process must not start with these settings, or None."""

@@ -29,8 +29,10 @@ from service.domain.reminders import queue_due_reminders
 from service.domain.survey_dispatch import dispatch_surveys, remind_unfinished
 from service.domain.survey_schedule import send_scheduled_surveys
 from service.domain.surveys import expire_responses
+from service.domain.webhooks import prune as prune_webhook_deliveries
 from service.events import instance_name
 from service.models.types import utcnow
+from service.webhook_sender import WebhookPolicy, WebhookSender
 from sms.delivery import settle_unmatched
 from sms.gateway import AfricasTalkingGateway
 from sms.sender import Sender, SendPolicy
@@ -75,6 +77,8 @@ DEFAULT_JOBS: tuple[Job, ...] = (
     Job("expire_survey_responses", timedelta(minutes=10), expire_responses),
     # School leaders' weekly digest: a few minutes late at most, once a week each.
     Job("queue_digests", timedelta(minutes=5), queue_digests),
+    # Webhook deliveries settled a month ago: dropped with their attempts.
+    Job("prune_webhook_deliveries", timedelta(hours=1), prune_webhook_deliveries),
     # Delivery reports whose id never came: forgotten after a while (the sender applies
     # the others as it stores their ids; this also catches any it could not).
     Job("settle_unmatched_reports", timedelta(minutes=1), _settle_unmatched_reports),
@@ -92,6 +96,16 @@ def sms_job(sender: Sender, *, every: timedelta = timedelta(seconds=2)) -> Job:
     return Job("send_sms", every, send, everywhere=True)
 
 
+def webhook_job(sender: WebhookSender, *, every: timedelta = timedelta(seconds=2)) -> Job:
+    """Post the webhook deliveries that are due; like sending SMS, in sessions of its own
+    around the posts."""
+
+    async def send(_session: AsyncSession, _now: datetime) -> int:
+        return await sender.send_until_idle()
+
+    return Job("send_webhooks", every, send, everywhere=True)
+
+
 def all_jobs(settings: Settings, sessions: SessionFactory) -> list[Job]:
     """Every job a worker runs: the database jobs and sending through Africa's Talking."""
     gateway = AfricasTalkingGateway.from_settings(settings)
@@ -105,7 +119,15 @@ def all_jobs(settings: Settings, sessions: SessionFactory) -> list[Job]:
     # same rule for its address: members who chose it get it, the rest SMS.
     whatsapp = AfricasTalkingWhatsApp.from_settings(settings)
     sender = Sender(sessions, gateway, SmsTexts.load(), policy=policy, whatsapp=whatsapp)
-    return [*DEFAULT_JOBS, sms_job(sender)]
+    webhooks = WebhookSender(
+        sessions,
+        policy=WebhookPolicy(
+            parallel=settings.webhook_parallel,
+            timeout_s=settings.webhook_timeout_s,
+            private_hosts=settings.allows_private_webhooks,
+        ),
+    )
+    return [*DEFAULT_JOBS, sms_job(sender), webhook_job(webhooks)]
 
 
 class Worker:

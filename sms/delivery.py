@@ -33,7 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.domain import outbox
+from service.domain import outbox, webhooks
 from service.domain.actor import Actor
 from service.domain.people import opt_out
 from service.models import Message, Person, UnmatchedReport
@@ -196,6 +196,10 @@ async def apply_reports(
             .values({name: sa.bindparam(name) for name in params[0] if name != "_id"}),
             params,
         )
+    settled = {
+        int(str(p["_id"])): target for target, ps in updates.items() if target in _FINAL for p in ps
+    }
+    await webhooks.emit_message_reports(session, settled, now)
     await stop_blacklisted(session, blocked, now)
     await resend_by_sms(session, failed_on_whatsapp, now)
     return moved, unfound
@@ -208,7 +212,7 @@ async def stop_blacklisted(session: AsyncSession, people: Collection[int], now: 
     found = await session.exec(select(Person).where(col(Person.id).in_(sorted(people))))
     stopped = 0
     for person in found.all():
-        if opt_out(person, channel=Channel.sms, session=session, actor=Actor.system()):
+        if await opt_out(person, channel=Channel.sms, session=session, actor=Actor.system()):
             await outbox.drop_pending(
                 session, person_id=person.id, reason="the number blocks our sender id", now=now
             )

@@ -187,7 +187,7 @@ async def _stop_or_start(
         person = candidate.person
         actor = Actor.person(person.id or 0, Channel.sms)
         if keyword is Keyword.stop:
-            opt_out(person, channel=Channel.sms, session=session, actor=actor)
+            await opt_out(person, channel=Channel.sms, session=session, actor=actor)
             await outbox.drop_pending(session, person_id=person.id, reason="opted out", now=now)
         else:
             opt_in(person, channel=Channel.sms, session=session, actor=actor)

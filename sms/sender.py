@@ -41,7 +41,7 @@ import structlog
 from sqlmodel import col, select
 
 from service.db import SessionFactory
-from service.domain import outbox
+from service.domain import outbox, webhooks
 from service.domain.segments import estimate_cost, measure
 from service.models import Meeting, Membership, Person, Programme
 from service.models.enums import Language, MeetingStatus, MembershipStatus, MessageStatus, Reach
@@ -477,6 +477,13 @@ class Sender:
                 )
             await settle_unmatched(session, now, provider_ids)
             await stop_blacklisted(session, blocked, now)
+            # Refused by the gateway for good (or given up on): `message.failed` too.
+            gave_up = {
+                r.id: MessageStatus.failed
+                for r in rows
+                if r.values.get("status") is MessageStatus.failed
+            }
+            await webhooks.emit_message_reports(session, gave_up, now)
             await session.commit()
 
 

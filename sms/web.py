@@ -133,7 +133,7 @@ def routes(services: Services, reports: ReportSink) -> list[Route]:
             people = await people_sending_as(session, phone, sender_id)
             for person in people:
                 actor = Actor.person(person.id or 0, Channel.sms)
-                if opt_out(person, channel=Channel.sms, session=session, actor=actor):
+                if await opt_out(person, channel=Channel.sms, session=session, actor=actor):
                     await outbox.drop_pending(
                         session, person_id=person.id, reason="opted out at the network", now=now
                     )

@@ -16,6 +16,7 @@ from console.pages import (
     series,
     signing_in,
     surveys,
+    webhooks,
 )
 
 
@@ -32,4 +33,5 @@ def page_routes() -> list[BaseRoute]:
         *series.routes(),
         *meetings.routes(),
         *surveys.routes(),
+        *webhooks.routes(),
     ]

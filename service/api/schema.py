@@ -32,10 +32,12 @@ from service.api.types.people import PersonNode
 from service.api.types.places import ProgrammeNode, SchoolNode, TermNode
 from service.api.types.surveys import SurveyNode
 from service.api.types.ussd import UssdSessionNode
+from service.api.types.webhooks import WebhookDeliveryNode, WebhookEndpointNode
+from service.api.webhook_queries import WebhookQueries
 from service.config import Environment, Settings
 
 # The reports live in a module of their own; GraphQL sees one root Query.
-RootQuery = merge_types("Query", (Query, ReportQueries))
+RootQuery = merge_types("Query", (Query, ReportQueries, WebhookQueries))
 
 MAX_DEPTH = 10
 MAX_ALIASES = 15
@@ -44,6 +46,7 @@ MAX_TOKENS = 2000
 NODE_TYPES = [
     ProgrammeNode, TermNode, SchoolNode, PersonNode, CommunityNode, MembershipNode, MeetingNode,
     SurveyNode, MessageNode, ApiKeyNode, AuditEntryNode, UssdSessionNode,
+    WebhookEndpointNode, WebhookDeliveryNode,
 ]  # fmt: skip
 
 

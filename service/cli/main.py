@@ -10,7 +10,7 @@ import uvicorn
 
 from service import migrate as migrations
 from service.api.limits import MAX_BODY_BYTES
-from service.cli import apikeys, dhis2, programmes, roster, schema
+from service.cli import apikeys, dhis2, programmes, roster, schema, webhooks
 from service.cli import console as console_access
 from service.cli.common import (
     DatabaseUnusable,
@@ -42,6 +42,7 @@ app.add_typer(schema.app, name="schema")
 app.add_typer(export_app, name="export")
 app.add_typer(dhis2.app, name="dhis2")
 app.command(name="dhis2-sim")(dhis2.dhis2_sim)
+app.add_typer(webhooks.app, name="webhook")
 app.command()(ussd)
 app.command()(jobs)
 app.command(name="at-sim")(at_sim)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.domain import audit
+from service.domain import audit, webhooks
 from service.domain.actor import Actor
 from service.domain.communities import get_membership, is_facilitator
 from service.domain.errors import (
@@ -21,7 +21,14 @@ from service.domain.errors import (
 )
 from service.domain.lookup import check_owned, get_owned
 from service.models import Attendance, Meeting, Membership, Person
-from service.models.enums import MeetingStatus, MembershipStatus, Modality, Presence, Rsvp
+from service.models.enums import (
+    MeetingStatus,
+    MembershipStatus,
+    Modality,
+    Presence,
+    Rsvp,
+    WebhookEvent,
+)
 from service.models.types import utcnow
 
 # Teachers arrive early; check-in opens this long before the start.
@@ -104,6 +111,9 @@ async def record_rsvp(
             "person_id": person_id,
         },
         programme_id=programme_id,
+    )
+    await webhooks.emit(
+        session, [webhooks.attendance_event(programme_id, row, WebhookEvent.rsvp_given, now)]
     )
     return row
 
@@ -199,4 +209,11 @@ async def record_presences(
             },
             programme_id=programme_id,
         )
+    await webhooks.emit(
+        session,
+        [
+            webhooks.attendance_event(programme_id, row, WebhookEvent.attendance_marked, now)
+            for row, _ in changed
+        ],
+    )
     return [rows[person_id] for person_id in marks]

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.domain import audit, outbox
+from service.domain import audit, outbox, webhooks
 from service.domain.actor import Actor
 from service.domain.communities import ensure_facilitates, is_facilitator
 from service.domain.errors import (
@@ -29,7 +29,7 @@ from service.domain.errors import (
 from service.domain.lookup import get_owned
 from service.domain.terms import term_on
 from service.models import Attendance, Community, Meeting, Programme, Term
-from service.models.enums import Channel, MeetingStatus, Modality, Presence
+from service.models.enums import Channel, MeetingStatus, Modality, Presence, WebhookEvent
 from service.models.types import utcnow
 
 MAX_DURATION = timedelta(hours=12)
@@ -205,6 +205,9 @@ async def schedule_meeting(
         at=now,
         changes=data.model_dump(exclude_none=True) | {"code": meeting.code},
     )
+    await webhooks.emit(
+        session, [webhooks.meeting_event(meeting, WebhookEvent.meeting_scheduled, now)]
+    )
     return meeting
 
 
@@ -335,6 +338,15 @@ async def reschedule_meeting(
     if changes:
         meeting.updated_at = now
         audit.record(session, actor, "meeting.reschedule", meeting, changes=changes, at=now)
+    if "starts_at" in changes or "ends_at" in changes:
+        moved = webhooks.meeting_event(
+            meeting,
+            WebhookEvent.meeting_moved,
+            now,
+            previous_starts_at=changes.get("starts_at", [meeting.starts_at])[0],
+            previous_ends_at=changes.get("ends_at", [meeting.ends_at])[0],
+        )
+        await webhooks.emit(session, [moved])
     told = None
     if "starts_at" in changes:
         told = await _tell_members_moved(
@@ -445,6 +457,9 @@ async def cancel_meeting(
         reason="meeting cancelled",
         not_after=meeting.starts_at,
     )
+    await webhooks.emit(
+        session, [webhooks.meeting_event(meeting, WebhookEvent.meeting_cancelled, now)]
+    )
     await session.flush()
     return MeetingChange(meeting, told)
 
@@ -512,6 +527,7 @@ async def mark_meeting_held(
     meeting.status = MeetingStatus.held
     meeting.updated_at = now
     audit.record(session, actor, "meeting.held", meeting, at=now)
+    await webhooks.emit(session, [webhooks.meeting_event(meeting, WebhookEvent.meeting_held, now)])
     await session.flush()
     return meeting
 
@@ -571,5 +587,8 @@ async def close_finished_meetings(session: AsyncSession, *, now: datetime | None
             at=now,
             changes={"reason": "over, with attendance marked"},
         )
+    await webhooks.emit(
+        session, [webhooks.meeting_event(m, WebhookEvent.meeting_held, now) for m in meetings]
+    )
     await session.flush()
     return len(meetings)

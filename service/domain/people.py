@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.domain import audit
+from service.domain import audit, webhooks
 from service.domain.actor import Actor
 from service.domain.errors import DuplicatePhone, ValidationError
 from service.domain.lookup import check_owned, get_owned, plan_for_batches
@@ -368,7 +368,7 @@ def record_consent(
     )
 
 
-def opt_out(person: Person, *, channel: Channel, session: AsyncSession, actor: Actor) -> bool:
+async def opt_out(person: Person, *, channel: Channel, session: AsyncSession, actor: Actor) -> bool:
     """Stop all messages to this person. Returns False when they had already opted out."""
     if person.opted_out_at is not None:
         return False
@@ -376,6 +376,7 @@ def opt_out(person: Person, *, channel: Channel, session: AsyncSession, actor: A
     person.opted_out_at = now
     person.opted_out_channel = channel
     audit.record(session, actor, "person.opt_out", person, changes={"channel": channel}, at=now)
+    await webhooks.emit(session, [webhooks.opted_out_event(person, now)])
     return True
 
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.domain import audit
+from service.domain import audit, webhooks
 from service.domain.actor import Actor
 from service.domain.errors import DomainError, NotFound, ValidationError
 from service.domain.lookup import get_owned
@@ -553,6 +553,10 @@ async def record_answer(
     if following is None:
         response.status = ResponseStatus.completed
         response.completed_at = now
+        survey = await session.get(Survey, response.survey_id)
+        assert survey is not None
+        event = webhooks.response_completed_event(response, survey.programme_id, now)
+        await webhooks.emit(session, [event])
     await session.flush()
     return following
 

@@ -13,6 +13,7 @@ from service.models.programme import Programme, School, Term
 from service.models.roster_upload import RosterUpload, UploadState
 from service.models.survey import Answer, Question, Survey, SurveyResponse
 from service.models.ussd import UssdAction, UssdSession
+from service.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 metadata = SQLModel.metadata
 
@@ -41,5 +42,8 @@ __all__ = [
     "UploadState",
     "UssdAction",
     "UssdSession",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]

@@ -196,3 +196,24 @@ class Scope(StrEnum):
     write = "write"
     sms_send = "sms:send"
     admin = "admin"
+
+
+class WebhookEvent(StrEnum):
+    """What a programme's webhook endpoints can subscribe to."""
+
+    attendance_marked = "attendance.marked"
+    rsvp_given = "rsvp.given"
+    meeting_scheduled = "meeting.scheduled"
+    meeting_moved = "meeting.moved"
+    meeting_cancelled = "meeting.cancelled"
+    meeting_held = "meeting.held"
+    survey_response_completed = "survey_response.completed"
+    message_delivered = "message.delivered"
+    message_failed = "message.failed"
+    person_opted_out = "person.opted_out"
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"  # waiting its turn, or a retry
+    delivered = "delivered"  # the endpoint answered 2xx
+    failed = "failed"  # still refused a day after the first attempt

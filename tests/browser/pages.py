@@ -88,6 +88,7 @@ PAGES: list[ConsolePage] = [
     ConsolePage("surveys", "/surveys", ready=True),
     ConsolePage("survey", Follow("surveys", r"/surveys/\d+"), ready=True),
     ConsolePage("exports", "/exports", ready=True),
+    ConsolePage("webhooks", "/webhooks", ready=True),
     # The page every refusal shows (404 here; 400, 403 and 429 are the same template).
     ConsolePage(
         "not found", "/no-such-page", role=None, visit=Visit.anonymous, status=404, ready=True

@@ -320,7 +320,7 @@ async def test_start_leaves_an_opt_out_made_elsewhere_in_another_programme(
     s = await shared(session)
     await sms_to(session, s.teacher, ago=timedelta(hours=1))  # START is routed to A
     assert s.twin.id is not None
-    opt_out(
+    await opt_out(
         s.twin, channel=Channel.ussd, session=session, actor=Actor.person(s.twin.id, Channel.ussd)
     )
     await session.commit()

@@ -7,6 +7,7 @@ over HTTP to the simulator is covered in tests/sms/test_end_to_end.py.
 
 from __future__ import annotations
 
+import json
 from datetime import time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,10 +17,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import SessionFactory
-from service.domain import outbox, reminders
+from service.domain import outbox, reminders, webhooks
 from service.domain.communities import remove_member
 from service.domain.people import opt_out
-from service.models import Message, Person
+from service.models import Message, Person, WebhookDelivery
 from service.models.enums import Channel, Country, Direction, Encoding, Language, MessageStatus
 from sms import claims
 from sms.gateway import GatewayError, RecipientOutcome
@@ -196,7 +197,7 @@ async def test_nobody_who_said_stop_or_left_is_sent_what_was_queued_before(
     w, clock = await queued_world(session)
     stopped, leaving = w.members
     assert leaving.id is not None and w.community.id is not None
-    opt_out(stopped, channel=Channel.sms, session=session, actor=f.OPERATOR)
+    await opt_out(stopped, channel=Channel.sms, session=session, actor=f.OPERATOR)
     await session.commit()
     # leaving after queueing: the domain drops the row; STOP is caught by the sender
     await remove_member(w.pid, w.community.id, leaving.id, session=session, actor=f.OPERATOR)
@@ -409,3 +410,24 @@ async def test_small_batches_drain_the_whole_outbox(
     report = await sender(sessions, gateway, clock, batch=batch).send_until_idle()
     assert report.sent == 3
     assert {r.status for r in await rows(sessions)} == {MessageStatus.sent}
+
+
+async def test_a_message_the_gateway_refuses_for_good_is_a_message_failed_webhook(
+    session: AsyncSession, sessions: SessionFactory
+) -> None:
+    w, clock = await queued_world(session)
+    endpoint = await webhooks.create_endpoint(
+        w.pid, "https://partner.example.org/hooks", ["message.failed"],
+        session=session, actor=f.OPERATOR,
+    )  # fmt: skip
+    await session.commit()
+    bad = w.members[0].phone
+    assert bad is not None
+    gateway = Script(outcomes={bad: (RecipientOutcome.permanent, 403, "InvalidPhoneNumber")})
+    await sender(sessions, gateway, clock).send_due()
+    async with sessions() as s:
+        [delivery] = (await s.exec(select(WebhookDelivery))).all()
+    payload = json.loads(delivery.body)
+    assert delivery.endpoint_id == endpoint.id and payload["type"] == "message.failed"
+    assert payload["data"]["error"] == "InvalidPhoneNumber (403)"
+    assert bad not in delivery.body and "body" not in payload["data"]

@@ -129,7 +129,7 @@ async def test_opted_out_attendees_get_no_invitation_and_one_reminder_reaches_th
 ) -> None:
     w = await f.world(session)
     a, b = w.members
-    opt_out(b, channel=Channel.sms, session=session, actor=f.OPERATOR)
+    await opt_out(b, channel=Channel.sms, session=session, actor=f.OPERATOR)
     await held_meeting(session, w, [a, b])
     assert await dispatch_surveys(session, f.now()) == 1
     assert await dispatch_surveys(session, f.now()) == 0  # once per meeting

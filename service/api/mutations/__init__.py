@@ -9,6 +9,7 @@ from service.api.mutations.messaging import MessagingMutations
 from service.api.mutations.people import PeopleMutations
 from service.api.mutations.programme import ProgrammeMutations
 from service.api.mutations.surveys import SurveyMutations
+from service.api.mutations.webhooks import WebhookMutations
 
 Mutation = merge_types(
     "Mutation",
@@ -20,6 +21,7 @@ Mutation = merge_types(
         MessagingMutations,
         SurveyMutations,
         AccessMutations,
+        WebhookMutations,
     ),
 )
 

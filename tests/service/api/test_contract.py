@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.api import ids
 from service.api.schema import build_schema
 from service.config import Settings
+from service.domain.meetings import SeriesInput, schedule_term_meetings
 from service.domain.terms import TermInput, create_term
 from tests import factories as f
 from tests.service.api.conftest import Api, Two
@@ -30,8 +31,10 @@ def test_every_example_is_one_named_operation() -> None:
     files = sorted(EXAMPLES.glob("*.graphql"))
     assert [p.stem for p in files] == [
         "communities_with_next_meeting",
+        "register_webhook",
         "schedule_term",
         "term_attendance",
+        "webhook_deliveries",
     ]
     for path in files:
         document = parse(path.read_text(encoding="utf-8"))
@@ -77,3 +80,17 @@ async def test_the_examples_run_against_a_live_programme(
     attendance = await run_example(api, "term_attendance", {"termId": term_id}, two.admin_a)
     assert attendance["meetings"]["totalCount"] == 3
     assert all(m["attendanceSummary"]["members"] == 3 for m in attendance["meetings"]["nodes"])
+
+    endpoint = {"url": "https://partner.example.org/copline", "events": ["meeting_scheduled"]}
+    registered = await run_example(api, "register_webhook", {"input": endpoint}, two.admin_a)
+    assert registered["createWebhookEndpoint"]["secret"].startswith("whsec_")
+    await schedule_term_meetings(
+        two.a.programme,
+        SeriesInput(community_id=two.a.community.id, term_id=term.id, weekday=2,
+                    local_time=time(9), count=1),
+        session=session, actor=f.OPERATOR,
+    )  # fmt: skip
+    await session.commit()
+    sent = await run_example(api, "webhook_deliveries", {"status": "pending"}, two.admin_a)
+    [queued] = sent["webhookDeliveries"]
+    assert queued["event"] == "meeting_scheduled" and queued["attempts"] == 0

@@ -261,7 +261,7 @@ async def test_a_moved_meeting_is_prepared_again_for_its_new_time(session: Async
 
 async def test_an_opted_out_facilitator_and_members_get_no_prepare(session: AsyncSession) -> None:
     w = await f.world(session)
-    opt_out(w.facilitator, channel=Channel.sms, session=session, actor=OP)
+    await opt_out(w.facilitator, channel=Channel.sms, session=session, actor=OP)
     meeting = await meeting_at(session, w, local(10, 14))
     assert await queue_prepare_messages(session, local(8, 14)) == 0
     await session.commit()

@@ -43,7 +43,7 @@ async def test_the_programme_broadcast_reaches_every_member_once(session: AsyncS
     stopped = await f.person(session, w.programme, name="Said STOP")
     assert stopped.id is not None
     await add_member(w.pid, w.community.id, stopped.id, session=session, actor=OP)
-    opt_out(stopped, channel=Channel.sms, session=session, actor=OP)
+    await opt_out(stopped, channel=Channel.sms, session=session, actor=OP)
     await session.commit()
 
     expected = 2  # members[0] (in both communities, once) and "Only In Two"

@@ -144,7 +144,7 @@ async def test_no_digest_for_a_school_without_a_cop_an_opted_out_leader_or_no_ph
     session: AsyncSession,
 ) -> None:
     w = await world(session)
-    opt_out(w.deputy, session=session, channel=Channel.sms, actor=OP)
+    await opt_out(w.deputy, session=session, channel=Channel.sms, actor=OP)
     w.head.phone = None
     await session.commit()
     await digests.queue_digests(session, MONDAY_7)

@@ -117,8 +117,8 @@ async def test_upserting_the_same_person_twice_changes_nothing(session: AsyncSes
 async def test_opting_out_and_back_in_is_recorded_with_its_channel(session: AsyncSession) -> None:
     prog = await f.programme(session)
     person = await f.person(session, prog)
-    assert opt_out(person, channel=Channel.sms, session=session, actor=f.OPERATOR)
+    assert await opt_out(person, channel=Channel.sms, session=session, actor=f.OPERATOR)
     assert person.opted_out_at is not None and person.opted_out_channel is Channel.sms
-    assert not opt_out(person, channel=Channel.sms, session=session, actor=f.OPERATOR)
+    assert not await opt_out(person, channel=Channel.sms, session=session, actor=f.OPERATOR)
     assert opt_in(person, channel=Channel.ussd, session=session, actor=f.OPERATOR)
     assert person.opted_out_at is None

@@ -156,7 +156,7 @@ async def test_opted_out_and_departed_members_get_nothing(session: AsyncSession)
     meeting = await meeting_at(session, w, local(10, 14))
     stopped, leaving = w.members
     assert w.community.id is not None and leaving.id is not None
-    opt_out(stopped, channel=Channel.sms, session=session, actor=OP)
+    await opt_out(stopped, channel=Channel.sms, session=session, actor=OP)
     await remove_member(w.pid, w.community.id, leaving.id, session=session, actor=OP)
     await reminders.queue_due_reminders(session, local(8, 14))
     await session.commit()

@@ -352,11 +352,22 @@ class Planned:
     refusal: str | None = None  # why the record would be refused (an external id's clash)
 
 
+async def match_people(
+    programme_id: int, records: Sequence[PersonRecord], *, session: AsyncSession
+) -> list[tuple[int | None, str | None]]:
+    """Per record, the stored person it matches (None: nobody) and why `upsert_people`
+    would refuse it (None: it would not), writing nothing: a roster's checks."""
+    await plan_for_batches(session)
+    found = await _existing(session, programme_id, records)
+    return [(f.current["id"] if f.current else None, f.refusal) for f in found]
+
+
 async def plan_people(
     programme_id: int, records: Sequence[PersonRecord], *, session: AsyncSession
 ) -> list[Planned]:
     """What `upsert_people` would do with each record, writing nothing (a roster's
     preview): the same matching, and the same rules on a language the person chose."""
+    await plan_for_batches(session)
     existing = await _existing(session, programme_id, records)
     planned = []
     for record, found in zip(records, existing, strict=True):

@@ -28,6 +28,7 @@ from service.domain.outcome import Outcome
 from service.domain.people import (
     PersonInput,
     PersonRecord,
+    match_people,
     plan_people,
     prepare_person,
     upsert_people,
@@ -188,6 +189,7 @@ class PersonRow:
     record: PersonRecord
     groups: tuple[tuple[int, MembershipRole], ...]  # (community id, role) to be added to
     console: ConsoleRole | None = None  # None: the person's console access stays as it is
+    line: int = 0  # where the row is in its file
 
 
 class PeopleFile:
@@ -210,6 +212,8 @@ class PeopleFile:
         self.communities = communities
         self.console_roles = console_roles
         self.once = _Once()
+        self.external_ids = False  # some row carries one
+        self.matched: dict[int, int] = {}  # stored person id → the line that matched them
 
     def check(self, line: int, row: dict[str, str]) -> PersonRow:
         phone = row.get("phone", "")
@@ -234,6 +238,7 @@ class PeopleFile:
             # Two people without a phone and of one name at one school are told apart by it.
             external = record.external_id
             self.once(("external_id", external), line, f"external id {external!r}")
+            self.external_ids = True
         elif record.phone is None:
             where = f"at school {school}" if school else "with no school"
             self.once(record.key, line, f"person without a phone {record.name!r} {where}")
@@ -253,7 +258,7 @@ class PeopleFile:
                 raise ValueError("console access needs a phone number to sign in with")
             if self.console_roles is not None and self.console_roles.get(record.phone) != console:
                 raise ValueError("only a programme administrator may give or change console access")
-        return PersonRow(record, tuple(groups.items()), console)
+        return PersonRow(record, tuple(groups.items()), console, line)
 
     async def write(
         self, session: AsyncSession, items: list[PersonRow], actor: Actor
@@ -335,7 +340,22 @@ class PeopleFile:
         return []
 
     async def refusals(self, session: AsyncSession, items: list[PersonRow]) -> list[str | None]:
-        if all(i.record.external_id is None for i in items):
-            return _no_refusals(items)  # only an external id can clash with what is stored
+        """Only external ids clash with what is stored: a row's that is another person's
+        than its phone, or two rows finding one person (one by external id, the other by
+        phone), which no file without external ids can do."""
+        if not self.external_ids:
+            return _no_refusals(items)
         records = [i.record for i in items]
-        return [p.refusal for p in await plan_people(self.programme_id, records, session=session)]
+        matched = await match_people(self.programme_id, records, session=session)
+        reasons: list[str | None] = []
+        for item, (person_id, refusal) in zip(items, matched, strict=True):
+            if refusal is not None or person_id is None:
+                reasons.append(refusal)
+                continue
+            first = self.matched.setdefault(person_id, item.line)
+            reasons.append(
+                None
+                if first == item.line
+                else f"the same person as line {first} (one of the rows finds them by external id)"
+            )
+        return reasons

@@ -182,3 +182,14 @@ async def test_a_school_row_whose_external_id_and_code_are_two_schools_is_refuse
         (5, "duplicate external id '41704555': already on line 4"),
     ]  # fmt: skip
     assert await _schools(session) == {"KSM-01": "41704108", "KSM-02": None}
+
+
+async def test_two_rows_finding_one_person_by_external_id_and_by_phone_are_refused(
+    session: AsyncSession, kenya: Programme, tmp_path: Path
+) -> None:
+    await _import(session, kenya, tmp_path, KNOWN)
+    text = HEADER + "Achieng Otieno,0712345678,KSM-01,\nAchieng O.,,KSM-02,TSC-100\n"
+    report = await _import(session, kenya, tmp_path, text)
+    assert [(e.line, e.reason) for e in report.errors] == [
+        (3, "the same person as line 2 (one of the rows finds them by external id)")
+    ]

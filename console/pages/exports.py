@@ -25,6 +25,7 @@ from service.domain.exports import EXPORTS, ExportKind, csv_chunks, file_name, p
 from service.domain.lookup import get_owned
 from service.models import Community, Term
 from service.models.enums import Scope
+from service.roster import ImportKind
 
 BOM = "\ufeff"  # as the CLI writes (utf-8-sig): spreadsheets then read UTF-8
 ABOUT = {
@@ -81,6 +82,10 @@ async def _form(
         "exports.html",
         {
             "kinds": kinds,
+            # Schools and communities files cover the whole programme: for roles that do.
+            "roster_kinds": [k.value for k in ImportKind]
+            if coverage.whole_programme
+            else [ImportKind.people.value],
             "terms": list(terms),
             "communities": communities,
             "whole": coverage.whole_programme,

@@ -46,7 +46,7 @@ from service.roster import (
     report_to_json,
 )
 from service.roster.columns import COLUMNS
-from service.roster.export import people_csv
+from service.roster.export import people_csv, roster_csv
 from service.services import Services
 
 log = structlog.get_logger(__name__)
@@ -420,6 +420,10 @@ async def run_import(services: Services, upload_id: int, actor: Actor) -> None:
 
 @page()
 async def export(current: Page) -> Response:
+    return await _people_file(current)
+
+
+async def _people_file(current: Page) -> Response:
     """The people the role covers as people.csv (whole numbers only with read:pii)."""
     viewer = current.viewer
     text = await people_csv(
@@ -428,17 +432,39 @@ async def export(current: Page) -> Response:
         community_ids=viewer.coverage.community_ids,
         pii=viewer.has(Scope.read_pii),
     )
-    slug = viewer.programme.slug
+    return _csv(viewer.programme, ImportKind.people, text)
+
+
+@page()
+async def export_roster(current: Page) -> Response:
+    """One of the roster's three files, in the import's columns: people as `export` gives
+    them; schools and communities only for roles covering the whole programme."""
+    try:
+        kind = ImportKind(current.request.path_params["kind"])
+    except ValueError:
+        raise NotFound("no such roster file") from None
+    if kind is ImportKind.people:
+        return await _people_file(current)
+    viewer = current.viewer
+    if not viewer.coverage.whole_programme:
+        raise NotFound(f"no {kind} file for this role")
+    assert viewer.programme.id is not None
+    text = await roster_csv(current.session, viewer.programme.id, kind, pii=False)
+    return _csv(viewer.programme, kind, text)
+
+
+def _csv(programme: Programme, kind: ImportKind, text: str) -> Response:
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{slug}-people.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{programme.slug}-{kind}.csv"'},
     )
 
 
 def routes() -> list[BaseRoute]:
     return [
         Route("/people/export.csv", export, methods=["GET"]),
+        Route("/exports/roster/{kind}", export_roster, methods=["GET"]),
         Route("/people/import", import_form, methods=["GET"]),
         Route("/people/import", upload, methods=["POST"]),
         Route("/people/import/{token}", status, methods=["GET"]),

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from sqlalchemy import Text, cast, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -62,6 +63,9 @@ class SchoolFilter:
     district: str | None = None
     sector: str | None = None
     search: str | None = strawberry.field(default=None, description="Part of the name or code.")
+    external_id: str | None = strawberry.field(
+        default=None, description="Exactly this external id (an EMIS code)."
+    )
 
 
 @strawberry.input
@@ -74,6 +78,9 @@ class PeopleFilter:
         default=None, description="Active members and facilitators of this community."
     )
     search: str | None = strawberry.field(default=None, description="Part of the name.")
+    external_id: str | None = strawberry.field(
+        default=None, description="Exactly this external id (a TSC number)."
+    )
 
 
 @strawberry.input
@@ -163,6 +170,27 @@ async def _maybe(info: Info_, model: Any, gid: strawberry.ID, type_name: str) ->
         return None
 
 
+async def _by_id_or_external(
+    info: Info_, model: Any, type_name: str, gid: strawberry.ID | None, external_id: str | None
+) -> Any:
+    """The programme's object with this global id, or with this external id (exactly as
+    written, but for spaces around it); None when there is none."""
+    if (gid is None) == (external_id is None):
+        raise GraphQLError("give either id or externalId", extensions={"code": "bad_arguments"})
+    if gid is not None:
+        return await _maybe(info, model, gid, type_name)
+    assert external_id is not None
+    stmt = select(model).where(
+        model.programme_id == info.context.programme_id,
+        model.external_id == external_id.strip(),
+    )
+
+    async def work(session: AsyncSession) -> Any:
+        return (await session.exec(stmt)).first()
+
+    return await info.context.run(work)
+
+
 NODE_TYPES: dict[str, tuple[Any, Any]] = {
     "School": (School, SchoolNode),
     "Person": (Person, PersonNode),
@@ -212,10 +240,25 @@ class Query:
         row = await _maybe(info, model, id, type_name)
         return node_type.from_row(row) if row else None
 
-    @strawberry.field(permission_classes=READ)
-    async def person(self, info: Info_, id: strawberry.ID) -> PersonNode | None:
-        row = await _maybe(info, Person, id, "Person")
+    @strawberry.field(
+        permission_classes=READ,
+        description="A person by their global id or by their external id (give one of them).",
+    )
+    async def person(
+        self, info: Info_, id: strawberry.ID | None = None, external_id: str | None = None
+    ) -> PersonNode | None:
+        row = await _by_id_or_external(info, Person, "Person", id, external_id)
         return PersonNode.from_row(row) if row else None
+
+    @strawberry.field(
+        permission_classes=READ,
+        description="A school by its global id or by its external id (give one of them).",
+    )
+    async def school(
+        self, info: Info_, id: strawberry.ID | None = None, external_id: str | None = None
+    ) -> SchoolNode | None:
+        row = await _by_id_or_external(info, School, "School", id, external_id)
+        return SchoolNode.from_row(row) if row else None
 
     @strawberry.field(permission_classes=READ)
     async def community(self, info: Info_, id: strawberry.ID) -> CommunityNode | None:
@@ -250,6 +293,8 @@ class Query:
             stmt = stmt.where(School.sector == f.sector)
         if f.search:
             stmt = stmt.where(or_(_like(School.name, f.search), _like(School.code, f.search)))
+        if f.external_id is not None:
+            stmt = stmt.where(School.external_id == f.external_id.strip())
         stmt = stmt.order_by(col(School.name), col(School.id))
         return await _page(info, stmt, SchoolNode.from_row, first, after)
 
@@ -280,6 +325,8 @@ class Query:
             stmt = stmt.where(col(Person.id).in_(members))
         if f.search:
             stmt = stmt.where(_like(Person.name, f.search))
+        if f.external_id is not None:
+            stmt = stmt.where(Person.external_id == f.external_id.strip())
         stmt = stmt.order_by(col(Person.name), col(Person.id))
         return await _page(info, stmt, PersonNode.from_row, first, after)
 

@@ -1,8 +1,11 @@
-"""`copline export attendance|responses|messages --programme SLUG --out FILE.csv`, and
-`copline export flow-results --programme SLUG --survey KEY --out FOLDER|FILE.zip`."""
+"""`copline export attendance|responses|messages --programme SLUG --out FILE.csv`,
+`copline export flow-results --programme SLUG --survey KEY --out FOLDER|FILE.zip`, and
+`copline export roster --programme SLUG --out DIR`: the roster in the import's own files."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -18,6 +21,8 @@ from service.cli.common import console, fail, run, settings, unit_of_work
 from service.domain import flow_results
 from service.domain.exports import EXPORTS, ExportKind, csv_chunks, prepare
 from service.domain.programmes import get_programme
+from service.roster.export import roster_csv
+from service.roster.report import ImportKind
 
 app = typer.Typer(
     help="Export a programme's records as CSV, or a survey as a Flow Results package.",
@@ -46,6 +51,22 @@ async def _write(kind: ExportKind, programme: str, term: str | None, pii: bool, 
         async for chunk in csv_chunks(counted(EXPORTS[kind](session, spec))):
             out.write(chunk)
     return written
+
+
+def _replace(out: Path, text: str) -> None:
+    """Written beside the target and renamed at the end: a failed export leaves no file
+    (and an older export under that name untouched), never half of one."""
+    try:
+        fd, part = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    except OSError as exc:
+        raise fail(f"cannot write {out}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)  # the text starts with its byte-order mark
+        os.replace(part, out)
+    except BaseException:
+        Path(part).unlink(missing_ok=True)
+        raise
 
 
 def _command(kind: ExportKind) -> None:
@@ -156,3 +177,37 @@ def flow_results_package(
         highlight=False,
         markup=False,
     )
+
+
+@app.command("roster")
+def roster(
+    programme: Annotated[str, typer.Option(help="Programme slug")],
+    out: Annotated[Path, typer.Option(help="The folder to write the three files in")],
+    pii: Annotated[
+        bool, typer.Option(help="Whole phone numbers (without them people.csv cannot be imported)")
+    ] = False,
+) -> None:
+    """Export the roster as schools.csv, communities.csv and people.csv, in the columns
+    `copline import` reads: imported back they change nothing."""
+
+    async def read() -> dict[ImportKind, str]:
+        async with unit_of_work() as session:
+            found = await get_programme(session, programme)
+            assert found.id is not None
+            return {k: await roster_csv(session, found.id, k, pii=pii) for k in ImportKind}
+
+    files = run(read)  # read first: an unknown programme writes nothing
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail(f"cannot write to {out}: {exc.strerror or exc}") from None
+    for kind, text in files.items():
+        _replace(out / f"{kind.value}.csv", text)
+        rows = len(list(csv.reader(io.StringIO(text)))) - 1
+        console.print(f"Wrote {rows} {kind} row(s) to {out / f'{kind.value}.csv'}.", markup=False)
+    if not pii:
+        console.print(
+            "Phones are masked: people.csv cannot be imported back (--pii to include them).",
+            highlight=False,
+            markup=False,
+        )

@@ -97,12 +97,21 @@ async def _set_schools(session: AsyncSession, community_id: int, school_ids: lis
         session.add(CommunitySchool(community_id=community_id, school_id=school_id))
 
 
+def _fields(data: CommunityInput) -> dict[str, Any]:
+    """What an upsert stores besides code and schools. Reminder times only when given: a
+    roster has no column for them, and leaves a community's own as they are."""
+    left_out = {"school_ids", "code"}
+    if "reminder_offsets_h" not in data.model_fields_set:
+        left_out.add("reminder_offsets_h")
+    return data.model_dump(exclude=left_out)
+
+
 async def upsert_community(
     programme: Programme, data: CommunityInput, *, session: AsyncSession, actor: Actor
 ) -> tuple[Community, Outcome]:
     assert programme.id is not None
     await _validate(programme, data, session)
-    values: dict[str, Any] = data.model_dump(exclude={"school_ids", "code"})
+    values: dict[str, Any] = _fields(data)
     community = await find_community(session, programme.id, data.code)
     if community is None:
         community = Community(
@@ -143,7 +152,7 @@ async def plan_community(
     if community is None:
         return Outcome.created
     assert community.id is not None
-    values: dict[str, Any] = data.model_dump(exclude={"school_ids", "code"})
+    values: dict[str, Any] = _fields(data)
     current = {field: getattr(community, field) for field in values}
     if audit.diff(current, values):
         return Outcome.updated

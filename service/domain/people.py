@@ -15,7 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain import audit, webhooks
 from service.domain.actor import Actor
-from service.domain.errors import DuplicatePhone, ValidationError
+from service.domain.errors import Conflict, DuplicatePhone, ValidationError
+from service.domain.external_ids import ExternalId
 from service.domain.lookup import check_owned, get_owned, plan_for_batches
 from service.domain.outcome import Outcome
 from service.domain.phones import normalise_phone
@@ -46,6 +47,8 @@ class PersonInput(BaseModel):
     # None: a new person gets SMS, a known one keeps theirs. Set here, WhatsApp is not an
     # opt-in (see `service.domain.reach.set_reach`).
     reach: Reach | None = None
+    # None: a new person has none, a known one keeps theirs (`update_person` sets it as given).
+    external_id: ExternalId = None
 
     @field_validator("phone")
     @classmethod
@@ -71,6 +74,22 @@ async def find_by_phone(session: AsyncSession, programme_id: int, phone: str) ->
     return (await session.exec(stmt)).first()
 
 
+async def find_by_external_id(
+    session: AsyncSession, programme_id: int, external_id: str
+) -> Person | None:
+    stmt = select(Person).where(
+        Person.programme_id == programme_id, Person.external_id == external_id
+    )
+    return (await session.exec(stmt)).first()
+
+
+def _external_id_taken(external_id: str) -> Conflict:
+    return Conflict(
+        f"external id {external_id!r} already belongs to someone in this programme",
+        field="external_id",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class PersonRecord:
     """A person's roster fields as stored: checked and normalised by `prepare_person` only."""
@@ -83,6 +102,7 @@ class PersonRecord:
     subjects: list[str]
     gender: Gender | None
     reach: Reach | None = None  # None: as it is (SMS for someone new)
+    external_id: str | None = None  # None: as it is (none for someone new)
 
     def columns(self) -> dict[str, Any]:
         values: dict[str, Any] = {
@@ -96,12 +116,24 @@ class PersonRecord:
         }
         if self.reach is not None:
             values["reach"] = self.reach
+        if self.external_id is not None:
+            values["external_id"] = self.external_id
         return values
 
     @property
     def key(self) -> tuple[str, int | None] | str:
-        """How an upsert finds the person: by phone, or by name and school without one."""
-        return self.phone if self.phone else (self.name, self.school_id)
+        """Who the record is within one batch: by external id, phone, or name and school."""
+        return _identity(self.phone, self.external_id, self.name, self.school_id)
+
+
+def _identity(
+    phone: str | None, external_id: str | None, name: str, school_id: int | None
+) -> tuple[str, int | None] | str:
+    # A person has at most one of each: an external id, a phone, a (name, school) without
+    # either. Tagged so an external id never equals a phone.
+    if external_id is not None:
+        return f"external:{external_id}"
+    return phone if phone else (name, school_id)
 
 
 def prepare_person(programme: Programme, data: PersonInput) -> PersonRecord:
@@ -125,6 +157,7 @@ def prepare_person(programme: Programme, data: PersonInput) -> PersonRecord:
         subjects=data.subjects,
         gender=data.gender,
         reach=data.reach,
+        external_id=data.external_id,
     )
 
 
@@ -132,7 +165,8 @@ async def _values(programme: Programme, data: PersonInput, session: AsyncSession
     assert programme.id is not None
     if data.school_id is not None:
         await get_owned(session, School, data.school_id, programme.id)
-    return prepare_person(programme, data).columns()
+    # One person's own form sets the external id as given: None clears it.
+    return prepare_person(programme, data).columns() | {"external_id": data.external_id}
 
 
 def _chose_language(values: dict[str, Any], actor: Actor, now: datetime) -> dict[str, Any]:
@@ -149,6 +183,10 @@ async def create_person(
         raise DuplicatePhone(
             f"{values['phone']} already belongs to someone in this programme", field="phone"
         )
+    if values["external_id"] and await find_by_external_id(
+        session, programme.id, values["external_id"]
+    ):
+        raise _external_id_taken(values["external_id"])
     person = Person(programme_id=programme.id, **values)
     session.add(person)
     await session.flush()
@@ -170,6 +208,13 @@ async def update_person(
             raise DuplicatePhone(
                 f"{values['phone']} already belongs to someone in this programme", field="phone"
             )
+    external_id = values["external_id"]
+    if (
+        external_id
+        and external_id != person.external_id
+        and await find_by_external_id(session, programme.id, external_id)
+    ):
+        raise _external_id_taken(external_id)
     now = utcnow()
     if values["language"] != person.language:
         values = _chose_language(values, actor, now)
@@ -195,26 +240,78 @@ _CURRENT = [
         Person.id, Person.name, Person.phone, Person.language, Person.school_id,
         Person.roles, Person.subjects, Person.gender, Person.language_chosen_at,
         Person.reach, Person.whatsapp_opt_in_at, Person.whatsapp_opted_out_at,
+        Person.external_id,
     )
 ]  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class _Found:
+    current: dict[str, Any] | None  # the stored person the record matches; None: nobody
+    refusal: str | None = None  # why the record cannot be written
+
+
+def _found(
+    record: PersonRecord, by_external: dict[str, Any] | None, by_phone: dict[str, Any] | None
+) -> _Found:
+    """A record with an external id is that person's, if stored; its phone must then be
+    theirs or nobody's. Matched by phone instead, the person must not carry another one."""
+    if by_external is not None:
+        if by_phone is not None and by_phone["id"] != by_external["id"]:
+            return _Found(
+                by_external,
+                f"external id {record.external_id!r} belongs to {by_external['name']!r}, "
+                f"but phone {record.phone} to another person, {by_phone['name']!r}",
+            )
+        return _Found(by_external)
+    if by_phone is not None and record.external_id is not None:
+        theirs = by_phone["external_id"]
+        if theirs is not None and theirs != record.external_id:
+            return _Found(
+                by_phone,
+                f"phone {record.phone} belongs to {by_phone['name']!r}, whose external id is "
+                f"{theirs!r}, not {record.external_id!r}",
+            )
+    return _Found(by_phone)
+
+
 async def _existing(
     session: AsyncSession, programme_id: int, records: Sequence[PersonRecord]
-) -> dict[tuple[str, int | None] | str, dict[str, Any]]:
-    """The stored people these records match, by key: two queries, whatever their number."""
+) -> list[_Found]:
+    """The stored person each record matches: by external id first, then by phone, or by
+    name and school for people without a phone; three queries, whatever their number."""
     phones = [r.phone for r in records if r.phone]
+    externals = [r.external_id for r in records if r.external_id is not None]
     names = {r.name for r in records if not r.phone}
-    found: dict[tuple[str, int | None] | str, dict[str, Any]] = {}
+    by_phone: dict[str, dict[str, Any]] = {}
+    by_external: dict[str, dict[str, Any]] = {}
+    by_name: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
     connection = await session.connection()
     mine = sa.select(*_CURRENT).where(col(Person.programme_id) == programme_id)
     if phones:
         for row in await connection.execute(mine.where(col(Person.phone).in_(phones))):
-            found[row.phone] = dict(row._mapping)
+            by_phone[row.phone] = dict(row._mapping)
+    if externals:
+        stmt = mine.where(col(Person.external_id).in_(externals))
+        for row in await connection.execute(stmt):
+            by_external[row.external_id] = dict(row._mapping)
     if names:
         stmt = mine.where(col(Person.phone).is_(None), col(Person.name).in_(names))
         for row in await connection.execute(stmt.order_by(col(Person.id))):
-            found.setdefault((row.name, row.school_id), dict(row._mapping))
+            by_name.setdefault((row.name, row.school_id), []).append(dict(row._mapping))
+    found = []
+    for record in records:
+        external = by_external.get(record.external_id) if record.external_id else None
+        if record.phone or external is not None:
+            phone = by_phone.get(record.phone) if record.phone else None
+            found.append(_found(record, external, phone))
+            continue
+        # Without a phone: the first of that name at that school; a record with an external
+        # id that no one has yet is not someone who has another one.
+        same = by_name.get((record.name, record.school_id), [])
+        if record.external_id is not None:
+            same = [p for p in same if p["external_id"] is None]
+        found.append(_Found(same[0] if same else None))
     return found
 
 
@@ -252,6 +349,17 @@ class Planned:
     outcome: Outcome
     kept_language: bool
     kept_reach: bool = False
+    refusal: str | None = None  # why the record would be refused (an external id's clash)
+
+
+async def match_people(
+    programme_id: int, records: Sequence[PersonRecord], *, session: AsyncSession
+) -> list[tuple[int | None, str | None]]:
+    """Per record, the stored person it matches (None: nobody) and why `upsert_people`
+    would refuse it (None: it would not), writing nothing: a roster's checks."""
+    await plan_for_batches(session)
+    found = await _existing(session, programme_id, records)
+    return [(f.current["id"] if f.current else None, f.refusal) for f in found]
 
 
 async def plan_people(
@@ -259,16 +367,17 @@ async def plan_people(
 ) -> list[Planned]:
     """What `upsert_people` would do with each record, writing nothing (a roster's
     preview): the same matching, and the same rules on a language the person chose."""
+    await plan_for_batches(session)
     existing = await _existing(session, programme_id, records)
     planned = []
-    for record in records:
-        current = existing.get(record.key)
+    for record, found in zip(records, existing, strict=True):
+        current = found.current
         match = _match(record, current)
         if current is None:
             planned.append(Planned(None, Outcome.created, False))
             continue
         outcome = Outcome.updated if match.changes else Outcome.unchanged
-        planned.append(Planned(current["id"], outcome, match.kept, match.kept_reach))
+        planned.append(Planned(current["id"], outcome, match.kept, match.kept_reach, found.refusal))
     return planned
 
 
@@ -280,10 +389,12 @@ async def upsert_people(
     actor: Actor,
     now: datetime | None = None,
 ) -> list[Upserted]:
-    """Match each record by phone, or by name and school for people without one (roster
-    imports), and create or update: a few statements for the whole batch, one audit entry
-    per changed person. A language the person chose themselves is kept, and so is
-    WhatsApp they opted in to themselves; WhatsApp given here is not an opt-in.
+    """Match each record by external id, then by phone, or by name and school for people
+    without one (roster imports), and create or update (a Conflict, writing nothing, if a
+    record's external id and phone are two people's): a few statements for the whole
+    batch, one audit entry per changed person. A language the person chose themselves is
+    kept, and so is WhatsApp they opted in to themselves; WhatsApp given here is not an
+    opt-in.
     """
     assert programme.id is not None
     now = now or utcnow()
@@ -296,6 +407,9 @@ async def upsert_people(
         session, School, {r.school_id for r in records if r.school_id is not None}, programme.id
     )
     existing = await _existing(session, programme.id, records)
+    for found in existing:
+        if found.refusal is not None:
+            raise Conflict(found.refusal, field="external_id")
     results: list[Upserted | None] = []
     created: list[tuple[int, dict[str, Any]]] = []  # (position in results, values)
     changed: list[dict[str, Any]] = []
@@ -306,8 +420,8 @@ async def upsert_people(
             actor, action, "person", person_id, changes=changes, at=now, programme_id=programme.id
         )
 
-    for record in records:
-        current = existing.get(record.key)
+    for record, found in zip(records, existing, strict=True):
+        current = found.current
         match = _match(record, current)
         if current is None:
             created.append((len(results), match.values))
@@ -321,13 +435,15 @@ async def upsert_people(
     connection = await session.connection()
     if created:
         # RETURNING gives no order for a multi-row INSERT on every engine: match by key.
-        returned = (Person.id, Person.phone, Person.name, Person.school_id)
+        returned = (Person.id, Person.phone, Person.external_id, Person.name, Person.school_id)
         stmt = insert(Person).returning(*(col(c) for c in returned))
         stamps = {"programme_id": programme.id, "created_at": now, "updated_at": now}
-        rows = await connection.execute(stmt, [values | stamps for _, values in created])
-        ids = {r.phone or (r.name, r.school_id): r.id for r in rows}
+        new = [{"external_id": None} | values | stamps for _, values in created]
+        rows = await connection.execute(stmt, new)
+        ids = {_identity(r.phone, r.external_id, r.name, r.school_id): r.id for r in rows}
         for position, values in created:
-            person_id: int = ids[values["phone"] or (values["name"], values["school_id"])]
+            who = (values["phone"], values.get("external_id"), values["name"], values["school_id"])
+            person_id: int = ids[_identity(*who)]
             results[position] = Upserted(person_id, Outcome.created, False)
             entries.append(entry("person.create", person_id, values))
     if changed:

@@ -21,6 +21,9 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
+# An id another system gives a person or school (a TSC number, an EMIS code), as written there.
+EXTERNAL_ID_LENGTH = 64
+
 
 def id_field() -> Any:
     return Field(default=None, primary_key=True)
@@ -60,6 +63,7 @@ def text_col(
 
 
 __all__ = [
+    "EXTERNAL_ID_LENGTH",
     "SQLModel",
     "datetime",
     "enum_col",

@@ -7,7 +7,16 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
-from service.models.base import enum_col, fk, id_field, json_list, stamp, text_col, when
+from service.models.base import (
+    EXTERNAL_ID_LENGTH,
+    enum_col,
+    fk,
+    id_field,
+    json_list,
+    stamp,
+    text_col,
+    when,
+)
 from service.models.enums import Channel, ConsentState, ConsoleRole, Gender, Language, Reach
 
 
@@ -16,12 +25,16 @@ class Person(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("programme_id", "phone"),
         sa.Index("ix_person_programme_id_name", "programme_id", "name"),
+        # An index, not a constraint: SQLite adds one to a table in place. NULLs repeat.
+        sa.Index("uq_person_programme_id_external_id", "programme_id", "external_id", unique=True),
     )
 
     id: int | None = id_field()
     programme_id: int = fk("programme.id", index=False)
     name: str = text_col(200)
     phone: str | None = text_col(20, nullable=True, index=True)
+    # The person's id in another system the programme uses (a TSC number), as written there.
+    external_id: str | None = text_col(EXTERNAL_ID_LENGTH, nullable=True)
     language: Language = enum_col(Language, length=2)
     # Set when the person picked their language themselves (USSD menu, or staff changing
     # it for one person on their request): a roster import then keeps it.

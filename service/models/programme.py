@@ -8,7 +8,15 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from service.models.base import enum_col, fk, id_field, json_list, stamp, text_col
+from service.models.base import (
+    EXTERNAL_ID_LENGTH,
+    enum_col,
+    fk,
+    id_field,
+    json_list,
+    stamp,
+    text_col,
+)
 from service.models.enums import Country, Language, UssdBilling, Weekday
 from service.models.types import EnumText
 
@@ -75,11 +83,17 @@ class Programme(SQLModel, table=True):
 
 
 class School(SQLModel, table=True):
-    __table_args__ = (sa.UniqueConstraint("programme_id", "code"),)
+    __table_args__ = (
+        sa.UniqueConstraint("programme_id", "code"),
+        # An index, not a constraint: SQLite adds one to a table in place. NULLs repeat.
+        sa.Index("uq_school_programme_id_external_id", "programme_id", "external_id", unique=True),
+    )
 
     id: int | None = id_field()
     programme_id: int = fk("programme.id")
     code: str = text_col(32)
+    # The school's id in another system (an EMIS code), as written there.
+    external_id: str | None = text_col(EXTERNAL_ID_LENGTH, nullable=True)
     name: str = text_col(200)
     district: str | None = text_col(100, nullable=True)
     sector: str | None = text_col(100, nullable=True)

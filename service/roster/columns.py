@@ -9,7 +9,13 @@ from __future__ import annotations
 from service.models.enums import CommunityKind, ConsoleRole, Gender, Language, Reach, Role
 from service.roster.report import ImportKind
 
-SCHOOL_COLUMNS = {"code": True, "name": True, "district": False, "sector": False}
+SCHOOL_COLUMNS = {
+    "code": True,
+    "name": True,
+    "district": False,
+    "sector": False,
+    "external_id": False,
+}
 COMMUNITY_COLUMNS = {
     "code": True,
     "name": True,
@@ -30,6 +36,7 @@ PEOPLE_COLUMNS = {
     "facilitates": False,
     "console": False,
     "channel": False,
+    "external_id": False,
 }
 COLUMNS = {
     ImportKind.schools: SCHOOL_COLUMNS,

@@ -1,11 +1,20 @@
-"""The roster back out: people.csv in the columns the import reads, so a programme can
-edit it in a spreadsheet and import it again (every row then comes back unchanged)."""
+"""The roster back out, in the import's own files and columns: schools.csv,
+communities.csv and people.csv. Imported into the same programme they change nothing;
+imported into an empty one (schools, then communities, then people) they make the same
+roster again: people, schools, communities, active memberships and facilitators, roles,
+languages, channels, console access and external ids.
+
+Not in them, as no roster carries it: pending and past memberships, consent and opt-outs,
+a community's join code and own reminder times, people whose name is not known yet (a
+number a facilitator invited, until they answer).
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,13 +22,82 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain.exports import cell
+from service.domain.people import UNKNOWN_NAME
 from service.domain.phones import mask_phone
-from service.models import Community, Membership, Person, School
+from service.models import Community, CommunitySchool, Membership, Person, School
 from service.models.enums import MembershipRole, MembershipStatus
-from service.roster.columns import PEOPLE_COLUMNS
+from service.roster.columns import COLUMNS, COMMUNITY_COLUMNS, PEOPLE_COLUMNS, SCHOOL_COLUMNS
+from service.roster.report import ImportKind
 
 PAGE = 1_000
 BOM = "\ufeff"  # a spreadsheet opens the file as UTF-8 only with it
+
+
+def _writer(columns: Iterable[str]) -> tuple[io.StringIO, Any]:
+    buffer = io.StringIO()
+    buffer.write(BOM)
+    writer = csv.writer(buffer)
+    writer.writerow(list(columns))
+    return buffer, writer
+
+
+def _list(values: Iterable[str] | None) -> str:
+    return cell(";".join(values or []))
+
+
+async def schools_csv(session: AsyncSession, programme_id: int) -> str:
+    """The programme's schools as schools.csv, with a byte-order mark."""
+    buffer, writer = _writer(SCHOOL_COLUMNS)
+    stmt = (
+        sa.select(
+            col(School.code), col(School.name), col(School.district), col(School.sector),
+            col(School.external_id),
+        )
+        .where(col(School.programme_id) == programme_id)
+        .order_by(col(School.code))
+    )  # fmt: skip
+    for r in (await session.execute(stmt)).all():
+        writer.writerow(
+            [cell(r.code), cell(r.name), cell(r.district), cell(r.sector), cell(r.external_id)]
+        )
+    return buffer.getvalue()
+
+
+async def communities_csv(
+    session: AsyncSession, programme_id: int, *, community_ids: frozenset[int] | None = None
+) -> str:
+    """The programme's communities (those in `community_ids`; None: all) as communities.csv,
+    with a byte-order mark."""
+    buffer, writer = _writer(COMMUNITY_COLUMNS)
+    stmt = (
+        sa.select(
+            col(Community.id), col(Community.code), col(Community.name), col(Community.kind),
+            col(Community.subjects), col(Community.meetings_per_term),
+        )
+        .where(col(Community.programme_id) == programme_id)
+        .order_by(col(Community.code))
+    )  # fmt: skip
+    if community_ids is not None:
+        stmt = stmt.where(col(Community.id).in_(sorted(community_ids)))
+    rows = (await session.execute(stmt)).all()
+    schools: dict[int, list[str]] = defaultdict(list)
+    if rows:
+        at = (
+            sa.select(col(CommunitySchool.community_id), col(School.code))
+            .join(School, col(School.id) == col(CommunitySchool.school_id))
+            .where(col(School.programme_id) == programme_id)
+            .order_by(col(School.code))
+        )
+        for community_id, code in (await session.execute(at)).all():
+            schools[community_id].append(code)
+    for r in rows:
+        writer.writerow(
+            [
+                cell(r.code), cell(r.name), r.kind, _list(r.subjects), _list(schools[r.id]),
+                r.meetings_per_term,
+            ]
+        )  # fmt: skip
+    return buffer.getvalue()
 
 
 async def people_csv(
@@ -33,14 +111,11 @@ async def people_csv(
     as people.csv, with a byte-order mark. Their communities are those in `community_ids`
     (None: all); phones are whole only with `pii`, masked otherwise (such a file cannot be
     imported back, which is as it should be for a role that may not see numbers)."""
-    buffer = io.StringIO()
-    buffer.write(BOM)
-    writer = csv.writer(buffer)
-    writer.writerow(list(PEOPLE_COLUMNS))
+    buffer, writer = _writer(PEOPLE_COLUMNS)
     columns: tuple[Any, ...] = (
         col(Person.id), col(Person.name), col(Person.phone), col(Person.language),
         col(Person.roles), col(Person.subjects), col(Person.gender), col(Person.console_role),
-        col(Person.reach),
+        col(Person.reach), col(Person.external_id),
         col(School.code).label("school"),
     )  # fmt: skip
     after = 0
@@ -48,7 +123,7 @@ async def people_csv(
         stmt = (
             sa.select(*columns)
             .outerjoin(School, col(School.id) == col(Person.school_id))
-            .where(people, col(Person.id) > after)
+            .where(people, col(Person.id) > after, col(Person.name) != UNKNOWN_NAME)
             .order_by(col(Person.id))
             .limit(PAGE)
         )
@@ -66,15 +141,28 @@ async def people_csv(
                     r.language or "",
                     cell(r.school),
                     ";".join(r.roles or []),
-                    cell(";".join(r.subjects or [])),
+                    _list(r.subjects),
                     r.gender or "",
-                    cell(";".join(member)),
-                    cell(";".join(leads)),
+                    _list(member),
+                    _list(leads),
                     r.console_role or "",
                     r.reach,
+                    cell(r.external_id),
                 ]
             )
     return buffer.getvalue()
+
+
+async def roster_csv(
+    session: AsyncSession, programme_id: int, kind: ImportKind, *, pii: bool
+) -> str:
+    """One of the three files for the whole programme."""
+    if kind is ImportKind.schools:
+        return await schools_csv(session, programme_id)
+    if kind is ImportKind.communities:
+        return await communities_csv(session, programme_id)
+    mine = col(Person.programme_id) == programme_id
+    return await people_csv(session, mine, community_ids=None, pii=pii)
 
 
 async def _groups(
@@ -97,3 +185,6 @@ async def _groups(
         member, leads = found[person_id]
         (leads if role == MembershipRole.facilitator else member).append(code)
     return found
+
+
+__all__ = ["BOM", "COLUMNS", "communities_csv", "people_csv", "roster_csv", "schools_csv"]

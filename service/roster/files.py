@@ -8,7 +8,7 @@ stores a chunk of checked rows through the domain's use cases.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -28,6 +28,7 @@ from service.domain.outcome import Outcome
 from service.domain.people import (
     PersonInput,
     PersonRecord,
+    match_people,
     plan_people,
     prepare_person,
     upsert_people,
@@ -49,6 +50,10 @@ class Written:
     kept_reach: bool = False  # the channel the person chose themselves was kept
 
 
+def _no_refusals(items: list[Any]) -> list[str | None]:
+    return [None] * len(items)
+
+
 class RosterFile(Protocol[T]):
     # Rows written per transaction: short enough that others get the database in between.
     chunk_rows: int
@@ -62,6 +67,11 @@ class RosterFile(Protocol[T]):
 
     # Codes this file's rows add, for the files after it in the same preview.
     def codes_of(self, items: list[T]) -> list[str]: ...
+
+    # Per checked row of a chunk, why what is stored refuses it (None: nothing does),
+    # reading only: an external id that is one record's while the row's phone or code
+    # is another's.
+    async def refusals(self, session: AsyncSession, items: list[T]) -> list[str | None]: ...
 
 
 class _Once:
@@ -92,10 +102,14 @@ class SchoolsFile:
 
     def check(self, line: int, row: dict[str, str]) -> SchoolInput:
         self.once(row.get("code", "").lower(), line, f"school code {row.get('code')!r}")
-        return SchoolInput(
+        data = SchoolInput(
             code=row["code"], name=row["name"],
             district=row.get("district") or None, sector=row.get("sector") or None,
+            external_id=row.get("external_id") or None,
         )  # fmt: skip
+        if data.external_id is not None:
+            self.once(("external_id", data.external_id), line, f"external id {data.external_id!r}")
+        return data
 
     async def write(
         self, session: AsyncSession, items: list[SchoolInput], actor: Actor
@@ -109,10 +123,18 @@ class SchoolsFile:
     async def plan(self, session: AsyncSession, items: list[SchoolInput]) -> list[Written]:
         assert self.programme.id is not None
         pid = self.programme.id
-        return [Written(await plan_school(pid, data, session=session)) for data in items]
+        return [Written((await plan_school(pid, data, session=session))[0]) for data in items]
 
     def codes_of(self, items: list[SchoolInput]) -> list[str]:
         return [data.code for data in items]
+
+    async def refusals(self, session: AsyncSession, items: list[SchoolInput]) -> list[str | None]:
+        assert self.programme.id is not None
+        pid = self.programme.id
+        return [
+            (await plan_school(pid, data, session=session))[1] if data.external_id else None
+            for data in items
+        ]
 
 
 class CommunitiesFile:
@@ -156,12 +178,18 @@ class CommunitiesFile:
     def codes_of(self, items: list[CommunityInput]) -> list[str]:
         return [data.code for data in items]
 
+    async def refusals(
+        self, session: AsyncSession, items: list[CommunityInput]
+    ) -> list[str | None]:
+        return _no_refusals(items)
+
 
 @dataclass(frozen=True, slots=True)
 class PersonRow:
     record: PersonRecord
     groups: tuple[tuple[int, MembershipRole], ...]  # (community id, role) to be added to
     console: ConsoleRole | None = None  # None: the person's console access stays as it is
+    line: int = 0  # where the row is in its file
 
 
 class PeopleFile:
@@ -184,6 +212,8 @@ class PeopleFile:
         self.communities = communities
         self.console_roles = console_roles
         self.once = _Once()
+        self.external_ids = False  # some row carries one
+        self.matched: dict[int, int] = {}  # stored person id → the line that matched them
 
     def check(self, line: int, row: dict[str, str]) -> PersonRow:
         phone = row.get("phone", "")
@@ -201,9 +231,15 @@ class PeopleFile:
             subjects=c.split_list(row.get("subjects", "")),
             gender=c.parse_gender(row.get("gender", "")),
             reach=c.parse_reach(row.get("channel", "")),
+            external_id=row.get("external_id") or None,
         )
         record = prepare_person(self.programme, data)
-        if record.phone is None:
+        if record.external_id is not None:
+            # Two people without a phone and of one name at one school are told apart by it.
+            external = record.external_id
+            self.once(("external_id", external), line, f"external id {external!r}")
+            self.external_ids = True
+        elif record.phone is None:
             where = f"at school {school}" if school else "with no school"
             self.once(record.key, line, f"person without a phone {record.name!r} {where}")
         groups: dict[int, MembershipRole] = {}
@@ -222,7 +258,7 @@ class PeopleFile:
                 raise ValueError("console access needs a phone number to sign in with")
             if self.console_roles is not None and self.console_roles.get(record.phone) != console:
                 raise ValueError("only a programme administrator may give or change console access")
-        return PersonRow(record, tuple(groups.items()), console)
+        return PersonRow(record, tuple(groups.items()), console, line)
 
     async def write(
         self, session: AsyncSession, items: list[PersonRow], actor: Actor
@@ -302,3 +338,24 @@ class PeopleFile:
 
     def codes_of(self, items: list[PersonRow]) -> list[str]:
         return []
+
+    async def refusals(self, session: AsyncSession, items: list[PersonRow]) -> list[str | None]:
+        """Only external ids clash with what is stored: a row's that is another person's
+        than its phone, or two rows finding one person (one by external id, the other by
+        phone), which no file without external ids can do."""
+        if not self.external_ids:
+            return _no_refusals(items)
+        records = [i.record for i in items]
+        matched = await match_people(self.programme_id, records, session=session)
+        reasons: list[str | None] = []
+        for item, (person_id, refusal) in zip(items, matched, strict=True):
+            if refusal is not None or person_id is None:
+                reasons.append(refusal)
+                continue
+            first = self.matched.setdefault(person_id, item.line)
+            reasons.append(
+                None
+                if first == item.line
+                else f"the same person as line {first} (one of the rows finds them by external id)"
+            )
+        return reasons

@@ -121,9 +121,14 @@ async def _tell(progress: Progress, phase: Phase, done: int, total: int) -> None
 
 
 async def _check(
-    roster: RosterFile[Any], rows: list[Row], report: ImportReport, progress: Progress
+    roster: RosterFile[Any],
+    rows: list[Row],
+    report: ImportReport,
+    progress: Progress,
+    session: AsyncSession,
 ) -> list[tuple[int, Any]]:
-    """Every row through the file's checks, writing nothing: the good ones, checked."""
+    """Every row through the file's checks, then against what is stored (only reading):
+    the good ones, checked."""
     checked: list[tuple[int, Any]] = []
     for done, (line, row) in enumerate(rows, 1):
         try:
@@ -137,6 +142,16 @@ async def _check(
             await _tell(progress, Phase.checking, done % CHECK_STEP or CHECK_STEP, len(rows))
         elif done % YIELD_STEP == 0:
             await asyncio.sleep(0)
+    refused: list[RowError] = []
+    size = roster.chunk_rows
+    for start in range(0, len(checked), size):
+        chunk = checked[start : start + size]
+        reasons = await roster.refusals(session, [item for _, item in chunk])
+        refused += [RowError(line, r) for (line, _), r in zip(chunk, reasons, strict=True) if r]
+    if refused:
+        bad = {e.line for e in refused}
+        checked = [(line, item) for line, item in checked if line not in bad]
+        report.errors = sorted(report.errors + refused, key=lambda e: e.line)
     return checked
 
 
@@ -161,7 +176,8 @@ async def import_csv(
     roster = await _open(kind, programme, session, may_grant_console=may_grant_console)
     # Hold no transaction (on SQLite: no lock) while checking.
     await session.commit()
-    checked = await _check(roster, rows, report, tell)
+    checked = await _check(roster, rows, report, tell, session)
+    await session.commit()  # the checks against what is stored only read: end that too
     if report.errors and not skip_invalid:
         return report
     await _write(roster, checked, report, session, actor, chunk_rows or roster.chunk_rows, tell)
@@ -195,7 +211,7 @@ async def preview_roster(
         roster = await _open(
             kind, programme, session, may_grant_console=may_grant_console, also=added
         )
-        checked = await _check(roster, rows, report, tell)
+        checked = await _check(roster, rows, report, tell, session)
         items = [item for _, item in checked]
         size = roster.chunk_rows
         for start in range(0, len(items), size):

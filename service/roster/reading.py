@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from service.domain.exports import FORMULA_START
 from service.roster.columns import COLUMNS
 from service.roster.report import ImportKind
 
@@ -112,7 +113,7 @@ def parse_csv(text: str, name: str, kind: ImportKind) -> list[Row]:
                 rows.append((start, {"__error__": "more cells than columns"}))
                 continue
             values = {
-                column: (cells[i].strip() if i < len(cells) else "")
+                column: (_unguarded(cells[i].strip()) if i < len(cells) else "")
                 for i, column in enumerate(header)
             }
             rows.append((start, values))
@@ -123,6 +124,14 @@ def parse_csv(text: str, name: str, kind: ImportKind) -> list[Row]:
             f"{name} line {end + 1}: {problem}", code="broken", line=end + 1, detail=problem
         ) from None
     return rows
+
+
+def _unguarded(value: str) -> str:
+    """A cell as it was before an export guarded it: the `'` written before text that starts
+    like a spreadsheet formula (`'-Group A`) is not part of it, so an export imports back."""
+    if value.startswith("'") and value[1:2] and value[1] in FORMULA_START:
+        return value[1:]
+    return value
 
 
 def cell_problem(row: dict[str, str]) -> str | None:

@@ -21,8 +21,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.db import SessionFactory
 from service.domain import exports
 from service.domain.communities import add_member
-from service.models import Community, Meeting, Membership, Message, Person
+from service.models import Community, Meeting, Membership, Message, Person, School
 from service.models.enums import ConsoleRole, Direction, MessageStatus
+from service.roster import ImportKind
+from service.roster.columns import COLUMNS
 from tests import factories as f
 from tests.console.support import grant, last_code, sign_in
 from tests.service.test_exports import INBOUND_SMS, OWN_WORDS, WHOLE_PHONE, Exportable, build
@@ -239,3 +241,56 @@ async def test_a_stranger_is_sent_to_sign_in(client: httpx.AsyncClient, world: C
     response = await client.get("/exports/attendance")
     assert response.status_code == 303
     assert response.headers["location"].startswith("/sign-in")
+
+
+async def test_an_admin_downloads_the_roster_in_the_imports_three_files(
+    client: httpx.AsyncClient, sessions: SessionFactory, world: Covered
+) -> None:
+    admin = await staff_member(sessions, world, "Admin Akinyi")
+    async with sessions() as session:
+        school = await session.get(School, world.x.a.school.id)
+        assert school is not None
+        school.external_id = "41704108"
+        await session.commit()
+    await signed_in(client, sessions, admin, ConsoleRole.programme_admin)
+    page = await client.get("/exports")
+    for kind in ("schools", "communities", "people"):
+        assert f'href="/exports/roster/{kind}"' in page.text
+    assert "cannot be imported back" not in page.text  # an admin holds read:pii
+    files = {kind: await client.get(f"/exports/roster/{kind}") for kind in COLUMNS}
+    for kind, response in files.items():
+        assert response.status_code == 200, kind
+        assert f'filename="ke-clusters-{kind}.csv"' in response.headers["content-disposition"]
+        header, _ = parse(response)
+        assert header == list(COLUMNS[kind])
+    schools = parse(files[ImportKind.schools])[1]
+    assert [(s["code"], s["external_id"]) for s in schools] == [("SCH-1", "41704108")]
+    communities = parse(files[ImportKind.communities])[1]
+    assert {c["code"] for c in communities} == {"CLUSTER-1", "CLUSTER-2"}
+    people = parse(files[ImportKind.people])[1]
+    assert set(world.x.phones) <= {p["phone"] for p in people}  # whole: importable
+
+
+async def test_a_facilitator_gets_only_her_people_file_of_the_roster(
+    facilitator: httpx.AsyncClient, world: Covered
+) -> None:
+    page = await facilitator.get("/exports")
+    assert 'href="/exports/roster/people"' in page.text
+    assert "/exports/roster/schools" not in page.text
+    assert "/exports/roster/communities" not in page.text
+    for kind in ("schools", "communities", "nonsense"):
+        assert (await facilitator.get(f"/exports/roster/{kind}")).status_code == 404, kind
+    _, people = parse(await facilitator.get("/exports/roster/people"))
+    assert world.juma.name not in {p["name"] for p in people}
+    assert {p["communities"] for p in people} <= {"CLUSTER-1", ""}
+
+
+async def test_programme_staff_get_the_roster_with_phones_masked(
+    client: httpx.AsyncClient, sessions: SessionFactory, world: Covered
+) -> None:
+    staff = await staff_member(sessions, world, "Officer Eric")
+    await signed_in(client, sessions, staff, ConsoleRole.programme_staff)
+    page = await client.get("/exports")
+    assert "Phone numbers are masked in people.csv, so it cannot be imported back." in page.text
+    _, people = parse(await client.get("/exports/roster/people"))
+    assert people and all(WHOLE_PHONE.search(p["phone"]) is None for p in people)

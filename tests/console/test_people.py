@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from service.db import SessionFactory
 from service.models import AuditEntry, ConsoleSession, Person
-from service.models.enums import ConsoleRole, Role
+from service.models.enums import ConsoleRole, Language, Role
 from service.roster.columns import PEOPLE_COLUMNS
 from tests import factories
 from tests.console.people_world import People, people_world, signed_in
@@ -280,3 +280,27 @@ async def test_the_export_is_the_import_format_with_a_byte_order_mark(
     member = next(r for r in rows if r["phone"] == world.here.members[0].phone)
     assert member["communities"] == "CLUSTER-1" and member["school"] == "SCH-1"
     assert len(rows) == 7  # coach, two members, outsider, admin, staff, leader
+
+
+async def test_a_persons_page_shows_their_external_id_in_the_readers_language(
+    client: httpx.AsyncClient, sessions: SessionFactory, world: People
+) -> None:
+    member = world.here.members[0]
+    async with sessions() as session:
+        stored = await session.get(Person, member.id)
+        assert stored is not None
+        stored.external_id = "TSC-512300"
+        await session.commit()
+    async with signed_in(client, sessions, world.admin) as admin:
+        page = await admin.get(f"/people/{member.id}")
+        other = await admin.get(f"/people/{world.here.members[1].id}")
+    assert "<dt>External id</dt><dd>TSC-512300</dd>" in page.text
+    assert "External id" not in other.text  # nothing to show without one
+    async with sessions() as session:
+        leader = await session.get(Person, world.leader.id)
+        assert leader is not None
+        leader.language = Language.sw
+        await session.commit()
+    async with signed_in(client, sessions, world.leader) as leader_client:
+        swahili = await leader_client.get(f"/people/{member.id}")
+    assert "<dt>Kitambulisho cha nje</dt><dd>TSC-512300</dd>" in swahili.text

@@ -29,6 +29,9 @@ class CreateSchoolInput:
     name: str
     district: str | None = None
     sector: str | None = None
+    external_id: str | None = strawberry.field(
+        default=None, description="Its id in another system (an EMIS code); unique."
+    )
 
 
 @strawberry.input
@@ -37,6 +40,9 @@ class UpdateSchoolInput:
     name: str | None = strawberry.UNSET
     district: str | None = strawberry.UNSET
     sector: str | None = strawberry.UNSET
+    external_id: str | None = strawberry.field(
+        default=strawberry.UNSET, description="null (or empty) removes it."
+    )
 
 
 @strawberry.input
@@ -53,6 +59,9 @@ class CreatePersonInput:
         description="sms (default) or whatsapp; whatsapp set here is not their opt-in: "
         "SMS goes until they choose WhatsApp themselves.",
     )
+    external_id: str | None = strawberry.field(
+        default=None, description="Their id in another system (a TSC number); unique."
+    )
 
 
 @strawberry.input
@@ -66,6 +75,9 @@ class UpdatePersonInput:
     gender: Gender | None = strawberry.UNSET
     reach: Reach | None = strawberry.field(
         default=strawberry.UNSET, description="As setPersonReach (null: as it is)."
+    )
+    external_id: str | None = strawberry.field(
+        default=strawberry.UNSET, description="null (or empty) removes it."
     )
 
 
@@ -103,8 +115,9 @@ class PeopleMutations:
     async def create_school(self, info: Info_, input: CreateSchoolInput) -> SchoolResult:
         async def work(session: AsyncSession, programme: Programme) -> SchoolPayload:
             data = SchoolInput(
-                code=input.code, name=input.name, district=input.district, sector=input.sector
-            )
+                code=input.code, name=input.name, district=input.district, sector=input.sector,
+                external_id=input.external_id,
+            )  # fmt: skip
             school = await create_school(programme, data, session=session, actor=info.context.actor)
             return SchoolPayload(school=SchoolNode.from_row(school))
 
@@ -123,8 +136,10 @@ class PeopleMutations:
                 "name": school.name,
                 "district": school.district,
                 "sector": school.sector,
+                "external_id": school.external_id,
             }
-            data = SchoolInput(**_patch(current, input, ["code", "name", "district", "sector"]))
+            fields = ["code", "name", "district", "sector", "external_id"]
+            data = SchoolInput(**_patch(current, input, fields))
             updated = await update_school(
                 programme, pk, data, session=session, actor=info.context.actor
             )
@@ -142,6 +157,7 @@ class PeopleMutations:
                 "school_id": _school_id(input.school_id),
                 "gender": input.gender,
                 "reach": input.reach,
+                "external_id": input.external_id,
             }
             if input.roles is not None:
                 values["roles"] = input.roles
@@ -176,11 +192,21 @@ class PeopleMutations:
                 "roles": person.roles,
                 "subjects": person.subjects,
                 "gender": person.gender,
+                "external_id": person.external_id,
             }
             values = _patch(
                 current,
                 input,
-                ["name", "phone", "language", "roles", "subjects", "gender", "reach"],
+                [
+                    "name",
+                    "phone",
+                    "language",
+                    "roles",
+                    "subjects",
+                    "gender",
+                    "reach",
+                    "external_id",
+                ],
             )
             if given(input.school_id):
                 values["school_id"] = _school_id(input.school_id)

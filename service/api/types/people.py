@@ -36,6 +36,10 @@ Community_ = Annotated["CommunityNode", strawberry.lazy("service.api.types.commu
 @strawberry.type(name="Person")
 class PersonNode(Node):
     name: str
+    external_id: str | None = strawberry.field(
+        description="Their id in another system the programme uses (a TSC number), as "
+        "written there; unique in the programme."
+    )
     language: Language
     roles: list[Role]
     subjects: list[str]
@@ -67,6 +71,7 @@ class PersonNode(Node):
         return cls(
             id=ids.encode("Person", row.id),
             name=row.name,
+            external_id=row.external_id,
             language=row.language,
             roles=[Role(r) for r in row.roles],
             subjects=list(row.subjects),

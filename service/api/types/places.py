@@ -111,8 +111,13 @@ class SchoolNode(Node):
     name: str
     district: str | None = strawberry.field(description="District or county.")
     sector: str | None = strawberry.field(description="Sector or sub-county.")
+    external_id: str | None = strawberry.field(
+        description="The school's id in another system (an EMIS code), as written there; "
+        "unique in the programme."
+    )
 
     @classmethod
     def from_row(cls, row: School) -> SchoolNode:
         return cls(id=ids.encode("School", row.id), code=row.code, name=row.name,
-                   district=row.district, sector=row.sector)  # fmt: skip
+                   district=row.district, sector=row.sector,
+                   external_id=row.external_id)  # fmt: skip

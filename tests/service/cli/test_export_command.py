@@ -98,3 +98,38 @@ async def test_an_unknown_programme_writes_no_file(
     assert result.exit_code == 1
     assert "no programme with slug 'nowhere'" in result.stderr
     assert files(workdir) == []
+
+
+async def test_the_roster_goes_out_in_the_imports_files_and_comes_back_changing_nothing(
+    cli: CliRunner, workdir: Path, world: Exportable
+) -> None:
+    result = await copline(
+        cli, "export", "roster", "--programme", "ke-clusters", "--out", "roster", "--pii"
+    )
+    assert result.exit_code == 0, result.output
+    folder = workdir / "roster"
+    assert files(folder) == ["communities.csv", "people.csv", "schools.csv"]
+    assert "Wrote 1 schools row(s)" in result.stdout and "masked" not in result.stdout
+    for name in files(folder):
+        assert (folder / name).read_bytes().startswith(b"\xef\xbb\xbf")
+    _, people = read(folder / "people.csv")
+    assert {m.phone for m in world.a.members} <= {p["phone"] for p in people}
+    for kind in ("schools", "communities", "people"):
+        back = await copline(
+            cli, "import", kind, str(folder / f"{kind}.csv"), "--programme", "ke-clusters"
+        )
+        assert back.exit_code == 0, back.output
+        assert " 0 created, 0 updated, " in back.stdout, back.stdout
+
+
+async def test_the_roster_without_pii_masks_phones_and_says_it_cannot_come_back(
+    cli: CliRunner, workdir: Path, world: Exportable
+) -> None:
+    result = await copline(cli, "export", "roster", "--programme", "ke-clusters", "--out", ".")
+    assert result.exit_code == 0, result.output
+    assert "people.csv cannot be imported back" in result.stdout
+    text, _ = read(workdir / "people.csv")
+    assert WHOLE_PHONE.search(text) is None
+    missing = await copline(cli, "export", "roster", "--programme", "nowhere", "--out", "gone")
+    assert missing.exit_code == 1 and "no programme with slug 'nowhere'" in missing.stderr
+    assert not (workdir / "gone").exists()

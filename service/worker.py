@@ -21,7 +21,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.config import Settings
 from service.db import SessionFactory
-from service.events import instance_name
 from service.domain import job_runs
 from service.domain.digests import queue_digests
 from service.domain.meetings import close_finished_meetings
@@ -30,6 +29,7 @@ from service.domain.reminders import queue_due_reminders
 from service.domain.survey_dispatch import dispatch_surveys, remind_unfinished
 from service.domain.survey_schedule import send_scheduled_surveys
 from service.domain.surveys import expire_responses
+from service.events import instance_name
 from service.models.types import utcnow
 from sms.delivery import settle_unmatched
 from sms.gateway import AfricasTalkingGateway

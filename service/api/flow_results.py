@@ -55,6 +55,8 @@ def routes(services: Services) -> list[Route]:
             return _refuse(401, MISSING)
         # A Context only to ask `has`: scopes mean the same here as in GraphQL.
         context = Context(request=request, response=None, services=services)
+        # On the primary: authenticating may note when the key was last used. What
+        # follows reads from the read sessions (a replica, when one is set).
         async with services.sessions() as session:
             context.key = await authenticate(session, token)
             if context.key is None:
@@ -76,7 +78,7 @@ def routes(services: Services) -> list[Route]:
         pk = survey_pk(request)
         if pk is None:
             return _refuse(404, "no such survey: use a Survey id from the GraphQL API")
-        async with services.sessions() as session:
+        async with services.read_sessions() as session:
             try:
                 return await flow_results.prepare(
                     session, who.programme, pk, pii=who.pii, secret=secret
@@ -89,7 +91,7 @@ def routes(services: Services) -> list[Route]:
         if isinstance(who, Response):
             return who
         language = who.programme.default_language.value
-        async with services.sessions() as session:
+        async with services.read_sessions() as session:
             surveys = (
                 await session.exec(
                     select(Survey)
@@ -135,7 +137,7 @@ def routes(services: Services) -> list[Route]:
 
         async def body() -> AsyncIterator[str]:
             # The response outlives the handler: the rows get a session of their own.
-            async with services.sessions() as session:
+            async with services.read_sessions() as session:
                 async for chunk in flow_results.json_chunks(flow_results.rows(session, chosen)):
                     yield chunk
 

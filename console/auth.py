@@ -27,6 +27,7 @@ from starlette.responses import RedirectResponse, Response
 
 from console.i18n import Texts, _, pick
 from console.render import render
+from service.db import unreachable
 from service.domain import sign_in
 from service.domain.console_access import Coverage, coverage_of
 from service.domain.errors import DomainError, NotFound
@@ -274,6 +275,17 @@ def page(
                     refused = refusal(request, language, 400, text, said=True)
                     await session.rollback()
                     return refused
+                except Exception as exc:
+                    if reads is session or not unreachable(exc):
+                        raise
+                    # The replica is away: the figures wait, the rest of the console works.
+                    log.warning("console.replica_unavailable", error=type(exc).__name__)
+                    return refusal(
+                        request,
+                        language,
+                        503,
+                        _("The figures cannot be read just now. Try again in a minute."),
+                    )
                 await session.commit()
                 return response
 

@@ -8,6 +8,7 @@ write on the read path fails the test instead of quietly landing somewhere.
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
+from console.i18n import Texts
 from service.app import create_app
 from service.config import Settings
 from service.db import SessionFactory, WriteOnReadSession
@@ -32,7 +34,7 @@ from service.models.enums import ConsoleRole, Rsvp, Scope
 from service.services import Services
 from tests import factories as f
 from tests.console.report_world import make_setting
-from tests.console.support import csrf_of, grant, sign_in
+from tests.console.support import ask_code, csrf_of, enter_code, grant, last_code, sign_in
 from tests.console.test_surveys import new_survey
 from tests.sms.test_callbacks import texter
 from tests.ussd_menus.test_callback import phone
@@ -365,3 +367,18 @@ async def test_with_the_replica_away_queries_and_exports_say_so_and_writes_go_on
     async with sessions() as session:
         programme = await session.get(Programme, w.pid)
     assert programme is not None and programme.name == "Still"
+    # The console signs in and shows its other pages; the figures say they will be back.
+    await grant(sessions, w.facilitator, ConsoleRole.facilitator)
+    assert w.facilitator.phone is not None
+    assert (await ask_code(split.client, w.facilitator.phone)).status_code == 303
+    code = await last_code(sessions, w.facilitator.phone)
+    assert code is not None
+    entered = await enter_code(split.client, code)
+    assert entered.status_code == 303 and entered.headers["location"] == "/"
+    overview = await split.client.get("/")
+    assert overview.status_code == 503
+    told = Texts(w.facilitator.language)(
+        "The figures cannot be read just now. Try again in a minute."
+    )
+    assert told in html.unescape(overview.text)
+    assert (await split.client.get(f"/meetings/{w.meeting.id}")).status_code == 200

@@ -171,14 +171,21 @@ async def _detail(
     status_code: int = 200,
 ) -> Response:
     viewer = current.viewer
-    results = await reports.survey_results(
-        current.reads,
-        await _scope(current),
-        survey.key,
-        survey.version,
-        language=viewer.language.value,
-        with_texts=viewer.has(Scope.read_pii),
-    )
+    scope = await _scope(current)
+    results = None
+    for reads in dict.fromkeys((current.reads, current.session)):
+        # A survey made a moment ago may not have reached the replica yet: then the
+        # primary, where it was just read, has its (empty) results.
+        results = await reports.survey_results(
+            reads,
+            scope,
+            survey.key,
+            survey.version,
+            language=viewer.language.value,
+            with_texts=viewer.has(Scope.read_pii),
+        )
+        if results is not None:
+            break
     assert results is not None  # the survey exists: it was just read
     questions: list[dict[str, Any]] = [
         {

@@ -16,6 +16,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import structlog
 from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -23,7 +24,9 @@ from starlette.routing import Route
 
 from service.api import ids
 from service.api.context import Context
+from service.api.exports import UNAVAILABLE_TEXT
 from service.api.view import INVALID, MISSING, _token
+from service.db import UNAVAILABLE
 from service.domain import flow_results
 from service.domain.apikeys import authenticate
 from service.domain.errors import NotFound
@@ -34,10 +37,17 @@ from service.services import Services
 
 JSON = "application/json; charset=utf-8"
 
+log = structlog.get_logger(__name__)
+
 
 def _refuse(status: int, message: str) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return PlainTextResponse(message, status_code=status, headers=headers)
+
+
+def _unavailable(exc: BaseException) -> Response:
+    log.warning("flow_results.database_unavailable", error=type(exc).__name__)
+    return _refuse(503, UNAVAILABLE_TEXT)
 
 
 @dataclass
@@ -78,27 +88,32 @@ def routes(services: Services) -> list[Route]:
         pk = survey_pk(request)
         if pk is None:
             return _refuse(404, "no such survey: use a Survey id from the GraphQL API")
-        async with services.read_sessions() as session:
-            try:
+        try:
+            async with services.read_sessions() as session:
                 return await flow_results.prepare(
                     session, who.programme, pk, pii=who.pii, secret=secret
                 )
-            except NotFound:
-                return _refuse(404, "no such survey in this programme")
+        except NotFound:
+            return _refuse(404, "no such survey in this programme")
+        except UNAVAILABLE as exc:
+            return _unavailable(exc)
 
     async def listing(request: Request) -> Response:
         who = await caller(request)
         if isinstance(who, Response):
             return who
         language = who.programme.default_language.value
-        async with services.read_sessions() as session:
-            surveys = (
-                await session.exec(
-                    select(Survey)
-                    .where(Survey.programme_id == who.programme.id)
-                    .order_by(col(Survey.key), col(Survey.version))
-                )
-            ).all()
+        try:
+            async with services.read_sessions() as session:
+                surveys = (
+                    await session.exec(
+                        select(Survey)
+                        .where(Survey.programme_id == who.programme.id)
+                        .order_by(col(Survey.key), col(Survey.version))
+                    )
+                ).all()
+        except UNAVAILABLE as exc:
+            return _unavailable(exc)
         packages = []
         for s in surveys:
             gid = ids.encode("Survey", s.id)

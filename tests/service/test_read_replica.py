@@ -392,6 +392,8 @@ async def test_with_the_replica_away_queries_and_exports_say_so_and_writes_go_on
     export = await split.client.get("/exports/attendance.csv", headers=headers)
     assert export.status_code == 503
     assert "not answering" in export.text
+    packages = await split.client.get("/flow-results/surveys", headers=headers)
+    assert packages.status_code == 503
     renamed = await gql(
         split, key, 'mutation { updateProgramme(input: {name: "Still"}) { __typename } }'
     )

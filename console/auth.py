@@ -220,7 +220,7 @@ def page(
 ) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
     """Wrap a handler with sign-in, CSRF, right and scope checks (see the module doc).
 
-    `replica`: the page computes reports, read through `Page.reading` from the read
+    `replica`: the page computes reports, read through `Page.reads` from the read
     sessions (a streaming replica, a moment behind). The viewer's own session (sign-in,
     the notice) stays on the primary; and a page that follows the viewer's own change
     (it carries that change's notice) reads everything from the primary, so it never

@@ -127,11 +127,6 @@ def build_read_session_factory(engine: AsyncEngine) -> SessionFactory:
     )
 
 
-# What a database that is away raises into a request: the driver's connection errors
-# (refused, reset, timed out) as they are, or wrapped by SQLAlchemy.
-UNAVAILABLE: tuple[type[BaseException], ...] = (OSError, TimeoutError, sa_exc.DBAPIError)
-
-
 def unreachable(exc: BaseException) -> bool:
     """The database is away (not a statement it refused): asyncpg's connect raises the
     socket's error as it is; a connection lost mid-statement comes wrapped."""

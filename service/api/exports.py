@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from service.api.context import Context
 from service.api.view import INVALID, MISSING, _token
-from service.db import UNAVAILABLE
+from service.db import unreachable
 from service.domain.apikeys import authenticate
 from service.domain.errors import NotFound
 from service.domain.exports import EXPORTS, ExportKind, csv_chunks, file_name, prepare
@@ -33,6 +33,14 @@ def _refuse(status: int, message: str) -> Response:
     return PlainTextResponse(message, status_code=status, headers=headers)
 
 
+def unavailable(exc: Exception, what: str) -> Response:
+    """503 while the database is away (a replica down, say); anything else is a bug."""
+    if not unreachable(exc):
+        raise exc
+    log.warning(f"{what}.database_unavailable", error=type(exc).__name__)
+    return _refuse(503, UNAVAILABLE_TEXT)
+
+
 def routes(services: Services) -> list[Route]:
     async def download(request: Request) -> Response:
         token = _token(request.headers.get("authorization"))
@@ -47,9 +55,8 @@ def routes(services: Services) -> list[Route]:
                 if caller.key is None:
                     return _refuse(401, INVALID)
                 programme = await session.get(Programme, caller.key.programme_id)
-        except UNAVAILABLE as exc:
-            log.warning("export.database_unavailable", error=type(exc).__name__)
-            return _refuse(503, UNAVAILABLE_TEXT)
+        except Exception as exc:
+            return unavailable(exc, "export")
         if programme is None:
             return _refuse(401, INVALID)
         if not caller.has(Scope.read):
@@ -70,9 +77,8 @@ def routes(services: Services) -> list[Route]:
                 )
         except NotFound as exc:
             return _refuse(404, exc.message)
-        except UNAVAILABLE as exc:
-            log.warning("export.database_unavailable", error=type(exc).__name__)
-            return _refuse(503, UNAVAILABLE_TEXT)
+        except Exception as exc:
+            return unavailable(exc, "export")
 
         async def body() -> AsyncIterator[str]:
             # The response outlives the handler: the rows get a session of their own.

@@ -16,7 +16,6 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import structlog
 from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -24,9 +23,8 @@ from starlette.routing import Route
 
 from service.api import ids
 from service.api.context import Context
-from service.api.exports import UNAVAILABLE_TEXT
+from service.api.exports import unavailable
 from service.api.view import INVALID, MISSING, _token
-from service.db import UNAVAILABLE
 from service.domain import flow_results
 from service.domain.apikeys import authenticate
 from service.domain.errors import NotFound
@@ -37,17 +35,10 @@ from service.services import Services
 
 JSON = "application/json; charset=utf-8"
 
-log = structlog.get_logger(__name__)
-
 
 def _refuse(status: int, message: str) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return PlainTextResponse(message, status_code=status, headers=headers)
-
-
-def _unavailable(exc: BaseException) -> Response:
-    log.warning("flow_results.database_unavailable", error=type(exc).__name__)
-    return _refuse(503, UNAVAILABLE_TEXT)
 
 
 @dataclass
@@ -95,8 +86,8 @@ def routes(services: Services) -> list[Route]:
                 )
         except NotFound:
             return _refuse(404, "no such survey in this programme")
-        except UNAVAILABLE as exc:
-            return _unavailable(exc)
+        except Exception as exc:
+            return unavailable(exc, "flow_results")
 
     async def listing(request: Request) -> Response:
         who = await caller(request)
@@ -112,8 +103,8 @@ def routes(services: Services) -> list[Route]:
                         .order_by(col(Survey.key), col(Survey.version))
                     )
                 ).all()
-        except UNAVAILABLE as exc:
-            return _unavailable(exc)
+        except Exception as exc:
+            return unavailable(exc, "flow_results")
         packages = []
         for s in surveys:
             gid = ids.encode("Survey", s.id)

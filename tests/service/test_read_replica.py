@@ -46,7 +46,7 @@ EVERYTHING = [Scope.read, Scope.read_pii, Scope.write, Scope.admin]
 
 
 @pytest_asyncio.fixture(scope="session")
-async def reader_url(settings: Settings, engine: AsyncEngine) -> str:
+async def reader_url(settings: Settings, engine: AsyncEngine) -> AsyncIterator[str]:
     """The test database as a role that can do anything but write, like a standby."""
     if settings.is_sqlite:
         pytest.skip("a streaming replica is PostgreSQL's; SQLite reads from its one file")
@@ -71,7 +71,15 @@ async def reader_url(settings: Settings, engine: AsyncEngine) -> str:
                 await conn.execute(text(grant_sql))
     finally:
         await admin.dispose()
-    return make_url(settings.database_url).set(username=role).render_as_string(False)
+    yield make_url(settings.database_url).set(username=role).render_as_string(False)
+    # Roles outlive databases: take its privileges back and drop it.
+    admin = create_async_engine(settings.database_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP OWNED BY "{role}"'))
+            await conn.execute(text(f'DROP ROLE "{role}"'))
+    finally:
+        await admin.dispose()
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import wraps
@@ -26,6 +27,7 @@ from starlette.responses import RedirectResponse, Response
 
 from console.i18n import Texts, _, pick
 from console.render import render
+from service.db import unreachable
 from service.domain import sign_in
 from service.domain.console_access import Coverage, coverage_of
 from service.domain.errors import DomainError, NotFound
@@ -74,6 +76,14 @@ class Page:
     session: AsyncSession
     services: Services
     now: datetime
+    # Where a report page computes its figures: a session of the read sessions (the
+    # replica, when one is set) for a `page(replica=True)` GET, else `session` itself.
+    reads: AsyncSession
+
+    def reads_beside(self) -> AsyncSession:
+        """Another session on the database `reads` reads from, for work run beside it."""
+        apart = self.reads is not self.session
+        return (self.services.read_sessions if apart else self.services.sessions)()
 
     @property
     def texts(self) -> Texts:
@@ -206,16 +216,22 @@ def refusal(
 
 
 def page(
-    *, scope: Scope = Scope.read, whole_programme: bool = False
+    *, scope: Scope = Scope.read, whole_programme: bool = False, replica: bool = False
 ) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
-    """Wrap a handler with sign-in, CSRF, right and scope checks (see the module doc)."""
+    """Wrap a handler with sign-in, CSRF, right and scope checks (see the module doc).
+
+    `replica`: the page computes reports, read through `Page.reads` from the read
+    sessions (a streaming replica, a moment behind). The viewer's own session (sign-in,
+    the notice) stays on the primary; and a page that follows the viewer's own change
+    (it carries that change's notice) reads everything from the primary, so it never
+    shows the world from before the change."""
 
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         @wraps(handler)
         async def endpoint(request: Request) -> Response:
             services = services_of(request)
             now = utcnow()
-            async with services.sessions() as session:
+            async with services.sessions() as session, AsyncExitStack() as apart:
                 viewer = await find_viewer(request, session, now)
                 if viewer is None:
                     return to_sign_in(request)
@@ -241,7 +257,10 @@ def page(
                     return refusal(
                         request, language, 403, _("Your role does not include this page.")
                     )
-                current = Page(request, viewer, session, services, now)
+                reads = session
+                if _reads_apart(request, services, viewer, replica):
+                    reads = await apart.enter_async_context(services.read_sessions())
+                current = Page(request, viewer, session, services, now, reads)
                 try:
                     response = await handler(current)
                 # The refusal is rendered before the rollback: a rollback expires the
@@ -256,12 +275,32 @@ def page(
                     refused = refusal(request, language, 400, text, said=True)
                     await session.rollback()
                     return refused
+                except Exception as exc:
+                    if reads is session or not unreachable(exc):
+                        raise
+                    # The replica is away: the figures wait, the rest of the console works.
+                    log.warning("console.replica_unavailable", error=type(exc).__name__)
+                    return refusal(
+                        request,
+                        language,
+                        503,
+                        _("The figures cannot be read just now. Try again in a minute."),
+                    )
                 await session.commit()
                 return response
 
         return endpoint
 
     return wrap
+
+
+def _reads_apart(request: Request, services: Services, viewer: Viewer, replica: bool) -> bool:
+    return (
+        replica
+        and services.reads_apart
+        and request.method == "GET"
+        and viewer.session.notice is None  # not right after the viewer's own change
+    )
 
 
 def error_text(exc: DomainError, texts: Texts) -> str:

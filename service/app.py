@@ -83,11 +83,18 @@ def create_app(settings: Settings) -> Starlette:
     engine = db.build_engine(settings)
     hub = AttendanceHub()
     instance = instance_name()
+    sessions = db.build_session_factory(engine, attendance_hub=hub, instance=instance)
+    read_engine, read_sessions = engine, sessions
+    if settings.database_read_url is not None:
+        read_engine = db.build_read_engine(settings)
+        read_sessions = db.build_read_session_factory(read_engine)
     services = Services(
         settings=settings,
         engine=engine,
-        sessions=db.build_session_factory(engine, attendance_hub=hub, instance=instance),
+        sessions=sessions,
         attendance_hub=hub,
+        read_engine=read_engine,
+        read_sessions=read_sessions,
     )
     ussd = UssdEngine(services.sessions)
     reports = ReportSink(services.sessions)
@@ -103,6 +110,7 @@ def create_app(settings: Settings) -> Starlette:
             "app.start",
             environment=settings.environment,
             sqlite=settings.is_sqlite,
+            reads_apart=services.reads_apart,
             worker_in_process=settings.runs_worker_in_process,
         )
         # Everything built so far (modules, schema, mappers) lives as long as the process.
@@ -138,6 +146,8 @@ def create_app(settings: Settings) -> Starlette:
                 await simulator.stop()
             await reports.close()
             await engine.dispose()
+            if services.reads_apart:
+                await read_engine.dispose()
 
     own: list[BaseRoute] = [
         Route("/healthz", healthz),

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/copline.db"
@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # Without it, a database restart fails one request per process: SQLAlchemy then
     # invalidates the whole pool and reconnects.
     database_pre_ping: bool = False
+    # A streaming replica of `database_url` for reports, exports and GraphQL queries
+    # (never a write). None: everything on the primary, as always on SQLite.
+    database_read_url: str | None = None
 
     # Africa's Talking. With no API key the service talks to the local simulator.
     at_username: str = "sandbox"
@@ -181,6 +184,35 @@ class Settings(BaseSettings):
     def _async_driver(cls, value: str) -> str:
         return normalise_database_url(value)
 
+    @field_validator("database_read_url", mode="before")
+    @classmethod
+    def _read_url(cls, value: object) -> object:
+        # docker-compose passes unset variables as empty strings.
+        if value in ("", None):
+            return None
+        return normalise_database_url(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _read_url_beside_its_primary(self) -> Settings:
+        read = self.database_read_url
+        if read is None:
+            return self
+        backend = read.partition("+")[0].partition(":")[0]
+        primary = self.database_url.partition("+")[0].partition(":")[0]
+        if primary != "postgresql":
+            raise ValueError(
+                f"COPLINE_DATABASE_READ_URL is for a PostgreSQL replica, but "
+                f"COPLINE_DATABASE_URL is {primary}: leave the read URL unset (everything is "
+                "read from the one database)"
+            )
+        if backend != primary:
+            raise ValueError(
+                f"COPLINE_DATABASE_READ_URL is {backend or 'not a database URL'}, but "
+                "COPLINE_DATABASE_URL is PostgreSQL: the read URL must point at a replica of "
+                "the same database (postgresql://user@replica-host/db)"
+            )
+        return self
+
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.production
@@ -235,6 +267,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def reads_apart(self) -> bool:
+        """Reports, exports and GraphQL queries go to a replica of their own."""
+        return self.database_read_url is not None
 
     @property
     def runs_worker_in_process(self) -> bool:

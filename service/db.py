@@ -7,9 +7,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session as SyncSession
+from sqlalchemy.orm import UOWTransaction
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -90,6 +93,50 @@ def build_session_factory(
     return async_sessionmaker(
         engine, class_=AsyncSession, sync_session_class=sync_class, expire_on_commit=False
     )
+
+
+class WriteOnReadSession(RuntimeError):
+    """Something tried to write through the read sessions (the replica): a bug, said at
+    once rather than as the replica's refusal, or worse, a write the primary never sees."""
+
+
+def build_read_engine(settings: Settings) -> AsyncEngine:
+    """The engine for reports, exports and GraphQL queries: the replica at
+    `database_read_url`, pooled as the primary. Every transaction on it begins READ
+    ONLY, so a write is refused even where the URL points at a primary."""
+    assert settings.database_read_url is not None
+    replica = settings.model_copy(update={"database_url": settings.database_read_url})
+    return build_engine(replica).execution_options(postgresql_readonly=True)
+
+
+def _refuse_flush(session: SyncSession, _flush: UOWTransaction, _instances: object) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise WriteOnReadSession(
+            "a write through the read-only sessions (COPLINE_DATABASE_READ_URL): "
+            "writes belong on the primary's sessions"
+        )
+
+
+def build_read_session_factory(engine: AsyncEngine) -> SessionFactory:
+    """Sessions on the read engine: no attendance notifications (nothing is written),
+    and a flush with anything to write raises `WriteOnReadSession`."""
+    sync_class = type("CoplineReadSession", (Session,), {})
+    event.listen(sync_class, "before_flush", _refuse_flush)
+    return async_sessionmaker(
+        engine, class_=AsyncSession, sync_session_class=sync_class, expire_on_commit=False
+    )
+
+
+def unreachable(exc: BaseException) -> bool:
+    """The database is away (not a statement it refused): asyncpg's connect raises the
+    socket's error as it is; a connection lost mid-statement comes wrapped."""
+    if isinstance(exc, OSError | TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc, sa_exc.OperationalError | sa_exc.InterfaceError
+        )
+    return False
 
 
 @asynccontextmanager

@@ -17,3 +17,11 @@ class Services:
     engine: AsyncEngine
     sessions: SessionFactory
     attendance_hub: AttendanceHub
+    # Reports, exports and GraphQL queries: a streaming replica's engine and sessions
+    # with `database_read_url` set, else the same objects as `engine` and `sessions`.
+    read_engine: AsyncEngine
+    read_sessions: SessionFactory
+
+    @property
+    def reads_apart(self) -> bool:
+        return self.read_engine is not self.engine

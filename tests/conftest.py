@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -30,6 +31,16 @@ def pytest_configure(config: pytest.Config) -> None:
     if worker is not None:
         prefix = os.environ.get("COPLINE_TEST_DB_PREFIX", "")
         os.environ["COPLINE_TEST_DB_PREFIX"] = f"{prefix}{worker}_"
+
+
+@pytest.fixture(autouse=True)
+def _csv_cell_limit() -> Iterator[None]:
+    """frictionless (validating Flow Results packages) raises the csv module's
+    process-wide cell limit; the roster's refusal of a huge cell relies on the default,
+    so a test after it in the same process would not see the refusal."""
+    limit = csv.field_size_limit()
+    yield
+    csv.field_size_limit(limit)
 
 
 @pytest_asyncio.fixture(scope="session", params=BACKENDS)

@@ -43,9 +43,10 @@ def test_every_copline_variable_in_compose_is_a_setting() -> None:
 
 
 def test_blank_variables_from_compose_mean_unset() -> None:
-    settings = Settings(at_api_key="", at_base_url="", _env_file=None)
+    settings = Settings(at_api_key="", at_base_url="", database_read_url="", _env_file=None)
     assert settings.at_api_key is None and settings.uses_at_simulator
     assert settings.at_base_url == "http://127.0.0.1:8790"
+    assert settings.database_read_url is None  # reports stay on the primary
 
 
 def test_the_compose_database_url_gets_the_async_driver() -> None:

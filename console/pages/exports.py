@@ -4,7 +4,8 @@ A download is the same file the CLI writes (a UTF-8 byte-order mark first, so a
 spreadsheet opens it as UTF-8) and the API streams: the domain's rows a page at a
 time, with whole phones and people's own words only for roles holding `read:pii`. A
 role that covers some communities gets their rows only, whatever community id the
-address carries.
+address carries. The rows are read from the replica with `COPLINE_DATABASE_READ_URL`
+set (a moment behind the primary).
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ async def exports_page(current: Page) -> Response:
     return await _form(current)
 
 
-@page()
+@page(replica=True)
 async def download(current: Page) -> Response:
     try:
         kind = ExportKind(current.request.path_params["kind"])
@@ -133,7 +134,7 @@ async def download(current: Page) -> Response:
     if since is not None or until is not None:
         extra.append(f"{since or ''}_{until or ''}")
     spec = await prepare(
-        current.session,
+        current.reads,
         programme,
         term=query.get("term") or None,
         pii=current.viewer.has(Scope.read_pii),
@@ -141,12 +142,12 @@ async def download(current: Page) -> Response:
         since=since,
         until=until,
     )
-    sessions = current.services.sessions
+    rows_session_of = current.reads_beside
 
     async def body() -> AsyncIterator[str]:
         yield BOM
         # The response outlives the handler: the rows get a session of their own.
-        async with sessions() as rows_session:
+        async with rows_session_of() as rows_session:
             async for chunk in csv_chunks(EXPORTS[kind](rows_session, spec)):
                 yield chunk
 

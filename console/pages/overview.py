@@ -6,7 +6,8 @@ form whose choices are the districts, schools, communities and subjects inside t
 coverage; any other value in the URL is refused as not found, like any id outside
 it. About twenty statements whatever the size of the programme: the reports' GROUP
 BYs (the weekly trend comes out of attendance's own, CoP health reuses attendance's
-figures), the filter's choices and the names of the members at risk shown.
+figures), the filter's choices and the names of the members at risk shown. With
+`COPLINE_DATABASE_READ_URL` set they are all read from the replica (`Page.reads`).
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ async def choices(current: Page) -> Choices:
     )
     found = Choices()
     subjects: set[str] = set()
-    for community_id, name, its_subjects in (await current.session.execute(stmt)).all():
+    for community_id, name, its_subjects in (await current.reads.execute(stmt)).all():
         found.communities.append((community_id, name))
         subjects.update(s for s in its_subjects or [] if isinstance(s, str) and s)
     found.communities.sort(key=lambda c: (c[1].casefold(), c[0]))
@@ -124,7 +125,7 @@ async def choices(current: Page) -> Choices:
             )
         )
     districts: set[str] = set()
-    for school_id, name, district in (await current.session.execute(schools)).all():
+    for school_id, name, district in (await current.reads.execute(schools)).all():
         found.schools.append((school_id, name))
         if district:
             districts.add(district)
@@ -132,7 +133,7 @@ async def choices(current: Page) -> Choices:
     found.districts = sorted(districts, key=str.casefold)
     terms = sa.select(Term).where(col(Term.programme_id) == programme_id)
     found.terms = list(
-        (await current.session.execute(terms.order_by(col(Term.starts_on).desc()))).scalars()
+        (await current.reads.execute(terms.order_by(col(Term.starts_on).desc()))).scalars()
     )
     return found
 
@@ -180,7 +181,7 @@ def chosen(current: Page, offered: Choices, default_term: str) -> Chosen:
 
 
 async def default_term(current: Page, today: date) -> str:
-    term = await term_on(current.session, current.viewer.programme.id or 0, today)
+    term = await term_on(current.reads, current.viewer.programme.id or 0, today)
     return str(term.id) if term is not None else RECENT
 
 
@@ -294,10 +295,10 @@ async def _compute(current: Page, scope: reports.ReportScope, risk_page: int) ->
         return messaging, responses
 
     async def apart(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        async with current.services.sessions() as session:
+        async with current.reads_beside() as session:
             return await work(session)
 
-    session = current.session
+    session = current.reads
     if at_once(session) and _FanOut.room(current.services.settings.database_pool_size):
         _FanOut.running += 1
         try:
@@ -313,7 +314,7 @@ async def _compute(current: Page, scope: reports.ReportScope, risk_page: int) ->
     return Figures(attendance, health, risk, people, messaging, responses)
 
 
-@page()
+@page(replica=True)
 async def overview(current: Page) -> Response:
     viewer = current.viewer
     programme = viewer.programme
@@ -322,7 +323,7 @@ async def overview(current: Page) -> Response:
     offered = await choices(current)
     asked = chosen(current, offered, await default_term(current, today))
     scope = await reports.resolve(
-        current.session, programme, report_filter(viewer.coverage, asked, today), now=current.now
+        current.reads, programme, report_filter(viewer.coverage, asked, today), now=current.now
     )
     risk_page = max(0, (_number(current.request.query_params.get("risk", "")) or 1) - 1)
     figures = await _figures(current, scope, risk_page)

@@ -6,6 +6,10 @@ school leader's communities: answers given at their meetings or by their members
 as `service.domain.reports` does for any filter. A survey aimed at one community
 outside the coverage is not found. Free-text answers are shown to roles holding
 `read:pii`; the others see how many there are.
+
+The results are read from the replica (`Page.reads`, with `COPLINE_DATABASE_READ_URL`
+set); the survey itself and its set time from the primary, so the page after an
+invitation or a set time shows it at once.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ def _title(current: Page, survey: Survey) -> str:
 async def _scope(current: Page) -> reports.ReportScope:
     coverage = current.viewer.coverage
     return await reports.resolve(
-        current.session,
+        current.reads,
         current.viewer.programme,
         ReportFilter(community_ids=coverage.community_ids),
         now=current.now,
@@ -92,7 +96,7 @@ async def _survey(current: Page) -> Survey:
     return survey
 
 
-@page()
+@page(replica=True)
 async def survey_list(current: Page) -> Response:
     programme_id = current.viewer.coverage.programme_id
     found = await current.session.execute(
@@ -101,7 +105,7 @@ async def survey_list(current: Page) -> Response:
         .order_by(col(Survey.key), col(Survey.version).desc())
     )
     surveys = [s for s in found.scalars() if _visible(current, s)]
-    counts = await reports.responses_by_survey(current.session, await _scope(current))
+    counts = await reports.responses_by_survey(current.reads, await _scope(current))
     rows = [
         Row(
             survey=s,
@@ -153,7 +157,7 @@ def _may_schedule(current: Page, survey: Survey) -> bool:
     return survey.send_to is not None and set(survey.send_to) <= set(mine)
 
 
-@page()
+@page(replica=True)
 async def survey_detail(current: Page) -> Response:
     return await _detail(current, await _survey(current))
 
@@ -167,14 +171,21 @@ async def _detail(
     status_code: int = 200,
 ) -> Response:
     viewer = current.viewer
-    results = await reports.survey_results(
-        current.session,
-        await _scope(current),
-        survey.key,
-        survey.version,
-        language=viewer.language.value,
-        with_texts=viewer.has(Scope.read_pii),
-    )
+    scope = await _scope(current)
+    results = None
+    for reads in dict.fromkeys((current.reads, current.session)):
+        # A survey made a moment ago may not have reached the replica yet: then the
+        # primary, where it was just read, has its (empty) results.
+        results = await reports.survey_results(
+            reads,
+            scope,
+            survey.key,
+            survey.version,
+            language=viewer.language.value,
+            with_texts=viewer.has(Scope.read_pii),
+        )
+        if results is not None:
+            break
     assert results is not None  # the survey exists: it was just read
     questions: list[dict[str, Any]] = [
         {

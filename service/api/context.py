@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
+from service.api.errors import DatabaseUnavailable
+from service.db import unreachable
 from service.domain.actor import Actor
 from service.models import ApiKey, Programme
 from service.models.enums import Scope
@@ -35,6 +37,10 @@ class Context:
     connection_params: dict[str, Any] | None = None
     now: datetime = field(default_factory=utcnow)
     session: AsyncSession | None = None
+    # A query reads from the read sessions (the replica, when one is set); a mutation,
+    # and a subscription, which follows committed changes, from the primary. Set by
+    # `RouteReads` once the operation is parsed.
+    reads_only: bool = False
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _loaders: Loaders | None = None
 
@@ -70,8 +76,16 @@ class Context:
         """
         async with self._lock:
             if self.session is None:
-                self.session = self.services.sessions()
-            return await work(self.session)
+                factory = self.services.read_sessions if self.reads_only else self.services.sessions
+                self.session = factory()
+            try:
+                return await work(self.session)
+            except Exception as exc:
+                # A query's database away (a replica down, say): one plain error the
+                # caller can act on. A mutation's failures keep their usual course.
+                if self.reads_only and unreachable(exc):
+                    raise DatabaseUnavailable from exc
+                raise
 
     async def release(self) -> None:
         """End the operation's session, returning its connection to the pool."""

@@ -146,6 +146,17 @@ def not_allowed(scope: str) -> NotAllowed:
     return NotAllowed(code="not_allowed", message=f"this API key lacks the {scope!r} scope")
 
 
+class DatabaseUnavailable(GraphQLError):
+    """A query's database (the replica, with `COPLINE_DATABASE_READ_URL`) is not
+    answering: said plainly, never masked, and the caller may simply try again."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the database is not answering; try again in a minute",
+            extensions={"code": "DATABASE_UNAVAILABLE"},
+        )
+
+
 # --- Failures outside the typed results: how they are told apart, logged and shown ---
 
 log = structlog.get_logger("service.api")
@@ -188,6 +199,11 @@ def log_error(error: GraphQLError, context: object, operation: str | None) -> No
     """One line for a client's mistake, at INFO; a traceback only for our own failures."""
     key = getattr(getattr(context, "key", None), "prefix", None)
     path = ".".join(str(p) for p in error.path or ()) or None
+    if isinstance(error.original_error, DatabaseUnavailable):
+        cause = error.original_error.__cause__
+        log.warning("graphql.database_unavailable", operation=operation, key=key, path=path,
+                    error=type(cause).__name__ if cause else None)  # fmt: skip
+        return
     if not is_client_mistake(error):
         log.error("graphql.failed", operation=operation, key=key, path=path,
                   exc_info=error.original_error)  # fmt: skip

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from service.api import ids
 from service.api.context import Context
+from service.api.exports import unavailable
 from service.api.view import INVALID, MISSING, _token
 from service.domain import flow_results
 from service.domain.apikeys import authenticate
@@ -55,6 +56,8 @@ def routes(services: Services) -> list[Route]:
             return _refuse(401, MISSING)
         # A Context only to ask `has`: scopes mean the same here as in GraphQL.
         context = Context(request=request, response=None, services=services)
+        # On the primary: authenticating may note when the key was last used. What
+        # follows reads from the read sessions (a replica, when one is set).
         async with services.sessions() as session:
             context.key = await authenticate(session, token)
             if context.key is None:
@@ -76,27 +79,32 @@ def routes(services: Services) -> list[Route]:
         pk = survey_pk(request)
         if pk is None:
             return _refuse(404, "no such survey: use a Survey id from the GraphQL API")
-        async with services.sessions() as session:
-            try:
+        try:
+            async with services.read_sessions() as session:
                 return await flow_results.prepare(
                     session, who.programme, pk, pii=who.pii, secret=secret
                 )
-            except NotFound:
-                return _refuse(404, "no such survey in this programme")
+        except NotFound:
+            return _refuse(404, "no such survey in this programme")
+        except Exception as exc:
+            return unavailable(exc, "flow_results")
 
     async def listing(request: Request) -> Response:
         who = await caller(request)
         if isinstance(who, Response):
             return who
         language = who.programme.default_language.value
-        async with services.sessions() as session:
-            surveys = (
-                await session.exec(
-                    select(Survey)
-                    .where(Survey.programme_id == who.programme.id)
-                    .order_by(col(Survey.key), col(Survey.version))
-                )
-            ).all()
+        try:
+            async with services.read_sessions() as session:
+                surveys = (
+                    await session.exec(
+                        select(Survey)
+                        .where(Survey.programme_id == who.programme.id)
+                        .order_by(col(Survey.key), col(Survey.version))
+                    )
+                ).all()
+        except Exception as exc:
+            return unavailable(exc, "flow_results")
         packages = []
         for s in surveys:
             gid = ids.encode("Survey", s.id)
@@ -135,7 +143,7 @@ def routes(services: Services) -> list[Route]:
 
         async def body() -> AsyncIterator[str]:
             # The response outlives the handler: the rows get a session of their own.
-            async with services.sessions() as session:
+            async with services.read_sessions() as session:
                 async for chunk in flow_results.json_chunks(flow_results.rows(session, chosen)):
                     yield chunk
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import strawberry
@@ -17,7 +17,9 @@ from strawberry.extensions import (
 )
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
+from service.api.context import Context
 from service.api.errors import is_client_mistake, log_error, without_suggestion
 from service.api.limits import StringLengthLimiter
 from service.api.mutations import Mutation
@@ -60,6 +62,19 @@ class ReleaseSession(SchemaExtension):
             await context.release()
 
 
+class RouteReads(SchemaExtension):
+    """A query's resolvers and loaders read from the read sessions (a streaming replica
+    with `database_read_url`); a mutation, whose answer shows what it just changed, and
+    a subscription, which follows committed changes, stay on the primary."""
+
+    def on_execute(self) -> Iterator[None]:
+        execution = self.execution_context
+        context = execution.context
+        if isinstance(context, Context):
+            context.reads_only = execution.operation_type is OperationType.QUERY
+        yield
+
+
 def should_mask(error: GraphQLError) -> bool:
     """Hide only the unexpected: a rule's "no", a missing scope or a malformed query is
     the caller's to read; a crash's message may hold internals and is not."""
@@ -91,6 +106,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         StringLengthLimiter,
+        RouteReads,
         ReleaseSession,
     ]
     if settings is not None and settings.environment is Environment.production:

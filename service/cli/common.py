@@ -29,7 +29,16 @@ errors = Console(stderr=True, soft_wrap=True)
 
 
 def settings() -> Settings:
-    return Settings()
+    """The settings from the environment, or one line per problem (never the values:
+    a database URL may carry a password)."""
+    try:
+        return Settings()
+    except pydantic.ValidationError as exc:
+        lines = [
+            f"COPLINE_{where.upper()}: {msg}" if where else msg
+            for where, msg in field_messages(exc)
+        ]
+        raise fail("; ".join(lines)) from None
 
 
 def operator() -> Actor:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
 from service.app import create_app_from_env
+from service.cli.main import app
 from service.config import Environment, Settings
 
 PRODUCTION = Environment.production
@@ -107,3 +111,54 @@ def test_no_cors_origins_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings(_env_file=None).cors_origins == []
     monkeypatch.setenv("COPLINE_CORS_ORIGINS", "")
     assert Settings(_env_file=None).cors_origins == []
+
+
+def test_a_read_url_is_normalised_like_the_primarys_and_blank_is_unset() -> None:
+    settings = Settings(
+        database_url="postgresql://copline@primary/copline",
+        database_read_url="postgres://copline@replica/copline",
+        _env_file=None,
+    )
+    assert settings.database_read_url == "postgresql+asyncpg://copline@replica/copline"
+    assert settings.reads_apart
+    blank = Settings(database_read_url="", _env_file=None)
+    assert blank.database_read_url is None and not blank.reads_apart
+
+
+@pytest.mark.parametrize(
+    ("primary", "read", "says"),
+    [
+        (
+            "postgresql://copline@primary/copline",
+            "sqlite:///./var/copline.db",
+            "COPLINE_DATABASE_READ_URL is sqlite, but COPLINE_DATABASE_URL is PostgreSQL",
+        ),
+        (
+            "sqlite:///./var/copline.db",
+            "postgresql://copline@replica/copline",
+            "COPLINE_DATABASE_READ_URL is for a PostgreSQL replica, but COPLINE_DATABASE_URL "
+            "is sqlite",
+        ),
+        (
+            "sqlite:///./var/copline.db",
+            "sqlite:///./var/copy.db",
+            "COPLINE_DATABASE_READ_URL is for a PostgreSQL replica",
+        ),
+    ],
+)
+def test_a_read_url_on_another_backend_than_the_primary_is_refused(
+    primary: str, read: str, says: str
+) -> None:
+    with pytest.raises(ValueError, match=says):
+        Settings(database_url=primary, database_read_url=read, _env_file=None)
+
+
+def test_the_commands_refuse_such_settings_in_one_line_without_the_urls(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COPLINE_DATABASE_URL", "postgresql://copline:s3cret@primary/copline")
+    monkeypatch.setenv("COPLINE_DATABASE_READ_URL", "sqlite:///./var/copy.db")
+    result = CliRunner().invoke(app, ["worker"])
+    assert result.exit_code == 1
+    assert "COPLINE_DATABASE_READ_URL is sqlite" in result.output
+    assert "s3cret" not in result.output and "Traceback" not in result.output

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.domain.exports import cell
 from service.domain.phones import mask_phone
 from service.models import Community, Membership, Person, School
-from service.models.enums import MembershipRole, MembershipStatus
+from service.models.enums import ConsentState, MembershipRole, MembershipStatus
 from service.roster.columns import PEOPLE_COLUMNS
 
 PAGE = 1_000
@@ -40,7 +40,7 @@ async def people_csv(
     columns: tuple[Any, ...] = (
         col(Person.id), col(Person.name), col(Person.phone), col(Person.language),
         col(Person.roles), col(Person.subjects), col(Person.gender), col(Person.console_role),
-        col(Person.reach),
+        col(Person.reach), col(Person.consent),
         col(School.code).label("school"),
     )  # fmt: skip
     after = 0
@@ -48,7 +48,8 @@ async def people_csv(
         stmt = (
             sa.select(*columns)
             .outerjoin(School, col(School.id) == col(Person.school_id))
-            .where(people, col(Person.id) > after)
+            # Erased people are no roster's: importing them back would make someone new.
+            .where(people, col(Person.erased_at).is_(None), col(Person.id) > after)
             .order_by(col(Person.id))
             .limit(PAGE)
         )
@@ -72,6 +73,7 @@ async def people_csv(
                     cell(";".join(leads)),
                     r.console_role or "",
                     r.reach,
+                    "" if r.consent == ConsentState.unknown else r.consent,
                 ]
             )
     return buffer.getvalue()

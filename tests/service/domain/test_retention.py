@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlmodel import col, select
@@ -29,9 +30,9 @@ def test_months_are_calendar_months() -> None:
     )
 
 
-def _message(p: Programme, person: Person, age: timedelta, **values: object) -> Message:
+def _message(p: Programme, person: Person, age: timedelta, **values: Any) -> Message:
     assert p.id is not None
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "programme_id": p.id, "person_id": person.id, "direction": Direction.outbound,
         "kind": "reminder", "phone": person.phone or "", "body": "Meeting tomorrow, Grace",
         "params": {"name": "Grace"}, "status": MessageStatus.delivered,

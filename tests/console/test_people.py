@@ -280,3 +280,21 @@ async def test_the_export_is_the_import_format_with_a_byte_order_mark(
     member = next(r for r in rows if r["phone"] == world.here.members[0].phone)
     assert member["communities"] == "CLUSTER-1" and member["school"] == "SCH-1"
     assert len(rows) == 7  # coach, two members, outsider, admin, staff, leader
+
+
+async def test_a_person_page_shows_consent_withdrawn(
+    client: httpx.AsyncClient, sessions: SessionFactory, world: People
+) -> None:
+    from service.domain.consent import record_consent
+    from service.models.enums import Channel, ConsentState
+
+    async with sessions() as session:
+        teacher = await session.get(Person, world.here.members[0].id)
+        assert teacher is not None
+        await record_consent(teacher, ConsentState.withdrawn, channel=Channel.console,
+                             session=session, actor=factories.OPERATOR)  # fmt: skip
+        await session.commit()
+    async with signed_in(client, sessions, world.admin) as admin:
+        page = await admin.get(f"/people/{teacher.id}")
+    assert page.status_code == 200
+    assert "Consent withdrawn" in html.unescape(page.text)

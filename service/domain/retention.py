@@ -4,7 +4,8 @@ Each programme keeps SMS and WhatsApp texts (sent and received) and free-text su
 answers for `retention_months` (24 unless set). The worker blanks older ones hourly:
 a message keeps its row, status, segments and cost (the figures count them) and loses
 its body and template values; a free-text answer keeps its row (the response still
-counts as answered) and loses its text. Batches of `BATCH` rows, each its own
+counts as answered) and loses its text. Nothing about a person under a legal hold is
+blanked while the hold lasts. Batches of `BATCH` rows, each its own
 transaction, so a first run over years of history holds no lock for long.
 """
 
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.models import Answer, Message, Programme, Question, Survey, SurveyResponse
+from service.models import Answer, Message, Person, Programme, Question, Survey, SurveyResponse
 from service.models.enums import MessageStatus, QuestionKind
 
 BATCH = 1000
@@ -58,6 +59,8 @@ async def apply_retention(session: AsyncSession, now: datetime) -> int:
         await session.execute(sa.select(col(Programme.id), col(Programme.retention_months)))
     ).all()
     blanked = 0
+    # A legal hold keeps everything about the person as it is, texts included.
+    held = sa.select(col(Person.id)).where(col(Person.legal_hold_at).is_not(None))
     for programme_id, months in programmes:
         cutoff = months_before(now, months or DEFAULT_MONTHS)
         old_messages = (
@@ -69,6 +72,7 @@ async def apply_retention(session: AsyncSession, now: datetime) -> int:
                 # JSON keeps a Python None as the JSON text null: what has values is what
                 # reads as something else.
                 col(Message.body).is_not(None) | (sa.cast(col(Message.params), sa.Text) != "null"),
+                col(Message.person_id).is_(None) | col(Message.person_id).not_in(held),
             )
             .order_by(col(Message.id))
         )
@@ -77,7 +81,7 @@ async def apply_retention(session: AsyncSession, now: datetime) -> int:
         )
         surveys = sa.select(col(Survey.id)).where(col(Survey.programme_id) == programme_id)
         responses = sa.select(col(SurveyResponse.id)).where(
-            col(SurveyResponse.survey_id).in_(surveys)
+            col(SurveyResponse.survey_id).in_(surveys), col(SurveyResponse.person_id).not_in(held)
         )
         free_text = sa.select(col(Question.id)).where(
             col(Question.kind) == QuestionKind.short_text, col(Question.survey_id).in_(surveys)

@@ -125,3 +125,19 @@ async def test_a_long_history_is_blanked_in_batches(
 def test_the_worker_runs_the_retention_job_hourly() -> None:
     [job] = [j for j in DEFAULT_JOBS if j.name == "apply_retention"]
     assert job.every == timedelta(hours=1)
+
+
+async def test_a_legal_hold_keeps_the_persons_texts(session: AsyncSession) -> None:
+    w = await f.world(session)
+    held, free = w.members
+    held.legal_hold_at = NOW - timedelta(days=1)
+    kept = _message(w.programme, held, timedelta(days=800))
+    gone = _message(w.programme, free, timedelta(days=800))
+    session.add_all([kept, gone])
+    await session.commit()
+
+    assert await apply_retention(session, NOW) == 1
+    session.expunge_all()
+
+    assert (await session.get(Message, kept.id)).body is not None  # type: ignore[union-attr]
+    assert (await session.get(Message, gone.id)).body is None  # type: ignore[union-attr]

@@ -47,6 +47,7 @@ from service.models import (
     SignInCode,
     Survey,
     SurveyResponse,
+    UssdAction,
     UssdSession,
 )
 from service.models.enums import MessageStatus, QuestionKind, Reach
@@ -65,7 +66,6 @@ NO_PERSON_TEXT = frozenset(
         "person",  # handled row by row: a namesake's own row must keep their name
         "community_school",
         "unmatched_report",  # provider ids and AT's status words
-        "ussd_action",  # AT session ids and action keys
         "sign_in_code",  # keyed by phone alone: deleted for the person, below
     }
 )
@@ -174,6 +174,9 @@ def _scope(table: sa.Table, programme_id: int) -> sa.ColumnElement[bool] | None:
     communities = sa.select(col(Community.id)).where(col(Community.programme_id) == programme_id)
     responses = sa.select(col(SurveyResponse.id)).where(col(SurveyResponse.survey_id).in_(surveys))
     people = sa.select(col(Person.id)).where(col(Person.programme_id) == programme_id)
+    dials = sa.select(col(UssdSession.session_id)).where(
+        col(UssdSession.programme_id) == programme_id
+    )
     through: dict[str, tuple[str, sa.Select[Any]]] = {
         "attendance": ("meeting_id", meetings),
         "membership": ("community_id", communities),
@@ -181,6 +184,8 @@ def _scope(table: sa.Table, programme_id: int) -> sa.ColumnElement[bool] | None:
         "survey_response": ("survey_id", surveys),
         "answer": ("response_id", responses),
         "console_session": ("person_id", people),
+        # A facilitator's "add member" is claimed under the number it added.
+        "ussd_action": ("session_id", dials),
         "consent_record": ("person_id", people),
     }
     if table.name not in through:
@@ -299,6 +304,17 @@ async def erase_person(
     dials = [col(UssdSession.person_id) == person.id]
     if numbers:
         dials.append((col(UssdSession.programme_id) == pid) & col(UssdSession.phone).in_(numbers))
+    # What they typed in a dial is in its claimed actions' keys (a short free-text
+    # answer): those keys only guard a dial's retried hops, long over.
+    await session.execute(
+        sa.delete(UssdAction)
+        .where(
+            col(UssdAction.session_id).in_(
+                sa.select(col(UssdSession.session_id)).where(sa.or_(*dials))
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
     ussd = await session.execute(
         sa.update(UssdSession)
         .where(sa.or_(*dials))

@@ -4,7 +4,8 @@ Each programme keeps SMS and WhatsApp texts (sent and received) and free-text su
 answers for `retention_months` (24 unless set). The worker blanks older ones hourly:
 a message keeps its row, status, segments and cost (the figures count them) and loses
 its body and template values; a free-text answer keeps its row (the response still
-counts as answered) and loses its text. Nothing about a person under a legal hold is
+counts as answered) and loses its text; the claimed actions of old USSD dials (whose
+keys hold what the caller typed) are deleted. Nothing about a person under a legal hold is
 blanked while the hold lasts. Batches of `BATCH` rows, each its own
 transaction, so a first run over years of history holds no lock for long.
 """
@@ -19,7 +20,17 @@ import sqlalchemy as sa
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.models import Answer, Message, Person, Programme, Question, Survey, SurveyResponse
+from service.models import (
+    Answer,
+    Message,
+    Person,
+    Programme,
+    Question,
+    Survey,
+    SurveyResponse,
+    UssdAction,
+    UssdSession,
+)
 from service.models.enums import MessageStatus, QuestionKind
 
 BATCH = 1000
@@ -35,16 +46,18 @@ def months_before(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month + 1, day=day)
 
 
-async def _in_batches(session: AsyncSession, ids: sa.Select[Any], update: sa.Update) -> int:
-    """Run `update` on the rows `ids` selects, BATCH at a time, committing each batch."""
+async def _in_batches(
+    session: AsyncSession, ids: sa.Select[Any], change: sa.Update | sa.Delete
+) -> int:
+    """Run `change` on the rows `ids` selects, BATCH at a time, committing each batch."""
     done = 0
     while True:
         batch = [i for (i,) in (await session.execute(ids.limit(BATCH))).all()]
         if not batch:
             return done
-        table = update.table
+        table = change.table
         await session.execute(
-            update.where(table.c.id.in_(batch)).execution_options(synchronize_session=False)
+            change.where(table.c.id.in_(batch)).execution_options(synchronize_session=False)
         )
         await session.commit()
         done += len(batch)
@@ -97,4 +110,15 @@ async def apply_retention(session: AsyncSession, now: datetime) -> int:
             .order_by(col(Answer.id))
         )
         blanked += await _in_batches(session, old_answers, sa.update(Answer).values(value=""))
+        # A dial's claimed actions guard its retried hops for minutes; their keys hold
+        # what the caller typed (a short free-text answer), so they go with the texts.
+        dials = sa.select(col(UssdSession.session_id)).where(
+            col(UssdSession.programme_id) == programme_id
+        )
+        old_actions = (
+            sa.select(col(UssdAction.id))
+            .where(col(UssdAction.session_id).in_(dials), col(UssdAction.created_at) < cutoff)
+            .order_by(col(UssdAction.id))
+        )
+        blanked += await _in_batches(session, old_actions, sa.delete(UssdAction))
     return blanked

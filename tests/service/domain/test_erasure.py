@@ -41,6 +41,7 @@ from service.models import (
     Person,
     RosterUpload,
     SignInCode,
+    UssdAction,
     UssdSession,
 )
 from service.models.enums import (
@@ -123,6 +124,12 @@ async def scene(session: AsyncSession) -> Scene:
         session.add(UssdSession(session_id=ref, programme_id=w.pid, person_id=person_id,
                                 phone=PHONE, service_code=w.programme.service_code, hops=3,
                                 path="home>meetings", outcome=UssdOutcome.completed))  # fmt: skip
+    # What a dial claimed: her short free-text answer, and the coach adding her by number.
+    session.add(UssdSession(session_id="ATUid_3", programme_id=w.pid, person_id=w.facilitator.id,
+                            phone=w.facilitator.phone or "", service_code=w.programme.service_code,
+                            outcome=UssdOutcome.completed))  # fmt: skip
+    session.add(UssdAction(session_id="ATUid_1", key="4:survey:1:5:1:call me on 0712999001"))
+    session.add(UssdAction(session_id="ATUid_3", key=f"2:add:{w.community.id}:{PHONE}"))
     # The console: her session, a code sent to her number, a roster file naming her.
     grace.console_role = None
     console = ConsoleSession(token_hash="t" * 64, person_id=grace.id, csrf_token="c" * 64,
@@ -177,7 +184,7 @@ async def test_after_erasure_no_table_and_no_export_holds_the_name_or_number(
     before = _naming(await _every_text(session))
     assert {t for t, _, _ in before} >= {
         "person", "message", "answer", "attendance", "audit_entry", "ussd_session",
-        "console_session", "sign_in_code", "roster_upload",
+        "console_session", "sign_in_code", "roster_upload", "ussd_action",
     }  # fmt: skip
     exported = await _exported(session, s)
     assert any(n in exported for n in NEEDLES)
@@ -270,8 +277,10 @@ async def test_her_rows_stay_for_the_counts_without_what_identifies_her(
     assert {m.status for m in mine if m.direction is Direction.outbound} == {
         MessageStatus.delivered
     }
-    dials = (await session.exec(select(UssdSession))).all()
+    dials = (await session.exec(select(UssdSession).where(UssdSession.hops == 3))).all()
     assert [(d.phone, d.hops, d.path) for d in dials] == [("erased", 3, "home>meetings")] * 2
+    actions = (await session.exec(select(UssdAction.session_id, UssdAction.key))).all()
+    assert actions == [("ATUid_3", f"2:add:{s.w.community.id}:[erased]")]  # hers went
     [console] = (await session.exec(select(ConsoleSession))).all()
     assert console.revoked_at is not None and console.notice is None
     assert (await session.exec(select(SignInCode))).all() == []

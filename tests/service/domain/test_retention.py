@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.domain import retention
 from service.domain.retention import apply_retention, months_before
 from service.domain.surveys import latest, open_response, record_answer
-from service.models import Answer, Message, Person, Programme
+from service.models import Answer, Message, Person, Programme, UssdAction, UssdSession
 from service.models.enums import Channel, Direction, MessageStatus, Reach
 from service.worker import DEFAULT_JOBS
 from tests import factories as f
@@ -70,9 +70,15 @@ async def test_texts_older_than_the_period_are_blanked_and_their_rows_kept(
     response = await open_response(session, survey.id, teacher.id, Channel.sms, NOW - old)
     for position, raw in enumerate(["2", "5", "yes", "yes", "My head teacher helped"], 1):
         await record_answer(session, response, position, raw, channel=Channel.sms, now=NOW - old)
+    session.add(UssdSession(session_id="ATUid_1", programme_id=w.pid, phone=teacher.phone or "",
+                            service_code=w.programme.service_code, started_at=NOW - old))  # fmt: skip
+    session.add(UssdAction(session_id="ATUid_1", key="4:survey:1:5:1:my head teacher",
+                           created_at=NOW - old))  # fmt: skip
+    session.add(UssdAction(session_id="ATUid_1", key="5:rsvp:1:yes:", created_at=NOW - recent))
     await session.commit()
 
-    assert await apply_retention(session, NOW) == 4  # three messages and one answer
+    # Three messages, one answer, and the old action whose key held what was typed.
+    assert await apply_retention(session, NOW) == 5
     session.expunge_all()
 
     stored = {name: await session.get(Message, m.id) for name, m in rows.items()}
@@ -84,6 +90,7 @@ async def test_texts_older_than_the_period_are_blanked_and_their_rows_kept(
     for name in ("old and still queued", "recent"):
         message = stored[name]
         assert message is not None and message.body == "Meeting tomorrow, Grace", name
+    assert (await session.exec(select(UssdAction.key))).all() == ["5:rsvp:1:yes:"]
     answers = (await session.exec(select(Answer.value).order_by(col(Answer.id)))).all()
     assert answers == ["2", "5", "yes", "yes", ""]
     assert await apply_retention(session, NOW) == 0  # nothing left to blank

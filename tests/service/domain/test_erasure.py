@@ -27,7 +27,7 @@ from service.domain.erasure import (
     set_legal_hold,
     text_columns,
 )
-from service.domain.errors import LegalHold, PersonErased
+from service.domain.errors import LegalHold, PersonErased, ValidationError
 from service.domain.people import PersonInput, update_person
 from service.domain.reminders import remind_now
 from service.domain.reports import ReportFilter, attendance, resolve, survey_results
@@ -377,3 +377,19 @@ def test_every_table_is_placed_for_erasure() -> None:
         if table.name in NO_PERSON_TEXT or not text_columns(table):
             continue
         assert _scope(table, 1) is not None, table.name
+
+
+async def test_nothing_more_is_recorded_about_an_erased_person(session: AsyncSession) -> None:
+    s = await scene(session)
+    gid = s.grace.id or 0
+    await erase_person(s.w.programme, gid, session=session, actor=ADMIN, now=f.now())
+    await session.commit()
+
+    with pytest.raises(PersonErased):
+        await update_person(s.w.programme, gid, PersonInput(name=NAME, phone=PHONE),
+                            session=session, actor=f.OPERATOR)  # fmt: skip
+    person = await session.get(Person, gid)
+    assert person is not None
+    with pytest.raises(ValidationError, match="erased"):
+        await record_consent(person, ConsentState.given, channel=Channel.api, session=session,
+                             actor=ADMIN)  # fmt: skip

@@ -10,17 +10,19 @@ own START, so a roster that still says "given" cannot undo a teacher's STOP.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.domain import audit, outbox
+from service.domain import audit
 from service.domain.actor import Actor
 from service.domain.errors import ValidationError
 from service.domain.people import opt_in, opt_out
-from service.models import ConsentRecord, Person
-from service.models.enums import Channel, ConsentState
+from service.models import ConsentRecord, Message, Person
+from service.models.enums import Channel, ConsentState, MessageStatus
 from service.models.types import utcnow
 
 RECORDED = (ConsentState.given, ConsentState.refused, ConsentState.withdrawn)
@@ -38,33 +40,59 @@ async def record_consent(
     now: datetime | None = None,
 ) -> ConsentRecord:
     """Add `state` to the person's consent history and make it their current consent."""
-    if state not in RECORDED:
-        raise ValidationError("consent is given, refused or withdrawn", field="state")
-    if person.erased_at is not None:
-        raise ValidationError("this person's data was erased", field="person_id")
-    assert person.id is not None
-    now = now or utcnow()
-    entry = ConsentRecord(
-        person_id=person.id, state=state, at=now, channel=channel, recorded_by=actor.label
+    (entry,) = await record_consents(
+        [(person, state)], channel=channel, session=session, actor=actor, now=now
     )
-    session.add(entry)
-    person.consent = state
-    person.consent_at = now
-    person.consent_channel = channel
-    person.updated_at = now
-    audit.record(
-        session, actor, "person.consent", person,
-        changes={"consent": state, "channel": channel}, at=now,
-    )  # fmt: skip
-    if state is ConsentState.given:
-        if person.opted_out_at is not None and person.opted_out_channel in STAFF_CHANNELS:
-            opt_in(person, channel=channel, session=session, actor=actor)
-    elif opt_out(person, channel=channel, session=session, actor=actor):
-        await outbox.drop_pending(
-            session, person_id=person.id, reason=f"consent {state.value}", now=now
+    return entry
+
+
+async def record_consents(
+    changes: Sequence[tuple[Person, ConsentState]],
+    *,
+    channel: Channel,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+) -> list[ConsentRecord]:
+    """`record_consent` for many people at once (a roster): one flush, one statement to
+    drop what was queued for those it stops."""
+    now = now or utcnow()
+    entries, stopped = [], []
+    for person, state in changes:
+        if state not in RECORDED:
+            raise ValidationError("consent is given, refused or withdrawn", field="state")
+        if person.erased_at is not None:
+            raise ValidationError("this person's data was erased", field="person_id")
+        assert person.id is not None
+        entries.append(
+            ConsentRecord(
+                person_id=person.id, state=state, at=now, channel=channel,
+                recorded_by=actor.label,
+            )
+        )  # fmt: skip
+        person.consent = state
+        person.consent_at = now
+        person.consent_channel = channel
+        person.updated_at = now
+        audit.record(
+            session, actor, "person.consent", person,
+            changes={"consent": state, "channel": channel}, at=now,
+        )  # fmt: skip
+        if state is ConsentState.given:
+            if person.opted_out_at is not None and person.opted_out_channel in STAFF_CHANNELS:
+                opt_in(person, channel=channel, session=session, actor=actor)
+        elif opt_out(person, channel=channel, session=session, actor=actor):
+            stopped.append(person.id)
+    session.add_all(entries)
+    if stopped:
+        await session.execute(
+            sa.update(Message)
+            .where(col(Message.person_id).in_(stopped), col(Message.status) == MessageStatus.queued)
+            .values(status=MessageStatus.dropped, last_error="consent not given", updated_at=now)
+            .execution_options(synchronize_session=False)
         )
     await session.flush()
-    return entry
+    return entries
 
 
 async def history(session: AsyncSession, person_id: int) -> list[ConsentRecord]:

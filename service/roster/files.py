@@ -23,7 +23,7 @@ from service.domain.communities import (
     plan_members,
     upsert_community,
 )
-from service.domain.consent import record_consent
+from service.domain.consent import record_consents
 from service.domain.console_access import set_console_role
 from service.domain.outcome import Outcome
 from service.domain.people import (
@@ -286,17 +286,13 @@ class PeopleFile:
             .where(col(Person.id).in_(sorted(wanted)))
             .execution_options(populate_existing=True)
         )
-        changed = set()
-        now = utcnow()
-        for person in (await session.exec(stmt)).all():
-            assert person.id is not None
-            state = wanted[person.id]
-            if person.consent != state:
-                await record_consent(
-                    person, state, channel=Channel.import_, session=session, actor=actor, now=now
-                )
-                changed.add(person.id)
-        return changed
+        differ = [
+            (person, wanted[person.id or 0])
+            for person in (await session.exec(stmt)).all()
+            if person.consent != wanted[person.id or 0]
+        ]
+        await record_consents(differ, channel=Channel.import_, session=session, actor=actor)
+        return {person.id or 0 for person, _ in differ}
 
     async def plan(self, session: AsyncSession, items: list[PersonRow]) -> list[Written]:
         planned = await plan_people(self.programme_id, [i.record for i in items], session=session)

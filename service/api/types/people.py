@@ -62,7 +62,9 @@ class PersonNode(Node):
     )
     consent_at: datetime | None
     consent_channel: Channel | None
-    opted_out: bool = strawberry.field(description="True after STOP: no SMS is sent to them.")
+    opted_out: bool = strawberry.field(
+        description="True after STOP, or consent refused or withdrawn: no message is sent to them."
+    )
     reach: Reach = strawberry.field(
         description="How messages reach them: sms, or whatsapp (SMS when WhatsApp cannot "
         "deliver, e.g. before they opt in)."

@@ -155,6 +155,13 @@ async def _needles(session: AsyncSession, person: Person) -> Needles:
             for item in value if isinstance(value, list) else [value]:
                 if isinstance(item, str) and item:
                     into.add(item)
+    # An earlier number someone else of the programme holds now is theirs, not hers.
+    others = sa.select(col(Person.phone)).where(
+        col(Person.programme_id) == person.programme_id,
+        col(Person.id) != person.id,
+        col(Person.phone).in_(sorted(phones)),
+    )
+    phones -= {p for (p,) in (await session.execute(others)).all()}
     names = {n.strip() for n in names if len(n.strip()) >= MIN_NAME and n != ERASED_NAME}
     forms = [form for phone in sorted(phones) for form in phone_forms(phone)]
     return Needles(tuple(sorted(names)), tuple(forms))
@@ -271,9 +278,14 @@ async def erase_person(
     await session.flush()
     needles = await _needles(session, person)
     numbers = [p for p in needles.phones if p.startswith("+")]
+    # Rows kept by phone alone (no person known then) are theirs by the number.
     mine = [col(Message.person_id) == person.id]
     if numbers:
-        mine.append((col(Message.programme_id) == pid) & col(Message.phone).in_(numbers))
+        mine.append(
+            (col(Message.programme_id) == pid)
+            & col(Message.person_id).is_(None)
+            & col(Message.phone).in_(numbers)
+        )
     # Anything still waiting to go to them never will.
     await session.execute(
         sa.update(Message)
@@ -303,7 +315,11 @@ async def erase_person(
     )
     dials = [col(UssdSession.person_id) == person.id]
     if numbers:
-        dials.append((col(UssdSession.programme_id) == pid) & col(UssdSession.phone).in_(numbers))
+        dials.append(
+            (col(UssdSession.programme_id) == pid)
+            & col(UssdSession.person_id).is_(None)
+            & col(UssdSession.phone).in_(numbers)
+        )
     # What they typed in a dial is in its claimed actions' keys (a short free-text
     # answer): those keys only guard a dial's retried hops, long over.
     await session.execute(

@@ -101,13 +101,19 @@ async def export_person(
 
     about_me = col(Message.person_id) == person_id
     if phone:
-        about_me = about_me | ((col(Message.programme_id) == pid) & (col(Message.phone) == phone))
+        about_me = about_me | (
+            (col(Message.programme_id) == pid)
+            & col(Message.person_id).is_(None)
+            & (col(Message.phone) == phone)
+        )
     messages = await _all(session, select(Message).where(about_me).order_by(col(Message.id)))
 
     dialled = col(UssdSession.person_id) == person_id
     if phone:
         dialled = dialled | (
-            (col(UssdSession.programme_id) == pid) & (col(UssdSession.phone) == phone)
+            (col(UssdSession.programme_id) == pid)
+            & col(UssdSession.person_id).is_(None)
+            & (col(UssdSession.phone) == phone)
         )
     dials = await _all(session, select(UssdSession).where(dialled).order_by(col(UssdSession.id)))
     actions = (

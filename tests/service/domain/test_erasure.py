@@ -393,3 +393,30 @@ async def test_nothing_more_is_recorded_about_an_erased_person(session: AsyncSes
     with pytest.raises(ValidationError, match="erased"):
         await record_consent(person, ConsentState.given, channel=Channel.api, session=session,
                              actor=ADMIN)  # fmt: skip
+
+
+async def test_an_earlier_number_now_someone_elses_stays_theirs(session: AsyncSession) -> None:
+    s = await scene(session)
+    gid = s.grace.id or 0
+    earlier = "+254712999050"
+    # Grace had another number first; it went to a colleague, who was texted on it.
+    grace = await session.get(Person, gid)
+    assert grace is not None
+    await update_person(s.w.programme, gid, PersonInput(name=NAME, phone=earlier,
+                        school_id=s.w.school.id), session=session, actor=f.OPERATOR)  # fmt: skip
+    await update_person(s.w.programme, gid, PersonInput(name=NAME, phone=PHONE,
+                        school_id=s.w.school.id), session=session, actor=f.OPERATOR)  # fmt: skip
+    colleague = await f.person(session, s.w.programme, name="Colleague Now", phone=earlier)
+    session.add(Message(programme_id=s.w.pid, person_id=colleague.id, kind="reply",
+                        direction=Direction.outbound, phone=earlier, body=f"Hello {earlier}",
+                        status=MessageStatus.delivered))  # fmt: skip
+    await session.commit()
+
+    await erase_person(s.w.programme, gid, session=session, actor=ADMIN, now=f.now())
+    await session.commit()
+    session.expunge_all()
+
+    theirs = (await session.exec(select(Message).where(Message.person_id == colleague.id))).all()
+    assert [(m.phone, m.body) for m in theirs] == [(earlier, f"Hello {earlier}")]
+    kept = await session.get(Person, colleague.id)
+    assert kept is not None and kept.phone == earlier

@@ -26,6 +26,7 @@ from service.domain.digests import queue_digests
 from service.domain.meetings import close_finished_meetings
 from service.domain.prepare import queue_prepare_messages
 from service.domain.reminders import queue_due_reminders
+from service.domain.retention import apply_retention
 from service.domain.survey_dispatch import dispatch_surveys, remind_unfinished
 from service.domain.survey_schedule import send_scheduled_surveys
 from service.domain.surveys import expire_responses
@@ -82,6 +83,8 @@ DEFAULT_JOBS: tuple[Job, ...] = (
     # Delivery reports whose id never came: forgotten after a while (the sender applies
     # the others as it stores their ids; this also catches any it could not).
     Job("settle_unmatched_reports", timedelta(minutes=1), _settle_unmatched_reports),
+    # Message texts and free-text answers past each programme's retention period.
+    Job("apply_retention", timedelta(hours=1), apply_retention),
 )
 
 

@@ -34,6 +34,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.domain import outbox
 from service.domain.actor import Actor
 from service.domain.attendance import record_presence, record_rsvp
+from service.domain.consent import record_consent
 from service.domain.errors import (
     DomainError,
     MeetingCancelled,
@@ -44,12 +45,13 @@ from service.domain.errors import (
     RemindedRecently,
 )
 from service.domain.meetings import cancel_meeting
-from service.domain.people import opt_in, opt_out, record_consent
+from service.domain.people import opt_in, opt_out
 from service.domain.phones import mask_phone
 from service.domain.reminders import remind_now
 from service.models import Meeting, Membership, Message, Person, Programme
 from service.models.enums import (
     Channel,
+    ConsentState,
     Direction,
     MeetingStatus,
     MembershipStatus,
@@ -189,10 +191,18 @@ async def _stop_or_start(
         if keyword is Keyword.stop:
             await opt_out(person, channel=Channel.sms, session=session, actor=actor)
             await outbox.drop_pending(session, person_id=person.id, reason="opted out", now=now)
+            # Asking for no more messages withdraws consent, by SMS, now.
+            await record_consent(
+                person, ConsentState.withdrawn, channel=Channel.sms, session=session,
+                actor=actor, now=now,
+            )  # fmt: skip
         else:
             opt_in(person, channel=Channel.sms, session=session, actor=actor)
             # Asking to receive SMS is consent, given by SMS, now.
-            record_consent(person, given=True, channel=Channel.sms, session=session, actor=actor)
+            await record_consent(
+                person, ConsentState.given, channel=Channel.sms, session=session,
+                actor=actor, now=now,
+            )  # fmt: skip
     reply = Reply(session, owner.programme, owner.person, sms.provider_id)
     names = ", ".join(c.programme.name for c in acting)
     return await reply("stopped" if keyword is Keyword.stop else "started", now, programme=names)

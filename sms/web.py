@@ -20,9 +20,10 @@ from starlette.routing import Route
 
 from service.domain import outbox
 from service.domain.actor import Actor
+from service.domain.consent import record_consent
 from service.domain.people import opt_out
 from service.domain.phones import mask_phone
-from service.models.enums import Channel
+from service.models.enums import Channel, ConsentState
 from service.models.types import utcnow
 from service.services import Services
 from sms.delivery import BadReport, ReportSink, parse_report
@@ -137,6 +138,11 @@ def routes(services: Services, reports: ReportSink) -> list[Route]:
                     await outbox.drop_pending(
                         session, person_id=person.id, reason="opted out at the network", now=now
                     )
+                    # Blocking our sender at the network withdraws their consent.
+                    await record_consent(
+                        person, ConsentState.withdrawn, channel=Channel.sms, session=session,
+                        actor=actor, now=now,
+                    )  # fmt: skip
             await session.commit()
         log.info("sms.optout", phone=mask_phone(phone), people=len(people))
         return PlainTextResponse("OK")

@@ -46,6 +46,7 @@ CONSOLE_LABELS = {
 CONSENT_LABELS = {
     ConsentState.given: _("Consent given"),
     ConsentState.refused: _("Consent refused"),
+    ConsentState.withdrawn: _("Consent withdrawn"),
     ConsentState.unknown: _("Consent not asked yet"),
 }
 GENDER_LABELS = {

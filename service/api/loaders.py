@@ -22,6 +22,7 @@ from service.models import (
     Attendance,
     Community,
     CommunitySchool,
+    ConsentRecord,
     Meeting,
     Membership,
     Message,
@@ -91,6 +92,9 @@ class Loaders:
         )
         self.memberships_of_person = self._grouped(
             Membership, Membership.person_id, col(Membership.id)
+        )
+        self.consent_of_person = self._grouped(
+            ConsentRecord, ConsentRecord.person_id, col(ConsentRecord.at)
         )
         self.meetings_of_community = self._grouped(
             Meeting, Meeting.community_id, col(Meeting.starts_at)

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 from strawberry.permission import BasePermission
+from strawberry.scalars import JSON
 
 from service.api import ids
 from service.api.loaders import delivery_query
@@ -37,6 +38,7 @@ from service.api.types.ussd import FunnelStep, UssdSessionNode
 from service.domain.errors import NotFound
 from service.domain.job_runs import job_states
 from service.domain.lookup import get_owned
+from service.domain.person_export import export_person
 from service.domain.reports import ussd_funnel
 from service.models import (
     ApiKey,
@@ -478,6 +480,28 @@ class Query:
             stmt = stmt.where(AuditEntry.action == f.action)
         stmt = stmt.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
         return await _page(info, stmt, AuditEntryNode.from_row, first, after)
+
+    @strawberry.field(
+        permission_classes=ADMIN,
+        description=(
+            "Everything stored about one person, as one JSON document (their right of "
+            "access): their row, consent history, memberships, attendance, survey "
+            "responses and answers, messages to and from them, USSD dials, audit entries "
+            "naming them, console sessions and sign-in codes. Null outside the programme."
+        ),
+    )
+    async def export_person(self, info: Info_, person_id: strawberry.ID) -> JSON | None:
+        pk = ids.decode(person_id, "Person")
+        programme = info.context.programme
+        assert programme is not None
+
+        async def work(session: AsyncSession) -> Any:
+            try:
+                return await export_person(programme, pk, session=session)
+            except NotFound:
+                return None
+
+        return await info.context.run(work)
 
     @strawberry.field(permission_classes=ADMIN)
     async def api_keys(self, info: Info_) -> list[ApiKeyNode]:

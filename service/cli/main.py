@@ -10,7 +10,7 @@ import uvicorn
 
 from service import migrate as migrations
 from service.api.limits import MAX_BODY_BYTES
-from service.cli import apikeys, dhis2, programmes, roster, schema, webhooks
+from service.cli import apikeys, dhis2, people, programmes, roster, schema, webhooks
 from service.cli import console as console_access
 from service.cli.common import (
     DatabaseUnusable,
@@ -38,6 +38,7 @@ app.add_typer(programmes.app, name="programme")
 app.add_typer(roster.app, name="import")
 app.add_typer(apikeys.app, name="apikey")
 app.add_typer(console_access.app, name="console")
+app.add_typer(people.app, name="person")
 app.add_typer(schema.app, name="schema")
 app.add_typer(export_app, name="export")
 app.add_typer(dhis2.app, name="dhis2")

@@ -111,6 +111,10 @@ def update(
         Decimal | None,
         typer.Option(help="Price of a WhatsApp template message; free text in the window is free"),
     ] = None,
+    retention_months: Annotated[
+        int | None,
+        typer.Option(help="Months message texts and free-text answers are kept (default 24)"),
+    ] = None,
 ) -> None:
     """Change a programme's SMS addresses, prices and digest time; what is not given stays
     as it is."""
@@ -134,13 +138,15 @@ def update(
         "ussd_price": ussd_price,
         "ussd_billing": ussd_billing,
         "whatsapp_price": whatsapp_price,
+        "retention_months": retention_months,
     }
     data |= {name: value for name, value in prices.items() if value is not None}
     if not data:
         raise fail(
             "nothing to change: give --sender-id, --short-code, --no-short-code, "
             "--whatsapp-number, --no-whatsapp-number, --sms-price, "
-            "--ussd-price, --ussd-billing, --whatsapp-price, --digest-day or --digest-time"
+            "--ussd-price, --ussd-billing, --whatsapp-price, --digest-day, --digest-time "
+            "or --retention-months"
         )
 
     async def work() -> None:
@@ -161,7 +167,8 @@ def update(
                 f"SMS {changed.sms_price} {changed.currency} a segment, USSD "
                 f"{changed.ussd_price} {changed.currency} {BILLING[changed.ussd_billing]}, "
                 f"WhatsApp {changed.whatsapp_price} {changed.currency} a template; "
-                f"digest {changed.digest_day.value} {changed.digest_time:%H:%M}",
+                f"digest {changed.digest_day.value} {changed.digest_time:%H:%M}; "
+                f"texts kept {changed.retention_months} months",
                 highlight=False,
             )
 

@@ -31,6 +31,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# For JSON out of the domain (a person's export): the same conversion the trail uses.
+jsonable = _jsonable
+
+
 def record(
     session: AsyncSession,
     actor: Actor,

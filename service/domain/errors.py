@@ -83,6 +83,18 @@ class MeetingClash(Conflict):
     code = "meeting_clash"
 
 
+class LegalHold(Conflict):
+    """The person's data is under a legal hold: it may not be erased until it is lifted."""
+
+    code = "legal_hold"
+
+
+class PersonErased(Conflict):
+    """The person's data was erased: nothing more is recorded about them."""
+
+    code = "erased"
+
+
 def field_messages(exc: pydantic.ValidationError) -> list[tuple[str, str]]:
     """(field path, message) for each problem, worded for a person rather than a developer."""
     problems = []

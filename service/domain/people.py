@@ -15,14 +15,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.domain import audit, webhooks
 from service.domain.actor import Actor
-from service.domain.errors import Conflict, DuplicatePhone, ValidationError
+from service.domain.errors import Conflict, DuplicatePhone, PersonErased, ValidationError
 from service.domain.external_ids import ExternalId
 from service.domain.lookup import check_owned, get_owned, plan_for_batches
 from service.domain.outcome import Outcome
 from service.domain.phones import normalise_phone
 from service.domain.reach import opted_in_between
 from service.models import Person, Programme, School
-from service.models.enums import Channel, ConsentState, Gender, Language, Reach, Role
+from service.models.enums import Channel, Gender, Language, Reach, Role
 from service.models.types import utcnow
 
 # A person a facilitator added by number who has not told us their name yet: their
@@ -201,6 +201,8 @@ async def update_person(
     request (staff correcting one record, unlike a roster), so later imports keep it."""
     assert programme.id is not None
     person = await get_owned(session, Person, person_id, programme.id)
+    if person.erased_at is not None:
+        raise PersonErased("this person's data was erased: nothing more is recorded about them")
     values = await _values(programme, data, session)
     if values["phone"] and values["phone"] != person.phone:
         other = await find_by_phone(session, programme.id, values["phone"])
@@ -287,7 +289,10 @@ async def _existing(
     by_external: dict[str, dict[str, Any]] = {}
     by_name: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
     connection = await session.connection()
-    mine = sa.select(*_CURRENT).where(col(Person.programme_id) == programme_id)
+    # An erased person is nobody a roster can match: their number, if it comes back, is new.
+    mine = sa.select(*_CURRENT).where(
+        col(Person.programme_id) == programme_id, col(Person.erased_at).is_(None)
+    )
     if phones:
         for row in await connection.execute(mine.where(col(Person.phone).in_(phones))):
             by_phone[row.phone] = dict(row._mapping)
@@ -465,23 +470,6 @@ async def upsert_person(
     person = await session.get(Person, done.person_id, populate_existing=True)
     assert person is not None
     return person, done.outcome
-
-
-def record_consent(
-    person: Person, *, given: bool, channel: Channel, session: AsyncSession, actor: Actor
-) -> None:
-    now = utcnow()
-    person.consent = ConsentState.given if given else ConsentState.refused
-    person.consent_at = now
-    person.consent_channel = channel
-    audit.record(
-        session,
-        actor,
-        "person.consent",
-        person,
-        changes={"consent": person.consent, "channel": channel},
-        at=now,
-    )
 
 
 async def opt_out(person: Person, *, channel: Channel, session: AsyncSession, actor: Actor) -> bool:

@@ -79,6 +79,8 @@ class ProgrammeSettings(BaseModel):
     # When school leaders get their weekly digest, programme time.
     digest_day: Weekday | None = None
     digest_time: time | None = None
+    # Months message texts and free-text answers are kept (service.domain.retention).
+    retention_months: int | None = Field(default=None, ge=1, le=120)
 
     @field_validator("timezone")
     @classmethod
@@ -226,6 +228,7 @@ async def create_programme(
         whatsapp_price=(
             data.whatsapp_price if data.whatsapp_price is not None else Decimal("0.0000")
         ),
+        retention_months=data.retention_months or 24,
     )
     _check_languages(programme)
     session.add(programme)

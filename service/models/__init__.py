@@ -8,7 +8,7 @@ from service.models.console import ConsoleSession, SignInCode
 from service.models.jobs import JobRun
 from service.models.meeting import Attendance, Meeting
 from service.models.messaging import Message, UnmatchedReport
-from service.models.people import Person
+from service.models.people import ConsentRecord, Person
 from service.models.programme import Programme, School, Term
 from service.models.roster_upload import RosterUpload, UploadState
 from service.models.survey import Answer, Question, Survey, SurveyResponse
@@ -24,6 +24,7 @@ __all__ = [
     "AuditEntry",
     "Community",
     "CommunitySchool",
+    "ConsentRecord",
     "ConsoleSession",
     "JobRun",
     "Meeting",

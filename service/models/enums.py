@@ -67,9 +67,13 @@ class Gender(StrEnum):
 
 
 class ConsentState(StrEnum):
+    """A person's consent to the programme keeping and using their data. `unknown` until
+    something is recorded; each recording is a row of their consent history."""
+
     unknown = "unknown"
     given = "given"
-    refused = "refused"
+    refused = "refused"  # asked, and said no
+    withdrawn = "withdrawn"  # had given it, and took it back (STOP, staff on their word)
 
 
 class CommunityKind(StrEnum):

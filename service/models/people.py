@@ -60,5 +60,24 @@ class Person(SQLModel, table=True):
     whatsapp_last_inbound_at: datetime | None = when()
     # What they may do in the web console; None: they cannot sign in to it.
     console_role: ConsoleRole | None = enum_col(ConsoleRole, nullable=True, length=20)
+    # Data rights: while a legal hold is set the person cannot be erased; `erased_at`
+    # says their name, phone and texts were removed (the row stays for the counts).
+    legal_hold_at: datetime | None = when()
+    erased_at: datetime | None = when()
     created_at: datetime = stamp()
     updated_at: datetime = stamp()
+
+
+class ConsentRecord(SQLModel, table=True):
+    """One entry of a person's consent history: what they said, when, by which channel,
+    and who recorded it. The person's `consent` is the latest entry's state."""
+
+    __tablename__ = "consent_record"
+    __table_args__ = (sa.Index("ix_consent_record_person_id_at", "person_id", "at"),)
+
+    id: int | None = id_field()
+    person_id: int = fk("person.id", index=False)
+    state: ConsentState = enum_col(ConsentState, length=12)
+    at: datetime = stamp()
+    channel: Channel = enum_col(Channel, length=12)
+    recorded_by: str = text_col(60)  # the actor's label: "person:12", "apikey:3", "cli:ana"

@@ -78,6 +78,11 @@ class Programme(SQLModel, table=True):
     digest_time: time = Field(
         default=time(7, 0), nullable=False, sa_column_kwargs={"server_default": "07:00:00"}
     )
+    # Message texts and free-text answers older than this many months are blanked by the
+    # worker (the rows, their status and cost stay for the figures).
+    retention_months: int = Field(
+        default=24, ge=1, le=120, sa_column_kwargs={"server_default": "24"}
+    )
     created_at: datetime = stamp()
     updated_at: datetime = stamp()
 

@@ -6,7 +6,15 @@ case-insensitive. The README documents the same columns for programme staff.
 
 from __future__ import annotations
 
-from service.models.enums import CommunityKind, ConsoleRole, Gender, Language, Reach, Role
+from service.models.enums import (
+    CommunityKind,
+    ConsentState,
+    ConsoleRole,
+    Gender,
+    Language,
+    Reach,
+    Role,
+)
 from service.roster.report import ImportKind
 
 SCHOOL_COLUMNS = {
@@ -37,6 +45,7 @@ PEOPLE_COLUMNS = {
     "console": False,
     "channel": False,
     "external_id": False,
+    "consent": False,
 }
 COLUMNS = {
     ImportKind.schools: SCHOOL_COLUMNS,
@@ -128,3 +137,22 @@ def parse_console_role(cell: str) -> ConsoleRole | None:
     except ValueError:
         known = ", ".join(r.value for r in ConsoleRole)
         raise ValueError(f"unknown console role {cell.strip()!r} (known: {known})") from None
+
+
+_CONSENTS = {
+    "given": ConsentState.given, "yes": ConsentState.given,
+    "refused": ConsentState.refused, "no": ConsentState.refused,
+    "withdrawn": ConsentState.withdrawn,
+}  # fmt: skip
+
+
+def parse_consent(cell: str) -> ConsentState | None:
+    """Consent as a paper form recorded it; empty leaves the person's consent as it is."""
+    if not cell.strip():
+        return None
+    try:
+        return _CONSENTS[cell.strip().lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown consent {cell.strip()!r} (use given, refused or withdrawn)"
+        ) from None

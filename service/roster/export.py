@@ -25,7 +25,7 @@ from service.domain.exports import cell
 from service.domain.people import UNKNOWN_NAME
 from service.domain.phones import mask_phone
 from service.models import Community, CommunitySchool, Membership, Person, School
-from service.models.enums import MembershipRole, MembershipStatus
+from service.models.enums import ConsentState, MembershipRole, MembershipStatus
 from service.roster.columns import COLUMNS, COMMUNITY_COLUMNS, PEOPLE_COLUMNS, SCHOOL_COLUMNS
 from service.roster.report import ImportKind
 
@@ -115,7 +115,7 @@ async def people_csv(
     columns: tuple[Any, ...] = (
         col(Person.id), col(Person.name), col(Person.phone), col(Person.language),
         col(Person.roles), col(Person.subjects), col(Person.gender), col(Person.console_role),
-        col(Person.reach), col(Person.external_id),
+        col(Person.reach), col(Person.external_id), col(Person.consent),
         col(School.code).label("school"),
     )  # fmt: skip
     after = 0
@@ -123,7 +123,13 @@ async def people_csv(
         stmt = (
             sa.select(*columns)
             .outerjoin(School, col(School.id) == col(Person.school_id))
-            .where(people, col(Person.id) > after, col(Person.name) != UNKNOWN_NAME)
+            # Erased people are no roster's: importing them back would make someone new.
+            .where(
+                people,
+                col(Person.erased_at).is_(None),
+                col(Person.id) > after,
+                col(Person.name) != UNKNOWN_NAME,
+            )
             .order_by(col(Person.id))
             .limit(PAGE)
         )
@@ -148,6 +154,7 @@ async def people_csv(
                     r.console_role or "",
                     r.reach,
                     cell(r.external_id),
+                    "" if r.consent == ConsentState.unknown else r.consent,
                 ]
             )
     return buffer.getvalue()

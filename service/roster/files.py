@@ -23,6 +23,7 @@ from service.domain.communities import (
     plan_members,
     upsert_community,
 )
+from service.domain.consent import record_consents
 from service.domain.console_access import set_console_role
 from service.domain.outcome import Outcome
 from service.domain.people import (
@@ -36,7 +37,7 @@ from service.domain.people import (
 from service.domain.phones import normalise_phone
 from service.domain.schools import SchoolInput, plan_school, upsert_school
 from service.models import Person, Programme
-from service.models.enums import ConsoleRole, MembershipRole
+from service.models.enums import Channel, ConsentState, ConsoleRole, MembershipRole
 from service.models.types import utcnow
 from service.roster import columns as c
 
@@ -190,6 +191,7 @@ class PersonRow:
     groups: tuple[tuple[int, MembershipRole], ...]  # (community id, role) to be added to
     console: ConsoleRole | None = None  # None: the person's console access stays as it is
     line: int = 0  # where the row is in its file
+    consent: ConsentState | None = None  # None: the person's consent stays as it is
 
 
 class PeopleFile:
@@ -258,7 +260,8 @@ class PeopleFile:
                 raise ValueError("console access needs a phone number to sign in with")
             if self.console_roles is not None and self.console_roles.get(record.phone) != console:
                 raise ValueError("only a programme administrator may give or change console access")
-        return PersonRow(record, tuple(groups.items()), console, line)
+        consent = c.parse_consent(row.get("consent", ""))
+        return PersonRow(record, tuple(groups.items()), console, line, consent)
 
     async def write(
         self, session: AsyncSession, items: list[PersonRow], actor: Actor
@@ -273,6 +276,7 @@ class PeopleFile:
         ]
         joined = iter(await add_members(self.programme_id, wanted, session=session, actor=actor))
         granted = await self._grant(session, items, [p.person_id for p in upserted], actor)
+        granted |= await self._consent(session, items, [p.person_id for p in upserted], actor)
         done = []
         for item, person in zip(items, upserted, strict=True):
             outcome = person.outcome
@@ -305,6 +309,27 @@ class PeopleFile:
                 changed.add(person.id)
         return changed
 
+    async def _consent(
+        self, session: AsyncSession, items: list[PersonRow], ids: list[int], actor: Actor
+    ) -> set[int]:
+        """Record the consent the rows give where it differs from the person's now (a file
+        imported again adds nothing to their history); the ids whose consent changed."""
+        wanted = {pid: i.consent for i, pid in zip(items, ids, strict=True) if i.consent}
+        if not wanted:
+            return set()
+        stmt = (
+            select(Person)
+            .where(col(Person.id).in_(sorted(wanted)))
+            .execution_options(populate_existing=True)
+        )
+        differ = [
+            (person, wanted[person.id or 0])
+            for person in (await session.exec(stmt)).all()
+            if person.consent != wanted[person.id or 0]
+        ]
+        await record_consents(differ, channel=Channel.import_, session=session, actor=actor)
+        return {person.id or 0 for person, _ in differ}
+
     async def plan(self, session: AsyncSession, items: list[PersonRow]) -> list[Written]:
         planned = await plan_people(self.programme_id, [i.record for i in items], session=session)
         wanted = [
@@ -313,13 +338,19 @@ class PeopleFile:
             for community_id, role in item.groups
         ]
         joined = iter(await plan_members(wanted, session=session))
-        known = {p.person_id: i.console for i, p in zip(items, planned, strict=True) if i.console}
+        known = {
+            p.person_id: i
+            for i, p in zip(items, planned, strict=True)
+            if i.console is not None or i.consent is not None
+        }
         roles: dict[int, ConsoleRole | None] = {}
+        consents: dict[int, ConsentState] = {}
         if any(pid is not None for pid in known):
-            stmt = sa.select(col(Person.id), col(Person.console_role)).where(
+            stmt = sa.select(col(Person.id), col(Person.console_role), col(Person.consent)).where(
                 col(Person.id).in_([pid for pid in known if pid is not None])
             )
-            roles = {pid: role for pid, role in (await session.execute(stmt)).all()}
+            for pid, role, consent in (await session.execute(stmt)).all():
+                roles[pid], consents[pid] = role, consent
         done = []
         for item, person in zip(items, planned, strict=True):
             outcome = person.outcome
@@ -330,6 +361,13 @@ class PeopleFile:
                 item.console is not None
                 and person.person_id is not None
                 and roles.get(person.person_id) != item.console
+                and outcome is Outcome.unchanged
+            ):
+                outcome = Outcome.updated
+            if (
+                item.consent is not None
+                and person.person_id is not None
+                and consents.get(person.person_id) != item.consent
                 and outcome is Outcome.unchanged
             ):
                 outcome = Outcome.updated

@@ -304,3 +304,21 @@ async def test_a_persons_page_shows_their_external_id_in_the_readers_language(
     async with signed_in(client, sessions, world.leader) as leader_client:
         swahili = await leader_client.get(f"/people/{member.id}")
     assert "<dt>Kitambulisho cha nje</dt><dd>TSC-512300</dd>" in swahili.text
+
+
+async def test_a_person_page_shows_consent_withdrawn(
+    client: httpx.AsyncClient, sessions: SessionFactory, world: People
+) -> None:
+    from service.domain.consent import record_consent
+    from service.models.enums import Channel, ConsentState
+
+    async with sessions() as session:
+        teacher = await session.get(Person, world.here.members[0].id)
+        assert teacher is not None
+        await record_consent(teacher, ConsentState.withdrawn, channel=Channel.console,
+                             session=session, actor=factories.OPERATOR)  # fmt: skip
+        await session.commit()
+    async with signed_in(client, sessions, world.admin) as admin:
+        page = await admin.get(f"/people/{teacher.id}")
+    assert page.status_code == 200
+    assert "Consent withdrawn" in html.unescape(page.text)

@@ -4,6 +4,7 @@ from strawberry.tools import merge_types
 
 from service.api.mutations.access import AccessMutations
 from service.api.mutations.communities import CommunityMutations
+from service.api.mutations.data_rights import DataRightsMutations
 from service.api.mutations.meetings import MeetingMutations
 from service.api.mutations.messaging import MessagingMutations
 from service.api.mutations.people import PeopleMutations
@@ -16,6 +17,7 @@ Mutation = merge_types(
     (
         ProgrammeMutations,
         PeopleMutations,
+        DataRightsMutations,
         CommunityMutations,
         MeetingMutations,
         MessagingMutations,

@@ -61,6 +61,11 @@ class ProgrammeSettingsInput:
     digest_time: time | None = strawberry.field(
         default=strawberry.UNSET, description="The time (programme time) of the weekly digest."
     )
+    retention_months: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Months message texts and free-text answers are kept (1-120; 24 by "
+        "default); older ones are blanked hourly.",
+    )
 
 
 @strawberry.input
@@ -109,6 +114,7 @@ _SETTINGS = (
     "survey_reminder_hours",
     "digest_day",
     "digest_time",
+    "retention_months",
 )
 
 

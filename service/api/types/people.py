@@ -9,6 +9,7 @@ import strawberry
 
 from service.api import ids
 from service.api.types.common import (
+    Channel,
     ConsentState,
     ConsoleRole,
     Gender,
@@ -21,7 +22,7 @@ from service.api.types.common import (
 )
 from service.api.types.places import SchoolNode
 from service.domain.reach import opted_in
-from service.models import Person
+from service.models import ConsentRecord, Person
 from service.models.enums import MembershipStatus
 
 if TYPE_CHECKING:
@@ -31,6 +32,22 @@ if TYPE_CHECKING:
 Membership_ = Annotated["MembershipNode", strawberry.lazy("service.api.types.communities")]
 Meeting_ = Annotated["MeetingNode", strawberry.lazy("service.api.types.meetings")]
 Community_ = Annotated["CommunityNode", strawberry.lazy("service.api.types.communities")]
+
+
+@strawberry.type
+class ConsentEntry:
+    """One entry of a person's consent history."""
+
+    state: ConsentState
+    at: datetime
+    channel: Channel = strawberry.field(description="How the person gave or refused it.")
+    recorded_by: str = strawberry.field(
+        description='Who recorded it: "person:12" (themselves), "apikey:3", "cli:ana"…'
+    )
+
+    @classmethod
+    def from_row(cls, row: ConsentRecord) -> ConsentEntry:
+        return cls(state=row.state, at=row.at, channel=row.channel, recorded_by=row.recorded_by)
 
 
 @strawberry.type(name="Person")
@@ -44,8 +61,14 @@ class PersonNode(Node):
     roles: list[Role]
     subjects: list[str]
     gender: Gender | None
-    consent: ConsentState
-    opted_out: bool = strawberry.field(description="True after STOP: no SMS is sent to them.")
+    consent: ConsentState = strawberry.field(
+        description="Their latest recorded consent (unknown: none recorded yet)."
+    )
+    consent_at: datetime | None
+    consent_channel: Channel | None
+    opted_out: bool = strawberry.field(
+        description="True after STOP, or consent refused or withdrawn: no message is sent to them."
+    )
     reach: Reach = strawberry.field(
         description="How messages reach them: sms, or whatsapp (SMS when WhatsApp cannot "
         "deliver, e.g. before they opt in)."
@@ -59,6 +82,12 @@ class PersonNode(Node):
     )
     console_role: ConsoleRole | None = strawberry.field(
         description="What they may do in the web console; null: they cannot sign in to it."
+    )
+    legal_hold: bool = strawberry.field(
+        description="A legal hold is set: their data may not be erased until it is lifted."
+    )
+    erased_at: datetime | None = strawberry.field(
+        description="When their name, phone and texts were erased; null: not erased."
     )
     created_at: datetime
     pk: strawberry.Private[int]
@@ -77,11 +106,15 @@ class PersonNode(Node):
             subjects=list(row.subjects),
             gender=row.gender,
             consent=row.consent,
+            consent_at=row.consent_at,
+            consent_channel=row.consent_channel,
             opted_out=row.opted_out_at is not None,
             reach=row.reach,
             whatsapp_opt_in=opted_in(row),
             whatsapp_opt_in_at=row.whatsapp_opt_in_at,
             console_role=row.console_role,
+            legal_hold=row.legal_hold_at is not None,
+            erased_at=row.erased_at,
             created_at=row.created_at,
             pk=row.id,
             school_id=row.school_id,
@@ -98,6 +131,11 @@ class PersonNode(Node):
             return None
         row = await info.context.loaders.school.load(self.school_id)
         return SchoolNode.from_row(row) if row else None
+
+    @strawberry.field(description="Every consent recorded for them, oldest first.")
+    async def consent_history(self, info: Info_) -> list[ConsentEntry]:
+        rows = await info.context.loaders.consent_of_person.load(self.pk)
+        return [ConsentEntry.from_row(r) for r in rows]
 
     @strawberry.field(description="Memberships in communities, including pending and left.")
     async def memberships(self, info: Info_) -> list[Membership_]:

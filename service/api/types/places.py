@@ -60,6 +60,10 @@ class ProgrammeNode(Node):
     digest_time: time = strawberry.field(
         description="The time of day (programme time) of the weekly digest."
     )
+    retention_months: int = strawberry.field(
+        description="Message texts and free-text answers older than this many months are "
+        "blanked (their rows, status and cost stay for the figures)."
+    )
     created_at: datetime
 
     @classmethod
@@ -89,6 +93,7 @@ class ProgrammeNode(Node):
             survey_reminder_hours=row.survey_reminder_hours,
             digest_day=row.digest_day,
             digest_time=row.digest_time,
+            retention_months=row.retention_months,
             created_at=row.created_at,
         )
 

@@ -67,6 +67,8 @@ NO_PERSON_TEXT = frozenset(
         "community_school",
         "unmatched_report",  # provider ids and AT's status words
         "sign_in_code",  # keyed by phone alone: deleted for the person, below
+        "job_run",  # the worker's jobs: names, counts, exception kinds
+        "webhook_attempt",  # status codes and error kinds; the body is on the delivery
     }
 )
 

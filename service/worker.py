@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +22,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.config import Settings
 from service.db import SessionFactory
-from service.events import instance_name
 from service.domain import job_runs
 from service.domain.digests import queue_digests
 from service.domain.meetings import close_finished_meetings
@@ -30,6 +30,8 @@ from service.domain.reminders import queue_due_reminders
 from service.domain.survey_dispatch import dispatch_surveys, remind_unfinished
 from service.domain.survey_schedule import send_scheduled_surveys
 from service.domain.surveys import expire_responses
+from service.events import instance_name
+from service.metrics import JOB_LAST_SUCCESS, JOB_RUNS, JOB_SECONDS
 from service.models.types import utcnow
 from sms.delivery import settle_unmatched
 from sms.gateway import AfricasTalkingGateway
@@ -168,15 +170,21 @@ class Worker:
             if due.get(job.name, now) > now:
                 continue
             due[job.name] = now + job.every
+            started = time.perf_counter()
             try:
                 if not await self._claim(job, now):
                     continue  # another worker has this period
+                started = time.perf_counter()
                 done = await self.run_job(job)
             except Exception as exc:  # the loop must outlive any one failure
                 self.failures[job.name] = self.failures.get(job.name, 0) + 1
+                JOB_RUNS.labels(job.name, "failed").inc()
                 log.error("worker.job_failed", job=job.name, error=repr(exc)[:300])
                 await self._record(job, now, None, repr(exc))
             else:
+                JOB_RUNS.labels(job.name, "ok").inc()
+                JOB_SECONDS.labels(job.name).observe(time.perf_counter() - started)
+                JOB_LAST_SUCCESS.labels(job.name).set(time.time())
                 self.failures.pop(job.name, None)
                 if done:
                     log.info("worker.job_done", job=job.name, count=done)

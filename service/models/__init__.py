@@ -4,8 +4,8 @@ from sqlmodel import SQLModel
 
 from service.models.access import ApiKey, AuditEntry
 from service.models.community import Community, CommunitySchool, Membership
-from service.models.jobs import JobRun
 from service.models.console import ConsoleSession, SignInCode
+from service.models.jobs import JobRun
 from service.models.meeting import Attendance, Meeting
 from service.models.messaging import Message, UnmatchedReport
 from service.models.people import Person

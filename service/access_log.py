@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 import structlog
+from prometheus_client import Counter, Histogram
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,11 +42,23 @@ def face_of(route: str) -> str:
     return "console"
 
 
+_timers: dict[tuple[str, str], Histogram] = {}
+_responses: dict[tuple[str, int], Counter] = {}
+
+
 def observe(scope: Scope, route: str, status: int, seconds: float) -> None:
+    """Time and count the request; each labelled child looked up once per process (on
+    the USSD hop's path, `labels()` each time cost as much as the writes)."""
     face = face_of(route)
     operation = scope.get(SCOPE_KEY, OTHER) if face == "graphql" else route
-    HTTP_SECONDS.labels(face, operation).observe(seconds)
-    HTTP_RESPONSES.labels(face, f"{status // 100}xx").inc()
+    timer = _timers.get((face, operation))
+    if timer is None:
+        timer = _timers[(face, operation)] = HTTP_SECONDS.labels(face, operation)
+    timer.observe(seconds)
+    counter = _responses.get((face, status))
+    if counter is None:
+        counter = _responses[(face, status)] = HTTP_RESPONSES.labels(face, f"{status // 100}xx")
+    counter.inc()
 
 
 def route_of(scope: Scope) -> str:

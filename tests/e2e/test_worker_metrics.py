@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.e2e.conftest import free_port
 from tests.log_audit import log_dir
 
-RAN = 'copline_job_runs_total{job="close_finished_meetings",outcome="ok"}'
+RAN = 'copline_job_runs_total{job="send_sms",outcome="ok"}'  # runs in every worker, each period
 
 
 def test_a_worker_serves_its_job_runs_on_its_metrics_port(

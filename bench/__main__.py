@@ -1,19 +1,28 @@
 """`python -m bench [name ...]`: run every benchmark in turn, or the ones named
-(roster_import, graphql_dashboard, reports, console, sms_fanout, ussd_load; the last
-two need `wrk`, console needs chromium)."""
+(roster_import, graphql_dashboard, reports, console, metrics_cost, sms_fanout,
+ussd_load; the last two need `wrk`, console needs chromium)."""
 
 import asyncio
 import shutil
 import sys
 from collections.abc import Callable
 
-from bench import console, graphql_dashboard, reports, roster_import, sms_fanout, ussd_load
+from bench import (
+    console,
+    graphql_dashboard,
+    metrics_cost,
+    reports,
+    roster_import,
+    sms_fanout,
+    ussd_load,
+)
 
 IN_PROCESS: dict[str, Callable[[], object]] = {
     "roster_import": lambda: asyncio.run(roster_import.main()),
     "graphql_dashboard": lambda: asyncio.run(graphql_dashboard.main()),
     "reports": lambda: asyncio.run(reports.main()),
     "console": lambda: asyncio.run(console.main()),
+    "metrics_cost": metrics_cost.main,
 }
 WITH_WRK: dict[str, Callable[[], object]] = {
     "sms_fanout": sms_fanout.main,

@@ -25,9 +25,11 @@ from service.api.exports import routes as export_routes
 from service.api.flow_results import routes as flow_results_routes
 from service.api.schema import build_schema
 from service.api.view import CoplineGraphQL
+from service.backlog import BacklogProbe, Fixed
 from service.config import Settings
 from service.events import AttendanceHub, instance_name
 from service.listening import listen
+from service.metrics import process_exiting, registry
 from service.services import Services
 from service.worker import Worker, all_jobs
 from sms.delivery import ReportSink
@@ -58,8 +60,12 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
-async def metrics(_: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request) -> Response:
+    """Every process's metrics (with `--workers N`, added up from their files) and the
+    queues' backlog read from the database."""
+    probe: BacklogProbe = request.app.state.backlog
+    backlog = Fixed(await probe.families())
+    return Response(generate_latest(registry(backlog)), media_type=CONTENT_TYPE_LATEST)
 
 
 class ConsoleMount(Mount):
@@ -148,6 +154,7 @@ def create_app(settings: Settings) -> Starlette:
             await engine.dispose()
             if services.reads_apart:
                 await read_engine.dispose()
+            process_exiting()
 
     own: list[BaseRoute] = [
         Route("/healthz", healthz),
@@ -170,6 +177,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.services = services
     app.state.ussd = ussd
     app.state.reports = reports
+    app.state.backlog = BacklogProbe(engine)
     return app
 
 

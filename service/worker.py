@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from service.domain.survey_schedule import send_scheduled_surveys
 from service.domain.surveys import expire_responses
 from service.domain.webhooks import prune as prune_webhook_deliveries
 from service.events import instance_name
+from service.metrics import JOB_LAST_SUCCESS, JOB_RUNS, JOB_SECONDS
 from service.models.types import utcnow
 from service.webhook_sender import WebhookPolicy, WebhookSender
 from sms.delivery import settle_unmatched
@@ -193,15 +195,21 @@ class Worker:
             if due.get(job.name, now) > now:
                 continue
             due[job.name] = now + job.every
+            started = time.perf_counter()
             try:
                 if not await self._claim(job, now):
                     continue  # another worker has this period
+                started = time.perf_counter()
                 done = await self.run_job(job)
             except Exception as exc:  # the loop must outlive any one failure
                 self.failures[job.name] = self.failures.get(job.name, 0) + 1
+                JOB_RUNS.labels(job.name, "failed").inc()
                 log.error("worker.job_failed", job=job.name, error=repr(exc)[:300])
                 await self._record(job, now, None, repr(exc))
             else:
+                JOB_RUNS.labels(job.name, "ok").inc()
+                JOB_SECONDS.labels(job.name).observe(time.perf_counter() - started)
+                JOB_LAST_SUCCESS.labels(job.name).set(time.time())
                 self.failures.pop(job.name, None)
                 if done:
                     log.info("worker.job_done", job=job.name, count=done)

@@ -67,6 +67,7 @@ class Claimed:
     values: dict[str, Any] = field(default_factory=dict)  # what to store for this row
     footer: bool = False  # carries the how-to-stop line
     blacklisted: bool = False  # AT says the number blocks our sender id
+    error_kind: str = "none"  # what went wrong at the gateway, as the sends metric says it
 
 
 async def expire_leases(sessions: SessionFactory, now: datetime) -> tuple[int, int]:

@@ -36,6 +36,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.domain import outbox, webhooks
 from service.domain.actor import Actor
 from service.domain.people import opt_out
+from service.metrics import DELIVERY_REPORTS, REPORT_LAG_SECONDS
 from service.models import Message, Person, UnmatchedReport
 from service.models.enums import Channel, Direction, MessageStatus, Reach
 from service.models.types import utcnow
@@ -154,12 +155,19 @@ async def apply_reports(
     await lock_ids(session, ids)
     rows = await session.execute(
         sa.select(
-            TABLE.c.id, TABLE.c.provider_id, TABLE.c.status, TABLE.c.person_id, TABLE.c.reach
+            TABLE.c.id,
+            TABLE.c.provider_id,
+            TABLE.c.status,
+            TABLE.c.person_id,
+            TABLE.c.reach,
+            TABLE.c.sent_at,
         ).where(TABLE.c.direction == Direction.outbound, TABLE.c.provider_id.in_(ids))
     )
     found_rows = rows.all()
-    current = {pid: (pk, status, person) for pk, pid, status, person, _ in found_rows}
-    on_whatsapp = {pk for pk, _, _, _, reach in found_rows if reach == Reach.whatsapp}
+    current = {pid: (pk, status, person) for pk, pid, status, person, _, _ in found_rows}
+    on_whatsapp = {pk for pk, _, _, _, reach, _ in found_rows if reach == Reach.whatsapp}
+    sent_at = {pk: at for pk, _, _, _, _, at in found_rows}
+    lags: list[tuple[str, str, float]] = []
     failed_on_whatsapp: set[int] = set()
     updates: dict[MessageStatus, list[dict[str, object]]] = {}
     moved: list[bool] = []
@@ -178,6 +186,10 @@ async def apply_reports(
         current[report.provider_id] = (pk, report.status, person_id)
         updates.setdefault(report.status, []).append({"_id": pk, **_values(report, now)})
         moved.append(True)
+        channel = Reach.whatsapp if pk in on_whatsapp else Reach.sms
+        at = sent_at.get(pk)
+        if at is not None:
+            lags.append((channel.value, report.status.value, (now - at).total_seconds()))
         if report.status is MessageStatus.failed and report.blacklisted and person_id:
             blocked.add(person_id)
         if report.status is MessageStatus.failed and pk in on_whatsapp:
@@ -202,7 +214,25 @@ async def apply_reports(
     await webhooks.emit_message_reports(session, settled, now)
     await stop_blacklisted(session, blocked, now)
     await resend_by_sms(session, failed_on_whatsapp, now)
+    _count_reports(lags, moved, unfound)
     return moved, unfound
+
+
+def _count_reports(
+    lags: Sequence[tuple[str, str, float]], moved: Sequence[bool], unfound: Sequence[int]
+) -> None:
+    """Each moved report's lag since its message was sent; how many reports moved their
+    message, found it further already, or found no message with their id (yet)."""
+    for channel, status, seconds in lags:
+        REPORT_LAG_SECONDS.labels(channel, status).observe(max(seconds, 0.0))
+    went = sum(moved)
+    for result, count in (
+        ("moved", went),
+        ("stale", len(moved) - went - len(unfound)),
+        ("unmatched", len(unfound)),
+    ):
+        if count:
+            DELIVERY_REPORTS.labels(result).inc(count)
 
 
 async def stop_blacklisted(session: AsyncSession, people: Collection[int], now: datetime) -> int:

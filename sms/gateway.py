@@ -106,6 +106,24 @@ class RecipientResult:
     outcome: RecipientOutcome
 
 
+class ErrorKind(StrEnum):
+    """Why a whole request failed, in a word fit for a metric's label (the reason
+    itself may quote the gateway's answer)."""
+
+    unreachable = "unreachable"  # nothing left: no route, DNS, refused, connect timeout
+    maybe_taken = "maybe_taken"  # the request left and no answer came back
+    http_error = "http_error"  # answered with an HTTP error status
+    request_refused = "request_refused"  # 2xx, but the whole request refused (its Message)
+    unreadable = "unreadable"  # an answer that is not AT's
+    bad_url = "bad_url"  # the configured gateway URL is not one
+
+
+def recipient_error_kind(status_code: int) -> str:
+    """A recipient's failure as a label: AT's name for its status code, `other` for a
+    code AT has not documented."""
+    return STATUS_NAMES.get(status_code, "other")
+
+
 class GatewayError(Exception):
     """The whole request failed: no recipient got an answer of its own.
 
@@ -113,11 +131,19 @@ class GatewayError(Exception):
     have taken it. Resending could send twice; the caller must not retry blindly.
     """
 
-    def __init__(self, reason: str, *, transient: bool, maybe_taken: bool = False) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        transient: bool,
+        maybe_taken: bool = False,
+        kind: ErrorKind = ErrorKind.http_error,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.transient = transient
         self.maybe_taken = maybe_taken
+        self.kind = ErrorKind.maybe_taken if maybe_taken else kind
 
 
 class Gateway(Protocol):
@@ -191,7 +217,9 @@ class AfricasTalkingGateway:
         try:
             response: requests.Response = self._sms.send(message, sendable, sender_id=sender_id)
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as exc:
-            raise GatewayError(f"bad gateway URL {self.base_url}: {exc}", transient=False) from exc
+            raise GatewayError(
+                f"bad gateway URL {self.base_url}: {exc}", transient=False, kind=ErrorKind.bad_url
+            ) from exc
         except requests.RequestException as exc:
             raise _request_failed(exc, self.base_url, self.timeout_s) from exc
         return _parse_response(response) + refused
@@ -206,7 +234,9 @@ def _request_failed(
 ) -> GatewayError:
     """Retry only what provably never left; anything after the first byte may be AT's."""
     if not bytes_left():
-        return GatewayError(f"could not reach {base_url}: {cause(exc)}", transient=True)
+        return GatewayError(
+            f"could not reach {base_url}: {cause(exc)}", transient=True, kind=ErrorKind.unreachable
+        )
     if isinstance(exc, requests.Timeout):
         reason = f"no answer within {timeout_s:g}s"
     else:
@@ -244,7 +274,7 @@ def _parse_response(response: requests.Response) -> list[RecipientResult]:
             reason = str(data.get("Message") or "no recipients in the answer")
             code = _CODES_BY_NAME.get(reason.lower())
             transient = code is not None and outcome_for(code) is RecipientOutcome.transient
-            raise GatewayError(reason, transient=transient)
+            raise GatewayError(reason, transient=transient, kind=ErrorKind.request_refused)
         return [_recipient(item) for item in recipients]
     except GatewayError:
         raise
@@ -252,6 +282,7 @@ def _parse_response(response: requests.Response) -> list[RecipientResult]:
         raise GatewayError(
             f"unreadable answer ({type(exc).__name__}): {snippet(response.text)}",
             transient=False,
+            kind=ErrorKind.unreadable,
         ) from exc
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -43,13 +43,21 @@ from sqlmodel import col, select
 from service.db import SessionFactory
 from service.domain import outbox, webhooks
 from service.domain.segments import estimate_cost, measure
+from service.metrics import SENDS
 from service.models import Meeting, Membership, Person, Programme
 from service.models.enums import Language, MeetingStatus, MembershipStatus, MessageStatus, Reach
 from service.models.types import utcnow
 from sms import claims, threads
 from sms.claims import Claimed
 from sms.delivery import lock_ids, settle_unmatched, stop_blacklisted
-from sms.gateway import MAX_RECIPIENTS, Gateway, GatewayError, RecipientOutcome, RecipientResult
+from sms.gateway import (
+    MAX_RECIPIENTS,
+    Gateway,
+    GatewayError,
+    RecipientOutcome,
+    RecipientResult,
+    recipient_error_kind,
+)
 from sms.grouping import GroupCommit
 from sms.texts import SmsTexts
 from sms.whatsapp_gateway import WhatsAppGateway
@@ -356,6 +364,7 @@ class Sender:
         except GatewayError as exc:
             log.warning("sms.request_failed", recipients=len(rows), reason=exc.reason[:200])
             for row in rows:
+                row.error_kind = exc.kind.value
                 if exc.maybe_taken:
                     # AT may have the message, so it is not resent; a delivery report
                     # cannot settle it either, as its id never came back.
@@ -372,6 +381,7 @@ class Sender:
         for row in rows:
             answer = by_number.get(row.phone)
             if answer is None:
+                row.error_kind = "no_answer"
                 row.values.update(
                     status=MessageStatus.unknown,
                     last_error="the gateway did not answer for this number",
@@ -391,6 +401,7 @@ class Sender:
                 )
                 report.sent += 1
             else:
+                row.error_kind = recipient_error_kind(answer.status_code)
                 reason = f"{answer.status} ({answer.status_code})"
                 self._settle_failure(
                     row, reason, answer.outcome is RecipientOutcome.transient, report
@@ -418,6 +429,7 @@ class Sender:
         """Write the rows' outcomes; with `retry`, again and again while the database is away:
         the ids in hand are what lets delivery reports settle these rows."""
         await self._persist("store", self._store_once, rows, retry=retry)
+        _count_sends(rows)
 
     async def _give_back(self, rows: Sequence[Claimed]) -> None:
         """Queue rows again that this worker never passed to the gateway, though their
@@ -500,6 +512,20 @@ class _Claims:
 
     async def store(self, rows: Sequence[Claimed]) -> None:
         await self.sender._store(rows, retry=True)
+
+
+def _count_sends(rows: Sequence[Claimed]) -> None:
+    """The stored outcomes, counted by channel, status and the gateway's error kind."""
+    settled = Counter(
+        (
+            str(row.values.get("reach", Reach.sms)),
+            str(row.values.get("status", MessageStatus.unknown)),
+            row.error_kind,
+        )
+        for row in rows
+    )
+    for labels, count in settled.items():
+        SENDS.labels(*labels).inc(count)
 
 
 def _reason_not_to_send(row: Claimed, ctx: _Context, now: datetime) -> str | None:

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
+from service.metrics import WHATSAPP_FALLBACKS
 from service.models import Programme
 from service.models.enums import Language, MessageStatus, Reach
 from sms import threads
@@ -218,6 +219,7 @@ class WhatsAppDispatch:
             )
             report.sent += 1
         elif result.outcome is WhatsAppOutcome.maybe_taken:
+            row.error_kind = WhatsAppOutcome.maybe_taken.value
             row.values.update(
                 status=MessageStatus.unknown,
                 reach=Reach.whatsapp,
@@ -229,6 +231,7 @@ class WhatsAppDispatch:
             row.values["fallback_reason"] = f"WhatsApp {kind}: {result.reason}"[:80]
             by_sms.append(row)
             report.fell_back += 1
+            WHATSAPP_FALLBACKS.labels(kind).inc()
             log.info("whatsapp.fell_back", kind=kind)
 
 

@@ -30,6 +30,7 @@ from service.db import SessionFactory
 from service.domain.errors import DomainError
 from service.domain.outbox import Queued
 from service.domain.phones import mask_phone
+from service.metrics import NO_SCREEN, HopOutcome, hop_answered
 from service.models import Programme, UssdAction
 from service.models.enums import Language, UssdOutcome
 from service.models.types import utcnow
@@ -256,11 +257,13 @@ class UssdEngine:
 
     async def answer(self, hop: Hop) -> str:
         """The reply for Africa's Talking, `CON …` or `END …`; never raises."""
+        started = time.perf_counter()
         try:
             if self._gate is None:
-                return await self._answer(hop)
-            async with self._gate:
-                return await self._answer(hop)
+                reply, outcome, screen = await self._answer(hop)
+            else:
+                async with self._gate:
+                    reply, outcome, screen = await self._answer(hop)
         except self.database_errors as exc:
             log.error(
                 "ussd.unavailable",
@@ -268,13 +271,18 @@ class UssdEngine:
                 phone=mask_phone(hop.phone),
                 session=hop.session_id,
             )
-            return "END " + self.catalog.text(self._guess_language(hop), "common.outage")
+            reply = "END " + self.catalog.text(self._guess_language(hop), "common.outage")
+            outcome, screen = HopOutcome.error, NO_SCREEN
+        hop_answered(outcome, screen, time.perf_counter() - started)
+        return reply
 
-    async def _answer(self, hop: Hop) -> str:
+    async def _answer(self, hop: Hop) -> tuple[str, str, str]:
+        """The reply, the hop's outcome and the screen it showed (or ended on)."""
         now = self.clock()
         found = await self._programme(hop.service_code)
         if found is None:
-            return "END " + self.catalog.text(self._guess_language(hop), "common.unknown_service")
+            text = self.catalog.text(self._guess_language(hop), "common.unknown_service")
+            return "END " + text, HopOutcome.unknown_service, NO_SCREEN
         info, programme = found
         inputs = inputs_of(hop.text)
         async with reading(self._engine, self.sessions) as reader:
@@ -283,7 +291,9 @@ class UssdEngine:
             caller = replace(caller, session_ref=hop.session_id)
             t = Texts(self.catalog, caller.language)
             caller, r, body = await resolve(reader, caller, inputs, t, now)
+        outcome = HopOutcome.invalid if r.reason else HopOutcome.continued
         if r.finish is not None:
+            outcome = HopOutcome.ended
             if r.finish.effect is None:
                 reply = "END " + r.finish.message(t)
             else:
@@ -300,6 +310,7 @@ class UssdEngine:
                         await session.commit()
                 if refusal is not None:
                     reply = "END " + t(refusal)
+                    outcome = HopOutcome.refused
                 else:
                     reply = "END " + finished(r.finish, t, told, info.timezone, now, report)
         elif r.apply is not None:
@@ -316,11 +327,12 @@ class UssdEngine:
             if refusal:
                 r.reason = refusal
                 body = render(caller, r, t)
+                outcome = HopOutcome.refused
             reply = "CON " + body
         else:
             reply = "CON " + body
         self._track(hop, info, caller, r, len(inputs), now)
-        return reply
+        return reply, outcome, r.stack[-1][0]
 
     def _claim(self, dialect: str) -> Any:
         """INSERT the action row unless this (session, key) made it already: no SAVEPOINT."""

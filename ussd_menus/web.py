@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from service.metrics import hop_refused
 from service.models import UssdSession
 from service.models.enums import UssdOutcome
 from service.models.types import utcnow
@@ -75,6 +76,8 @@ def routes(services: Services, engine: UssdEngine) -> list[Route]:
     async def ussd(request: Request) -> Response:
         hop = await _checked(request, services, forms.hop)
         if isinstance(hop, Response):
+            if hop.status_code == 400:
+                hop_refused()
             return hop
         return PlainTextResponse(await engine.answer(hop))
 

@@ -23,6 +23,7 @@ from service.api.context import Context
 from service.api.errors import is_client_mistake, log_error, without_suggestion
 from service.api.limits import StringLengthLimiter
 from service.api.mutations import Mutation
+from service.api.operation_label import OperationLabel
 from service.api.queries import Query
 from service.api.reports import ReportQueries
 from service.api.subscriptions import Subscription
@@ -108,6 +109,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         StringLengthLimiter,
         RouteReads,
         ReleaseSession,
+        OperationLabel,
     ]
     if settings is not None and settings.environment is Environment.production:
         extensions.append(lambda: MaskErrors(should_mask_error=should_mask))

@@ -27,6 +27,12 @@ from service.cli.ussd import ussd
 from service.config import Settings
 from service.db import build_engine
 from service.logging import configure_logging
+from service.metrics import (
+    MULTIPROC_ENV,
+    fresh_multiprocess_dir,
+    multiprocess_dir,
+    remove_multiprocess_dir,
+)
 from sms.simulator.cli import at_sim
 
 app = typer.Typer(
@@ -114,17 +120,32 @@ def seed_demo() -> None:
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve this worker's metrics for Prometheus on this port (/metrics)"),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address the metrics port binds (0.0.0.0: every interface)")
+    ] = "127.0.0.1",
+) -> None:
     """Run the background jobs until stopped (SIGTERM or Ctrl-C)."""
     import asyncio
     import signal
 
+    from prometheus_client import start_http_server
+
     from service.db import build_session_factory
+    from service.metrics import registry
     from service.worker import Worker, all_jobs
 
     config = settings()
     refuse_unsafe(config)
     configure_logging(config)
+    if metrics_port is not None:
+        # A thread of its own: a scrape never waits for a job, nor a job for a scrape.
+        start_http_server(metrics_port, addr=metrics_host, registry=registry())
+        console.print(f"Metrics on http://{metrics_host}:{metrics_port}/metrics")
 
     async def work() -> None:
         stop = asyncio.Event()
@@ -171,21 +192,40 @@ def serve(
         os.environ["COPLINE_HOST"] = host
     if port:
         os.environ["COPLINE_PORT"] = str(port)
-    uvicorn.run(
-        "service.app:create_app_from_env",
-        factory=True,
-        host=host or config.host,
-        port=port or config.port,
-        workers=workers,
-        log_level=config.log_level.lower(),
-        # uvicorn's records go through our handler (configure_logging), and its access
-        # log, which prints raw paths with the callback token, gives way to ours.
-        log_config=None,
-        access_log=False,
-        # Subscriptions take the same bound as a /graphql request body.
-        ws_max_size=MAX_BODY_BYTES,
-        proxy_headers=True,
-    )
+    made_metrics_dir = _share_metrics(workers)
+    try:
+        uvicorn.run(
+            "service.app:create_app_from_env",
+            factory=True,
+            host=host or config.host,
+            port=port or config.port,
+            workers=workers,
+            log_level=config.log_level.lower(),
+            # uvicorn's records go through our handler (configure_logging), and its access
+            # log, which prints raw paths with the callback token, gives way to ours.
+            log_config=None,
+            access_log=False,
+            # Subscriptions take the same bound as a /graphql request body.
+            ws_max_size=MAX_BODY_BYTES,
+            proxy_headers=True,
+        )
+    finally:
+        if made_metrics_dir is not None:
+            remove_multiprocess_dir(made_metrics_dir)
+
+
+def _share_metrics(workers: int) -> str | None:
+    """With several processes, each writes its metrics into one folder and a scrape of
+    any of them adds them all up. The operator's PROMETHEUS_MULTIPROC_DIR is emptied
+    (a previous start's counts must not add to this one's); without it, a new folder
+    is made for this start and removed at its end (returned, to remove). The worker
+    processes start afresh and read the variable before any metric exists."""
+    if workers == 1 and multiprocess_dir() is None:
+        return None  # one process: its own counts are the whole story
+    given = multiprocess_dir() is not None
+    folder = fresh_multiprocess_dir()
+    os.environ[MULTIPROC_ENV] = folder
+    return None if given else folder
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ typecheck: install
 
 # One test process per core (pytest-xdist): each has its own databases (tests/conftest.py).
 pytest: test-install
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --durations=30
 
 bench: install
 	$(BIN)/python -m bench

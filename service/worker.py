@@ -157,6 +157,8 @@ class Worker:
         return done
 
     async def _claim(self, job: Job, now: datetime) -> bool:
+        if job.everywhere and self._registered:
+            return True  # no claim to make: an empty transaction every tick would be waste
         async with self.sessions() as session:
             if not self._registered:
                 await job_runs.register(session, [j.name for j in self.jobs])

@@ -61,6 +61,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -376,7 +377,12 @@ class SmsTexts:
 
     @classmethod
     def load(cls, folder: Path | None = None) -> SmsTexts:
-        folder = FOLDER if folder is None else folder
+        """The catalogue in `folder`; copline's own (the default) is read once per process,
+        as its files change only with a release."""
+        return _shipped() if folder is None else cls._read_all(folder)
+
+    @classmethod
+    def _read_all(cls, folder: Path) -> SmsTexts:
         trees = {lang: _read(folder, lang) for lang in Language}
         problems = [problem for lang, tree in trees.items() for problem in _problems(lang, tree)]
         if problems:
@@ -554,3 +560,8 @@ def _when(name: str, raw: object, texts: _Language, zone: ZoneInfo, form: str | 
         hour=f"{local.hour:02d}",
         minute=f"{local.minute:02d}",
     )
+
+
+@cache
+def _shipped() -> SmsTexts:
+    return SmsTexts._read_all(FOLDER)

@@ -54,9 +54,21 @@ async def fresh_postgres_database(name: str) -> str:
 async def empty_all_tables(engine: AsyncEngine) -> None:
     tables = [t.name for t in metadata.sorted_tables]
     async with engine.begin() as conn:
+        # DELETE, children first, rather than TRUNCATE: a test leaves a few rows, and
+        # TRUNCATE of every table (new files for each) took 85 ms on PostgreSQL per test.
+        deletes = [f'DELETE FROM "{table}"' for table in reversed(tables)]
         if engine.dialect.name == "postgresql":
-            quoted = ", ".join(f'"{t}"' for t in tables)
-            await conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+            # One round trip (asyncpg's simple protocol takes many statements); ids
+            # start at 1 again, as on a new database.
+            restart = "SELECT setval(oid, 1, false) FROM pg_class WHERE relkind = 'S'"
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            await driver.execute(";".join([*deletes, restart]))
         else:
-            for table in reversed(tables):
-                await conn.execute(text(f'DELETE FROM "{table}"'))
+            # Only the tables a test wrote to (one query finds them): each DELETE through
+            # aiosqlite's thread costs about half a millisecond.
+            probe = ", ".join(f'EXISTS (SELECT 1 FROM "{t}")' for t in tables)
+            filled = (await conn.execute(text(f"SELECT {probe}"))).one()
+            for table, has_rows in reversed(list(zip(tables, filled, strict=True))):
+                if has_rows:
+                    await conn.execute(text(f'DELETE FROM "{table}"'))

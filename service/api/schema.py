@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from functools import lru_cache
 from typing import Any
 
 import strawberry
@@ -102,6 +103,20 @@ class CoplineSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The same SDL whatever the settings; only the protections around it differ."""
+    if settings is None:
+        return _schema(production=False, introspection=True, suggestions=True)
+    return _schema(
+        production=settings.environment is Environment.production,
+        introspection=settings.allows_introspection,
+        suggestions=settings.suggests_fields,
+    )
+
+
+@lru_cache(maxsize=8)
+def _schema(*, production: bool, introspection: bool, suggestions: bool) -> strawberry.Schema:
+    """Built once per process for each set of protections: building walks every type
+    (30-120 ms) and the schema keeps no state between requests, so each app (the tests
+    make thousands) shares it."""
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
@@ -111,13 +126,13 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         ReleaseSession,
         OperationLabel,
     ]
-    if settings is not None and settings.environment is Environment.production:
+    if production:
         extensions.append(lambda: MaskErrors(should_mask_error=should_mask))
-    if settings is not None and not settings.allows_introspection:
+    if not introspection:
         extensions.append(DisableIntrospection)
     return CoplineSchema(
         query=RootQuery, mutation=Mutation, subscription=Subscription, types=NODE_TYPES,
-        extensions=extensions, suggestions=settings is None or settings.suggests_fields,
+        extensions=extensions, suggestions=suggestions,
     )  # fmt: skip
 
 

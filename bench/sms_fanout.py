@@ -211,24 +211,40 @@ async def worker(url: str, simulator: str, queues: bool) -> None:
     )
     sender = Sender(sessions, gateway, SmsTexts.load(), clock=lambda: DUE_AT, whatsapp=whatsapp)
     print("ready", flush=True)
-    sys.stdin.readline()  # the go: the first worker's when all are ready, the others'
-    started = time.time()  # when the first has queued the round
-    queued = 0
+    sys.stdin.readline()  # the go, to all at once
+    started = time.time()
+    queued = sent = failed = 0
+    queued_at = started
     if queues:
+        # As the worker's job does: committed slice by slice, so the other workers send
+        # the first slices while this one queues the rest.
         async with sessions() as session:
-            queued = await queue_due_reminders(session, DUE_AT)
+            queued = await queue_due_reminders(session, DUE_AT, each_slice=session.commit)
             await session.commit()
+        queued_at = time.time()
         print("queued", flush=True)
-    queued_at = time.time()
-    report = await sender.send_until_idle(budget=timedelta(hours=1))
+        report = await sender.send_until_idle(budget=timedelta(hours=1))
+        sent, failed = report.sent, report.failed
+    else:
+        # Send what is committed until the first worker has queued the whole round, then
+        # once more until the outbox is empty.
+        told = asyncio.create_task(asyncio.to_thread(sys.stdin.readline))
+        while True:
+            last_pass = told.done()
+            report = await sender.send_until_idle(budget=timedelta(hours=1))
+            sent, failed = sent + report.sent, failed + report.failed
+            if last_pass:
+                break
+            if report.sent == 0:
+                await asyncio.sleep(0.05)
     done = time.time()
     await engine.dispose()
     print(
         json.dumps(
             {
                 "queued": queued,
-                "sent": report.sent,
-                "failed": report.failed,
+                "sent": sent,
+                "failed": failed,
                 "started": started,
                 "queued_at": queued_at,
                 "done": done,
@@ -257,12 +273,13 @@ def run_workers(url: str, simulator: str, env: dict[str, str], workers: int) -> 
         if process.stdout.readline().strip() != "ready":
             raise RuntimeError("a worker did not start")
     first, *others = processes
-    go(first)
+    for process in processes:
+        go(process)
     assert first.stdout is not None
     if first.stdout.readline().strip() != "queued":
         raise RuntimeError("the first worker did not queue the round")
     for process in others:
-        go(process)
+        go(process)  # the round is all queued: a last pass, then done
     results = []
     for process in processes:
         out, _ = process.communicate(timeout=3600)
@@ -496,7 +513,8 @@ def main(
         print(
             f"  due -> accepted: {result['sent']:,.0f} sent ({accepted:,} accepted by the "
             f"simulator) in {result['total_s']:.1f} s = {rate:,.0f} messages/s (queueing "
-            f"{result['queue_s']:.1f} s, sending {result['send_s']:.1f} s); worker CPU "
+            f"{result['queue_s']:.1f} s, the other workers sending meanwhile; then "
+            f"{result['send_s']:.1f} s to empty the outbox); worker CPU "
             f"{result['cpu_s']:.1f} s, peak RSS {result['peak_rss_mb']:.0f} MB per worker"
             + (f"; sent per worker {result['sent_each']}" if count > 1 else "")
         )

@@ -62,7 +62,9 @@ async def _close_finished_meetings(session: AsyncSession, now: datetime) -> int:
 
 
 async def _queue_due_reminders(session: AsyncSession, now: datetime) -> int:
-    return await queue_due_reminders(session, now)
+    # Committed slice by slice: the senders (this worker's and the others') start on a
+    # national round's first slices while the rest is still being queued.
+    return await queue_due_reminders(session, now, each_slice=session.commit)
 
 
 async def _settle_unmatched_reports(session: AsyncSession, now: datetime) -> int:

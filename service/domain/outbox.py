@@ -285,9 +285,12 @@ def _rows(batch: Batch, now: datetime) -> tuple[list[dict[str, Any]], bool, date
     return rows, late, send_after
 
 
-async def queue_many(session: AsyncSession, batches: Sequence[Batch], now: datetime) -> Queued:
+async def queue_many(
+    session: AsyncSession, batches: Sequence[Batch], now: datetime, *, analyse: bool = True
+) -> Queued:
     """Every batch's rows in one batched INSERT (the reminder job writes thousands at once);
-    rows whose dedupe key exists already are skipped. `send_after` is the last batch's."""
+    rows whose dedupe key exists already are skipped. `send_after` is the last batch's.
+    `analyse=False`: a caller queueing slice after slice refreshes the statistics once."""
     rows: list[dict[str, Any]] = []
     send_after: datetime | None = None
     for batch in batches:
@@ -305,7 +308,7 @@ async def queue_many(session: AsyncSession, batches: Sequence[Batch], now: datet
                 dropped += 1
             else:
                 queued += 1
-    if queued >= ANALYZE_AFTER and _dialect(session) == "postgresql":
+    if analyse and queued >= ANALYZE_AFTER and _dialect(session) == "postgresql":
         # A round of thousands changes what the outbox looks like faster than autovacuum
         # notices; until it does, the planner believes in the old, empty queue and walks
         # every due row per claim. Sampling now (the new rows included) keeps claims an

@@ -7,9 +7,11 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.db import SessionFactory
 from service.domain import meetings as m
 from service.domain import outbox, reminders
 from service.domain.actor import Actor
@@ -116,6 +118,59 @@ async def test_a_meeting_scheduled_at_short_notice_gets_only_the_nearest_round(
     assert {
         r.dedupe_key.split(":")[3] for r in await messages(session, meeting) if r.dedupe_key
     } == {"2h@20310310T1100"}
+
+
+async def all_reminders(sessions: SessionFactory) -> int:
+    """Reminder rows another connection sees: what is committed."""
+    async with sessions() as other:
+        stmt = select(sa.func.count()).where(col(Message.kind) == outbox.REMINDER)
+        return (await other.exec(stmt)).one()
+
+
+async def five_meetings(session: AsyncSession, w: f.World) -> list[Meeting]:
+    """Five meetings on the 10th, two hours apart from 08:00 to 16:00: at 16:00 on the 8th
+    each is due its 48-hour round."""
+    return [await meeting_at(session, w, local(10, 8 + 2 * n)) for n in range(5)]
+
+
+async def test_a_large_round_is_committed_slice_by_slice_so_sending_starts_early(
+    session: AsyncSession, sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reminders, "SLICE", 2)
+    w = await f.world(session)
+    await five_meetings(session, w)
+    seen: list[int] = []
+
+    async def commit() -> None:
+        await session.commit()
+        seen.append(await all_reminders(sessions))
+
+    assert await reminders.queue_due_reminders(session, local(8, 16), each_slice=commit) == 15
+    assert seen == [6, 12, 15]  # three members a meeting, two meetings a slice
+    assert await reminders.queue_due_reminders(session, local(8, 16, 1), each_slice=commit) == 0
+
+
+async def test_a_round_cut_short_keeps_its_slices_and_the_next_run_queues_the_rest_once(
+    session: AsyncSession, sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reminders, "SLICE", 2)
+    w = await f.world(session)
+    meetings = await five_meetings(session, w)
+
+    async def commit_then_fail() -> None:
+        await session.commit()
+        if await all_reminders(sessions) == 12:
+            raise ConnectionError("the database went away")
+
+    with pytest.raises(ConnectionError):
+        await reminders.queue_due_reminders(session, local(8, 16), each_slice=commit_then_fail)
+    await session.rollback()
+    assert await all_reminders(sessions) == 12
+    assert await reminders.queue_due_reminders(session, local(8, 16, 1)) == 3
+    await session.commit()
+    for meeting in meetings:
+        assert {r.person_id for r in await messages(session, meeting)} == member_ids(w)
+    assert await all_reminders(sessions) == 15
 
 
 async def test_a_community_overrides_the_programme_policy(session: AsyncSession) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.memory import peak_rss_mb
 from service import migrate
 from service.config import Settings
 from service.db import build_engine, build_session_factory
@@ -153,13 +154,6 @@ async def timings(client: httpx.AsyncClient, n: int, **request: object) -> list[
         out.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.text[:300]
     return out
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def row(label: str, ms: list[float], base: float) -> str:

@@ -45,6 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy import func
 from sqlmodel import col
 
+from bench.memory import peak_rss_mb
 from service import migrate
 from service.config import Settings
 from service.db import build_engine, build_session_factory
@@ -248,7 +249,7 @@ async def worker(url: str, simulator: str, queues: bool) -> None:
                 "started": started,
                 "queued_at": queued_at,
                 "done": done,
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_rss_mb": peak_rss_mb(),
                 "cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
             }
         )

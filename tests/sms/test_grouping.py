@@ -55,3 +55,27 @@ async def test_lingering_gathers_callers_up_to_the_batch_bound() -> None:
 
     assert answers == [0, 10, 20, 30, 40]
     assert store.groups == [[0, 1, 2], [3, 4]]
+
+
+async def test_a_group_goes_once_callers_stop_coming_not_after_the_whole_linger() -> None:
+    store = Store()
+    group = GroupCommit(store.run, linger_s=30.0, gap_s=0.01)
+    answers = await asyncio.wait_for(asyncio.gather(*(group.submit(n) for n in range(4))), 5)
+
+    assert answers == [0, 10, 20, 30]
+    assert store.groups == [[0, 1, 2, 3]]
+
+
+async def test_lingering_keeps_the_group_open_while_callers_keep_coming() -> None:
+    store = Store()
+    group = GroupCommit(store.run, linger_s=30.0, gap_s=0.05)
+
+    async def trickle() -> list[int]:
+        calls = []
+        for n in range(4):
+            calls.append(asyncio.create_task(group.submit(n)))
+            await asyncio.sleep(0.005)  # well within the gap
+        return list(await asyncio.gather(*calls))
+
+    assert await trickle() == [0, 10, 20, 30]
+    assert store.groups == [[0, 1, 2, 3]]

@@ -47,8 +47,10 @@ typecheck: install
 	$(BIN)/mypy
 
 # One test process per core (pytest-xdist): each has its own databases (tests/conftest.py).
+# worksteal: a process that runs out of tests takes some of the other's queue, so the
+# long ones (the fault run, the browser tests) do not leave one core idle at the end.
 pytest: test-install
-	$(BIN)/pytest -n auto --durations=30
+	$(BIN)/pytest -n auto --dist worksteal --durations=30
 
 bench: install
 	$(BIN)/python -m bench
